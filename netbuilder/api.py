@@ -1,0 +1,76 @@
+"""The small Python API: build a graph in code, save/load, validate, summarise, compile.
+
+    from netbuilder.api import Graph, Project, save_project, load_project, validate, compile
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .core.analysis import ERROR, WARNING, Problem, analyze
+from .core.compiler import CompileError, compile_graph
+from .core.graph import Edge, Graph, GraphError, Node
+from .core.layout import apply_layout
+from .core.project import (DatasetChoice, Project, ProjectError, TrainingSettings,
+                           load_project, save_project)
+from .core.shapes import ShapeInference, topo_order
+from . import examples
+
+__all__ = ["Graph", "Node", "Edge", "GraphError", "Project", "ProjectError", "TrainingSettings",
+           "DatasetChoice", "load_project", "save_project", "validate", "compile", "summary",
+           "example", "open_project", "Problem", "CompileError", "apply_layout", "ERROR",
+           "WARNING", "SummaryRow"]
+
+
+def _graph_and_loss(obj):
+    if isinstance(obj, Project):
+        return obj.graph, obj.training.loss
+    return obj, None
+
+
+def validate(obj: Graph | Project) -> list[Problem]:
+    """Errors first, then warnings. A project also enables the loss-dependent lints."""
+    graph, loss = _graph_and_loss(obj)
+    return analyze(graph, loss=loss)
+
+
+def compile(obj: Graph | Project, seed: int | None = None):  # noqa: A001 (API name)
+    """A torch.fx.GraphModule; raises CompileError listing the graph's errors."""
+    graph, _ = _graph_and_loss(obj)
+    return compile_graph(graph, seed=seed)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    node_id: str
+    name: str
+    type: str
+    output: str
+    params: int
+    flops: int
+
+
+def summary(obj: Graph | Project) -> list[SummaryRow]:
+    """One row per node in execution order (output shape, parameters, FLOPs per sample)."""
+    graph, _ = _graph_and_loss(obj)
+    si = ShapeInference(graph)
+    try:
+        infos = si.update()
+    finally:
+        si.close()
+    order, stuck = topo_order(graph)
+    rows = []
+    for nid in order + [n for n in graph.nodes if n in stuck]:
+        node, info = graph.nodes[nid], infos[nid]
+        rows.append(SummaryRow(nid, node.name, node.type,
+                               str(info.output) if info.output else "?", info.params,
+                               info.flops))
+    return rows
+
+
+def example(name: str) -> Project:
+    return examples.load(name)
+
+
+def open_project(spec: str) -> Project:
+    """A project file path or the name of a shipped example."""
+    return examples.resolve(spec)

@@ -1,0 +1,133 @@
+"""The `netbuilder` command line. Bad input exits 1 with a message, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .core.project import ProjectError
+
+
+class CliError(Exception):
+    pass
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _fmt_flops(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)
+
+
+def cmd_examples(args) -> int:
+    from . import examples
+
+    width = max(len(n) for n in examples.names())
+    for name in examples.names():
+        print(f"{name:<{width}}  {examples.describe(name)}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .api import ERROR, open_project, validate
+
+    project = open_project(args.project)
+    problems = validate(project)
+    errs = [p for p in problems if p.severity == ERROR]
+    for p in problems:
+        node = project.graph.nodes.get(p.node_id) if p.node_id else None
+        where = f" [node {node.id}]" if node else ""
+        print(f"{p.severity}: {p.message}{where}")
+    n = len(project.graph.nodes)
+    if errs:
+        print(f"{args.project}: invalid ({len(errs)} error(s), "
+              f"{len(problems) - len(errs)} warning(s))", file=sys.stderr)
+        return 1
+    print(f"{args.project}: valid ({n} nodes, {len(problems)} warning(s))")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from .api import ERROR, open_project, summary, validate
+
+    project = open_project(args.project)
+    rows = summary(project)
+    table = [("node", "type", "output", "params", "FLOPs")]
+    table += [(r.name, r.type, r.output, _fmt_int(r.params), _fmt_flops(r.flops))
+              for r in rows]
+    total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)
+    table.append(("total", "", "", _fmt_int(total_p), _fmt_flops(total_f)))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for i, row in enumerate(table):
+        if i == len(table) - 1:
+            print("  ".join("-" * w for w in widths))
+        cells = [c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"parameters: {total_p}")
+    print("FLOPs are per sample, forward pass.")
+    errs = [p for p in validate(project) if p.severity == ERROR]
+    if errs:
+        for p in errs:
+            print(f"error: {p.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_gui(args) -> int:
+    try:
+        from .ui.app import run
+    except ImportError as e:
+        raise CliError(f"the editor cannot start: {e}") from None
+    return run(args.project, screenshot=getattr(args, "screenshot", None))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="netbuilder", description="Design neural networks "
+                                "visually; validate, summarise and compile them.")
+    sub = p.add_subparsers(dest="command")
+    s = sub.add_parser("examples", help="list the shipped example projects")
+    s.set_defaults(func=cmd_examples)
+    s = sub.add_parser("validate", help="list a project's problems (exit 0 when valid)")
+    s.add_argument("project", help="a project file or the name of an example")
+    s.set_defaults(func=cmd_validate)
+    s = sub.add_parser("summary", help="table of output shapes, parameters and FLOPs")
+    s.add_argument("project", help="a project file or the name of an example")
+    s.set_defaults(func=cmd_summary)
+    s = sub.add_parser("gui", help="open the editor")
+    s.add_argument("project", nargs="?", help="a project file or the name of an example")
+    s.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    s.set_defaults(func=cmd_gui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = {"examples", "validate", "summary", "gui", "-h", "--help"}
+    if not argv or argv[0] not in commands:  # `netbuilder` / `netbuilder FILE` open the editor
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ProjectError, CliError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug in netbuilder; still no traceback for the user
+        print(f"error: netbuilder failed unexpectedly: {type(e).__name__}: {e}\n"
+              f"(please report this; set NETBUILDER_DEBUG=1 for details)", file=sys.stderr)
+        import os
+        if os.environ.get("NETBUILDER_DEBUG"):
+            raise
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Graph -> torch.fx.GraphModule.
+
+Each layer's spec `apply` runs once on fx proxies, which records its ops into an fx.Graph;
+`GraphModule` then generates plain Python (`gm.code`), so a forward pass costs exactly what
+the hand-written module would. Submodules are named after the nodes ("Conv 1" -> conv_1).
+"""
+from __future__ import annotations
+
+from .analysis import analyze, errors
+from .graph import Graph
+from .registry import identifier
+from .shapes import ShapeInference, topo_order
+
+
+class CompileError(ValueError):
+    def __init__(self, problems):
+        self.problems = problems
+        lines = "\n".join(f"  - {p.message}" for p in problems)
+        super().__init__(f"the graph has {len(problems)} error(s):\n{lines}")
+
+
+def module_names(graph: Graph) -> dict[str, str]:
+    """node id -> unique Python identifier, in node order (stable for a given graph)."""
+    used: set[str] = set()
+    out = {}
+    for node in graph.nodes.values():
+        base = identifier(node.name)
+        name, i = base, 1
+        while name in used:
+            i += 1
+            name = f"{base}_{i}"
+        used.add(name)
+        out[node.id] = name
+    return out
+
+
+def compile_graph(graph: Graph, inference: ShapeInference | None = None,
+                  class_name: str = "Network", seed: int | None = None):
+    import torch
+    import torch.fx as fx
+
+    own = inference is None
+    if own:
+        inference = ShapeInference(graph)
+    try:
+        problems = errors(analyze(graph, inference))
+        if problems:
+            raise CompileError(problems)
+        infos = inference.update()
+        if seed is not None:
+            torch.manual_seed(seed)
+        names = module_names(graph)
+        order, _ = topo_order(graph)
+        into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
+        for e in graph.edges:
+            into[e.dst][e.dst_port] = e.src
+
+        fxg = fx.Graph()
+        tracer = fx.proxy.GraphAppendingTracer(fxg)
+        modules: dict[str, torch.nn.Module] = {}
+        values: dict[str, fx.Proxy] = {}
+        # Inputs first, in node order, so forward(...)'s arguments are predictable.
+        inputs = [n for n in graph.nodes.values() if n.type == "Input"]
+        for n in inputs:
+            values[n.id] = fx.Proxy(fxg.placeholder(names[n.id]), tracer)
+        for nid in order:
+            node = graph.nodes[nid]
+            spec = node.spec
+            if node.type == "Input":
+                continue
+            srcs = [into[nid][p] for p in spec.input_ports(node.params)]
+            xs = [values[s] for s in srcs]
+            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
+            module = spec.build(node.params, shapes) if spec.build else None
+            call = None
+            if module is not None:
+                qual = names[nid]
+                modules[qual] = module
+                call = (lambda q: lambda *a, **k: tracer.create_proxy("call_module", q, a, k)
+                        )(qual)
+            values[nid] = spec.apply(call, xs, node.params)
+        outs = [values[n.id] for n in graph.nodes.values() if n.type == "Output"]
+        result = outs[0] if len(outs) == 1 else tuple(outs)
+        fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
+                                         else v))
+        gm = fx.GraphModule(modules, fxg, class_name=class_name)
+        gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
+        gm.input_names = [names[n.id] for n in inputs]
+        return gm
+    finally:
+        if own:
+            inference.close()

@@ -1,0 +1,281 @@
+"""Shape inference by running the real torch modules on the meta device.
+
+Each node is evaluated with its spec's `build` + `apply` on meta tensors of batch 1 (no
+memory, no arithmetic), under `FlopCounterMode` for FLOPs. Results are cached by
+(type, params, input shapes), and `ShapeInference` listens to graph events so an edit only
+re-evaluates the nodes downstream of it whose inputs actually changed.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from . import registry
+from .graph import Edge, Graph, Node
+from .registry import fmt_shape
+
+DTYPES = {"float32": "float32", "int64": "int64"}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple  # dimension 0 is the symbolic batch (None)
+    dtype: str = "float32"
+
+    def __str__(self) -> str:
+        return fmt_shape(self.shape)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    output: TensorInfo | None = None
+    params: int = 0
+    flops: int = 0  # per sample, forward pass
+    error: str | None = None  # this node's own shape problem, for a person
+    blocked: bool = False  # cannot infer because of something upstream/unconnected/params
+
+
+BLOCKED = NodeInfo(blocked=True)
+
+
+class ShapeError(Exception):
+    pass
+
+
+# ---- evaluation of one node -------------------------------------------------------------
+
+_CACHE: "OrderedDict[tuple, NodeInfo]" = OrderedDict()
+_CACHE_SIZE = 8192
+stats = {"evaluations": 0}  # real torch evaluations, for tests and benchmarks
+
+
+def _key(node: Node, inputs: tuple) -> tuple:
+    return node.type, json.dumps(node.params, sort_keys=True), inputs
+
+
+def evaluate(node: Node, inputs: tuple[TensorInfo, ...]) -> NodeInfo:
+    key = _key(node, inputs)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    info = _evaluate(node.spec, node.params, inputs)
+    _CACHE[key] = info
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return info
+
+
+def _rank_text(spec: registry.LayerSpec, rank: int) -> str:
+    seq = spec.category == "Sequence"
+    return {2: "N×T token ids" if "int64" in spec.dtypes and seq else "N×features",
+            3: "N×T×D" if seq else "N×C×L" if "1d" in spec.type else "N×T×features",
+            4: "N×C×H×W"}.get(rank, f"rank {rank}")
+
+
+def _evaluate(spec: registry.LayerSpec, params: dict, inputs: tuple[TensorInfo, ...]
+              ) -> NodeInfo:
+    if "input" in spec.tags:
+        return NodeInfo(output=TensorInfo((None, *params["shape"]), params["dtype"]))
+    shapes = [i.shape for i in inputs]
+    for i in inputs:
+        if i.dtype not in spec.dtypes:
+            if i.dtype == "int64":
+                return NodeInfo(error=f"{spec.type} needs float input but gets int64 token "
+                                      f"ids ({i}); insert an Embedding before it")
+            return NodeInfo(error=f"{spec.type} needs int64 token ids but gets {i.dtype} "
+                                  f"values ({i}); set the Input dtype to int64")
+    if spec.ranks is not None:
+        for i in inputs:
+            if len(i.shape) not in spec.ranks:
+                want = " or ".join(_rank_text(spec, r) for r in spec.ranks)
+                hint = f"; {spec.rank_hint}" if spec.rank_hint else ""
+                return NodeInfo(error=f"{spec.type} expects {want} but gets {i}{hint}")
+    if spec.check is not None:
+        msg = spec.check(params, shapes)
+        if msg:
+            return NodeInfo(error=msg)
+    stats["evaluations"] += 1
+    try:
+        return _run_meta(spec, params, inputs)
+    except ShapeError as e:
+        return NodeInfo(error=str(e))
+    except Exception as e:  # torch's own message, trimmed to its first line
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return NodeInfo(error=f"{spec.type} cannot take "
+                              f"{' and '.join(str(i) for i in inputs)}: {first}")
+
+
+def _run_meta(spec, params, inputs) -> NodeInfo:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    concrete = [(1, *i.shape[1:]) for i in inputs]
+    with torch.device("meta"):
+        module = spec.build(params, concrete) if spec.build else None
+    if module is not None:
+        module.eval()
+    xs = [torch.empty(s, dtype=getattr(torch, i.dtype), device="meta")
+          for s, i in zip(concrete, inputs)]
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        y = spec.apply(module, xs, params)
+    if not isinstance(y, torch.Tensor):
+        raise ShapeError(f"{spec.type} did not produce a tensor")
+    if y.dim() == 0 or y.shape[0] != 1:
+        raise ShapeError(f"{spec.type} would mix the batch dimension (got {tuple(y.shape)})")
+    if any(d == 0 for d in y.shape):
+        raise ShapeError(f"{spec.type} turns {' and '.join(map(str, inputs))} into an empty "
+                         f"tensor {fmt_shape((None, *y.shape[1:]))}; the input is too small")
+    nparams = sum(p.numel() for p in module.parameters()) if module is not None else 0
+    dtype = "int64" if y.dtype == torch.int64 else "float32"
+    return NodeInfo(output=TensorInfo((None, *y.shape[1:]), dtype), params=nparams,
+                    flops=int(counter.get_total_flops()))
+
+
+# ---- whole graph, incrementally -----------------------------------------------------------
+
+def topo_order(graph: Graph) -> tuple[list[str], set[str]]:
+    """Kahn's algorithm in insertion order. Returns (order, nodes on or after a cycle)."""
+    indeg = {nid: 0 for nid in graph.nodes}
+    succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
+    for e in graph.edges:
+        indeg[e.dst] += 1
+        succ[e.src].append(e.dst)
+    ready = [nid for nid, d in indeg.items() if d == 0]
+    order = []
+    while ready:
+        nid = ready.pop()
+        order.append(nid)
+        for m in succ[nid]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    stuck = set(graph.nodes) - set(order)
+    return order, stuck
+
+
+class ShapeInference:
+    """Keeps `infos` (node id -> NodeInfo) current as the graph changes."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.infos: dict[str, NodeInfo] = {}
+        self.recomputed: int = 0  # nodes re-evaluated by the last update
+        self._dirty: set[str] = set(graph.nodes)
+        self._structure: tuple | None = None  # (order, stuck, inputs by node)
+        ev = graph.events
+        ev.node_added.connect(self._on_node)
+        ev.node_removed.connect(self._on_removed)
+        ev.node_changed.connect(self._on_changed)
+        ev.edge_added.connect(self._on_edge)
+        ev.edge_removed.connect(self._on_edge)
+        ev.reset.connect(self._on_reset)
+
+    def close(self) -> None:
+        ev = self.graph.events
+        for sig, cb in ((ev.node_added, self._on_node), (ev.node_removed, self._on_removed),
+                        (ev.node_changed, self._on_changed), (ev.edge_added, self._on_edge),
+                        (ev.edge_removed, self._on_edge), (ev.reset, self._on_reset)):
+            sig.disconnect(cb)
+
+    # events only mark work; `update` does it (so a macro of ten edits costs one pass)
+    def _on_node(self, node: Node) -> None:
+        self._dirty.add(node.id)
+        self._structure = None
+
+    def _on_removed(self, node: Node) -> None:
+        self.infos.pop(node.id, None)
+        self._dirty.discard(node.id)
+        self._structure = None
+
+    def _on_changed(self, node: Node, what: str) -> None:
+        if what == "params":
+            self._dirty.add(node.id)
+            self._structure = None  # merges may change their port list
+
+    def _on_edge(self, edge: Edge) -> None:
+        self._dirty.add(edge.dst)
+        self._structure = None
+
+    def _on_reset(self) -> None:
+        self.infos.clear()
+        self._dirty = set(self.graph.nodes)
+        self._structure = None
+
+    def _get_structure(self):
+        if self._structure is None:
+            order, stuck = topo_order(self.graph)
+            into: dict[str, dict[str, str]] = {nid: {} for nid in self.graph.nodes}
+            for e in self.graph.edges:
+                into[e.dst][e.dst_port] = e.src
+            self._structure = (order, stuck, into)
+        return self._structure
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def update(self) -> dict[str, NodeInfo]:
+        if not self._dirty:
+            return self.infos
+        order, stuck, into = self._get_structure()
+        changed: set[str] = set()
+        recomputed = 0
+        nodes = self.graph.nodes
+        for nid in order:
+            srcs = into[nid]
+            if nid not in self._dirty and not any(s in changed for s in srcs.values()):
+                continue
+            node = nodes[nid]
+            recomputed += 1
+            info = self._infer(node, srcs)
+            if info != self.infos.get(nid):
+                changed.add(nid)
+                self.infos[nid] = info
+        for nid in stuck:
+            self.infos[nid] = NodeInfo(blocked=True, error=None)
+        self._dirty.clear()
+        self.recomputed = recomputed
+        return self.infos
+
+    def _infer(self, node: Node, srcs: dict[str, str]) -> NodeInfo:
+        spec = node.spec
+        if spec.check_params(node.params):
+            return BLOCKED  # the analysis explains invalid parameters
+        inputs = []
+        for port in spec.input_ports(node.params):
+            src = srcs.get(port)
+            info = self.infos.get(src) if src else None
+            if info is None or info.output is None:
+                return BLOCKED
+            inputs.append(info.output)
+        return evaluate(node, tuple(inputs))
+
+    def input_infos(self, node_id: str) -> list[TensorInfo | None]:
+        """The tensors arriving at each input port of a node (None when unknown)."""
+        self.update()
+        _, _, into = self._get_structure()
+        node = self.graph.node(node_id)
+        out = []
+        for port in node.input_ports():
+            src = into[node_id].get(port)
+            info = self.infos.get(src) if src else None
+            out.append(info.output if info else None)
+        return out
+
+    def totals(self) -> tuple[int, int]:
+        self.update()
+        return (sum(i.params for i in self.infos.values()),
+                sum(i.flops for i in self.infos.values()))
+
+
+@contextlib.contextmanager
+def inference(graph: Graph):
+    si = ShapeInference(graph)
+    try:
+        yield si
+    finally:
+        si.close()

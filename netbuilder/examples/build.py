@@ -1,0 +1,133 @@
+"""How the shipped example projects are made, with the public API.
+
+`python -m netbuilder.examples.build` rewrites the JSON files beside this module; a test
+checks that they match, so the code and the files never drift apart.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.graph import Graph
+from ..core.layout import apply_layout
+from ..core.project import DatasetChoice, Project, TrainingSettings, save_project
+
+
+def _project(name, description, graph, dataset, **training) -> Project:
+    apply_layout(graph)
+    return Project(graph=graph, name=name, description=description,
+                   training=TrainingSettings(**training),
+                   dataset=DatasetChoice(**dataset))
+
+
+def spirals_mlp() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "points", {"shape": [2]}),
+            ("Linear", {"out_features": 32}), "Tanh",
+            ("Linear", {"out_features": 32}), "Tanh",
+            ("Linear", {"out_features": 2}), "Output")
+    return _project("Spirals MLP", "Two interleaved spirals, separated by a 2-32-32-2 tanh "
+                    "MLP (the TensorFlow Playground classic).", g,
+                    {"name": "spirals", "options": {"samples": 1000, "noise": 0.1}},
+                    loss="cross_entropy", lr=0.01, epochs=60, batch_size=32)
+
+
+def digits_mlp() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "image", {"shape": [1, 8, 8]}), "Flatten",
+            ("Linear", {"out_features": 64}), "ReLU",
+            ("Linear", {"out_features": 10}), "Output")
+    return _project("Digits MLP", "An MLP on scikit-learn's 8x8 handwritten digits.", g,
+                    {"name": "digits"}, loss="cross_entropy", lr=0.003, epochs=20)
+
+
+def digits_cnn() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "image", {"shape": [1, 8, 8]}),
+            ("Conv2d", {"out_channels": 16, "padding": 1, "bias": False}), "BatchNorm2d",
+            "ReLU",
+            ("Conv2d", {"out_channels": 32, "padding": 1, "bias": False}), "BatchNorm2d",
+            "ReLU", ("MaxPool2d", {"kernel_size": 2}), "Flatten",
+            ("Dropout", {"p": 0.2}), ("Linear", {"out_features": 10}), "Output")
+    return _project("Digits CNN", "A small CNN with BatchNorm on scikit-learn's 8x8 "
+                    "handwritten digits.", g, {"name": "digits"},
+                    loss="cross_entropy", lr=0.003, epochs=20)
+
+
+def residual_cnn() -> Project:
+    g = Graph()
+    stem = g.chain(g.add_node("Input", "image", {"shape": [1, 8, 8]}),
+                   ("Conv2d", {"out_channels": 16, "padding": 1, "bias": False}),
+                   "BatchNorm2d", "ReLU")
+    block = g.chain(("Conv2d", {"out_channels": 16, "padding": 1, "bias": False}),
+                    "BatchNorm2d", "ReLU",
+                    ("Conv2d", {"out_channels": 16, "padding": 1, "bias": False}),
+                    "BatchNorm2d")
+    g.connect(stem[-1].id, block[0].id)
+    add = g.add_node("Add", "skip add")
+    g.connect(block[-1].id, add.id, dst_port="in1")
+    g.connect(stem[-1].id, add.id, dst_port="in2")
+    g.chain(add, "ReLU", ("AdaptiveAvgPool2d", {"output_size": 1}), "Flatten",
+            ("Linear", {"out_features": 10}), "Output")
+    return _project("Residual CNN", "A CNN with one residual block: the block's output is "
+                    "added to its input (a skip connection).", g, {"name": "digits"},
+                    loss="cross_entropy", lr=0.003, epochs=20)
+
+
+def sine_lstm() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "series", {"shape": [20, 1]}),
+            ("LSTM", {"hidden_size": 32, "output": "last"}),
+            ("Linear", {"out_features": 1}), "Output")
+    return _project("Sine LSTM forecaster", "Predicts the next value of a noisy sine wave "
+                    "from the previous 20 values.", g,
+                    {"name": "sine_series", "options": {"window": 20}},
+                    loss="mse", lr=0.005, epochs=30)
+
+
+def textbook_mlp() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "features", {"shape": [3]}),
+            ("Linear", {"out_features": 3}), "Sigmoid",
+            ("Linear", {"out_features": 3}), "Sigmoid",
+            ("Linear", {"out_features": 2}), "Softmax", "Output")
+    return _project("Textbook MLP", "The classic textbook network: 3 inputs, two sigmoid "
+                    "hidden layers of 3 units, a 2-unit softmax output.", g,
+                    {"name": "blobs", "options": {"features": 3, "classes": 2}},
+                    loss="mse", lr=0.05, epochs=50, optimizer="sgd")
+
+
+def square_regression() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "x", {"shape": [1]}),
+            ("Linear", {"out_features": 10}), "Tanh",
+            ("Linear", {"out_features": 1}), "Output")
+    return _project("y = x² regression", "A 1-10-1 MLP learns y = x² on [-1, 1].", g,
+                    {"name": "square", "options": {"noise": 0.0}},
+                    loss="mse", lr=0.01, epochs=200, batch_size=32)
+
+
+def text_gru() -> Project:
+    g = Graph()
+    g.chain(g.add_node("Input", "tokens", {"shape": [16], "dtype": "int64"}),
+            ("Embedding", {"num_embeddings": 512, "embedding_dim": 32}),
+            ("GRU", {"hidden_size": 32, "output": "last"}),
+            ("Linear", {"out_features": 2}), "Output")
+    return _project("Text classifier", "Embedding -> GRU -> Linear on short review "
+                    "sentences shipped with netbuilder (positive / negative).", g,
+                    {"name": "tiny_reviews", "options": {"max_len": 16}},
+                    loss="cross_entropy", lr=0.005, epochs=30)
+
+
+EXAMPLES = {f.__name__: f for f in (spirals_mlp, digits_mlp, digits_cnn, residual_cnn,
+                                      sine_lstm, textbook_mlp, square_regression, text_gru)}
+
+
+def main() -> None:
+    here = Path(__file__).parent
+    for name, make in EXAMPLES.items():
+        save_project(make(), here / f"{name}.json")
+        print("wrote", here / f"{name}.json")
+
+
+if __name__ == "__main__":
+    main()
