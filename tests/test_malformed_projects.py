@@ -183,8 +183,8 @@ CASES = [
     ("whitespace_only", raw(b"  \n\t\n"), ["empty"]),
     ("not_json", raw(b"layers: conv, relu, linear\n"), ["invalid json", "line 1"]),
     ("non_utf8_latin1", raw(_LATIN1), ["utf-8"]),
+    # a UTF-16 text file (e.g. Notepad "Unicode") must be reported as an encoding problem
     ("utf16_text", raw(EXAMPLE_TEXT.encode("utf-16")), ["utf"]),
-    ("utf8_bom", raw(b"\xef\xbb\xbf" + EXAMPLE_TEXT.encode("utf-8")), ["bom"]),
     ("nan_literal", text_replaced('"p": 0.2', '"p": NaN'), ["nan"]),
     ("infinity_literal", text_replaced('"eps": 1e-05, "momentum": 0.1},\n        "pos": [480',
                                        '"eps": Infinity, "momentum": 0.1},\n        "pos": [480'),
@@ -193,7 +193,7 @@ CASES = [
     ("int_5000_digits", text_replaced('"out_features": 10', '"out_features": ' + "9" * 5000),
      ["digits"]),
     ("deep_nesting", raw(b'{"format": "netbuilder-project", "version": 1, "graph": '
-                         + b"[" * 100_000 + b"]" * 100_000 + b"}"), ["recursion"]),
+                         + b"[" * 100_000 + b"]" * 100_000 + b"}"), ["nested too deeply"]),
     # -- wrong top-level structure
     ("top_level_array", raw(dump([valid()])), ["top level", "list"]),
     ("wrong_format", set_top("format", "keras-model"), ["format", "keras-model"]),
@@ -206,25 +206,32 @@ CASES = [
     ("unknown_top_level_field", set_top("exec", "import os"), ["exec", "unknown field"]),
     ("training_negative_lr", mutated(_training_lr), ["training.lr"]),
     # -- nodes and parameters
-    ("node_missing_type", mutated(_node_missing_type), ["nodes[1].type", "n2", "missing"]),
-    ("node_bad_id", mutated(_bad_node_id), ["nodes[1].id", "pattern"]),
-    ("params_not_object", mutated(_params_not_object), ["nodes[1].params"]),
+    ("node_missing_type", mutated(_node_missing_type),
+     ["nodes[1] (node 'n2' 'conv2d').type", "missing"]),
+    ("node_bad_id", mutated(_bad_node_id),
+     ["nodes[1] (node '../../etc/passwd'", ").id", "pattern"]),
+    ("params_not_object", mutated(_params_not_object),
+     ["nodes[1] (node 'n2' 'conv2d').params", "dictionary"]),
     ("duplicate_node_id", mutated(_duplicate_id), ["'n11'", "used twice"]),
     ("unknown_layer_type", mutated(_unknown_type), ["unknown layer type", "conv3d"]),
     ("unknown_param", mutated(_unknown_param), ["filters", "no parameter"]),
     ("string_for_int", set_param("n2", "out_channels", "16"), ["out_channels", "whole number"]),
     ("bool_for_int", set_param("n2", "out_channels", True), ["out_channels", "whole number"]),
     ("float_for_int", set_param("n2", "kernel_size", 2.5), ["kernel_size", "whole number"]),
+    # null must be reported like "16" or true: one plain message for the int parameter
+    ("null_for_int", set_param("n2", "out_channels", None), ["out_channels", "whole number"]),
     ("negative_size", set_param("n2", "out_channels", -3), ["out_channels", "at least 1"]),
     ("enormous_size", set_param("n11", "out_features", 10**12), ["out_features", "at most"]),
     ("zero_kernel", set_param("n2", "kernel_size", 0), ["kernel_size", "at least 1"]),
     ("dropout_p_above_one", set_param("n10", "p", 1.5), ["parameter p", "at most"]),
+    ("kernel_larger_than_input", set_param("n2", "kernel_size", 32), ["conv2d", "kernel size"]),
+    ("groups_do_not_divide", set_param("n5", "groups", 3), ["conv2d", "groups"]),
     # -- wiring
     ("dangling_edge", mutated(_dangling), ["n99", "dangling"]),
     ("no_such_input_port", mutated(_no_such_port), ["no input port", "in2"]),
     ("no_such_output_port", mutated(_no_such_output_port), ["no output port", "features"]),
     ("two_wires_one_port", mutated(_two_wires), ["two wires", "n12"]),
-    ("cycle", mutated(_cycle), ["cycle"]),
+    ("cycle", mutated(_cycle), ["add is part of a cycle", "[node n4]"]),
     ("no_flatten_shape_mismatch", mutated(_no_flatten), ["linear", "flatten"]),
     ("no_output_node", mutated(_no_output), ["no output node"]),
     # -- code smuggling; none of it may run
@@ -232,7 +239,7 @@ CASES = [
     ("pickle_reduce_os_system", evil_pickle(), ["pickle", "never unpickles"]),
     # a protocol-0 pickle is ASCII, so it reaches the JSON parser and fails there
     ("pickle_protocol0_reduce", evil_pickle(protocol=0), ["invalid json"]),
-    ("json_reduce_gadget", mutated(_json_reduce_gadget), ["out_channels"]),
+    ("json_reduce_gadget", mutated(_json_reduce_gadget), ["out_channels", "whole number"]),
     ("yaml_tag_in_int_param", set_param("n2", "out_channels", _SHELL),
      ["out_channels", "whole number"]),
     ("python_expr_in_int_param",
@@ -318,3 +325,10 @@ def test_summary_rejects_malformed_project(case, tmp_path, capsys):
     for sub in expected:
         assert sub.lower() in (out + err).lower()
     assert path.read_bytes() == content
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path, capsys):
+    # Some Windows editors add a BOM to UTF-8 files; that is still a valid project.
+    path = tmp_path / "project.json"
+    path.write_bytes(b"\xef\xbb\xbf" + EXAMPLE_TEXT.encode("utf-8"))
+    assert main(["validate", str(path)]) == 0

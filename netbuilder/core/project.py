@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, \
     StrictStr, ValidationError
@@ -35,7 +35,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-ParamValue = Union[StrictBool, StrictInt, StrictFloat, StrictStr, list[StrictInt]]
+# Parameter values are checked against the layer's spec in _check_graph, which gives one
+# clear message ("must be a whole number") instead of pydantic's per-union-member list.
+ParamValue = Any
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -174,12 +176,15 @@ def load_project(path: str | os.PathLike) -> Project:
 
 def parse_project(raw: bytes | str, where: str = "<project>") -> Project:
     if isinstance(raw, bytes):
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise ProjectError(f"{where}: is UTF-16 text; netbuilder project files are UTF-8 "
+                               f"(re-save it with UTF-8 encoding)")
         if raw[:1] == b"\x80" or b"\x00" in raw[:4096]:
             raise ProjectError(f"{where}: is a binary file (it looks like a Python pickle or "
                                f"a checkpoint), not a netbuilder project; netbuilder never "
                                f"unpickles files")
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # a byte-order mark is harmless
         except UnicodeDecodeError as e:
             raise ProjectError(f"{where}: is not UTF-8 text (bad byte at offset {e.start})"
                                ) from None
@@ -193,7 +198,12 @@ def parse_project(raw: bytes | str, where: str = "<project>") -> Project:
         end = "; the file ends early (was it truncated?)" if e.pos >= len(text.rstrip()) else ""
         raise ProjectError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: "
                            f"{e.msg}{end}") from None
-    except (ValueError, RecursionError) as e:
+    except RecursionError:
+        raise ProjectError(f"{where}: invalid JSON: nested too deeply") from None
+    except ValueError as e:
+        if "digits" in str(e):  # Python's int-size guard
+            raise ProjectError(f"{where}: contains a number with thousands of digits; no "
+                               f"project value is that large") from None
         raise ProjectError(f"{where}: invalid JSON: {e}") from None
     return project_from_data(data, where)
 
@@ -202,6 +212,9 @@ def project_from_data(data, where: str = "<project>") -> Project:
     if not isinstance(data, dict):
         raise ProjectError(f"{where}: expected a JSON object at the top level, found "
                            f"{type(data).__name__}")
+    if "format" not in data:
+        raise ProjectError(f"{where}: field 'format' is missing; this is not a netbuilder "
+                           f"project (expected \"format\": \"{FORMAT}\")")
     if data.get("format") != FORMAT:
         raise ProjectError(f"{where}: not a netbuilder project (field 'format' must be "
                            f"{FORMAT!r}, found {data.get('format')!r})")

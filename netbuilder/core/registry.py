@@ -40,32 +40,32 @@ class Param:
         values so the editor can show and fix them)."""
         k = self.kind
         if k == BOOL:
-            return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+            return None if isinstance(value, bool) else f"must be true or false, not {_show(value)}"
         if k == INT:
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"must be a whole number, not {value!r}"
+                return f"must be a whole number, not {_show(value)}"
             return self._bounds(value) if bounds else None
         if k == FLOAT:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"must be a number, not {value!r}"
+                return f"must be a number, not {_show(value)}"
             if value != value or value in (float("inf"), float("-inf")):
-                return f"must be a finite number, not {value!r}"
+                return f"must be a finite number, not {_show(value)}"
             return self._bounds(value) if bounds else None
         if k == CHOICE:
             if value not in self.choices:
                 opts = ", ".join(repr(c) for c in self.choices)
-                return f"must be one of {opts}, not {value!r}"
+                return f"must be one of {opts}, not {_show(value)}"
             return None
         if k == STR:
-            return None if isinstance(value, str) else f"must be text, not {value!r}"
+            return None if isinstance(value, str) else f"must be text, not {_show(value)}"
         if k == SHAPE:
             if not isinstance(value, (list, tuple)):
-                return f"must be a list of whole numbers, not {value!r}"
+                return f"must be a list of whole numbers, not {_show(value)}"
             if bounds and not self.min_len <= len(value) <= self.max_len:
                 return f"must have {self.min_len} to {self.max_len} entries, has {len(value)}"
             for v in value:
                 if isinstance(v, bool) or not isinstance(v, int):
-                    return f"must contain whole numbers only, found {v!r}"
+                    return f"must contain whole numbers only, found {_show(v)}"
                 if not bounds or (v == -1 and self.allow_minus_one):
                     continue
                 if self.min is not None and v < self.min:
@@ -87,6 +87,12 @@ class Param:
     @staticmethod
     def _fmt(x: float) -> str:
         return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _show(value: Any) -> str:
+    """repr clipped so a hostile or huge value cannot flood a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _default_apply(call, xs, p):
