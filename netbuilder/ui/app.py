@@ -1,0 +1,121 @@
+"""Start-up: paint the window first, import torch in the background, then analyse.
+
+`import torch` takes seconds on a cold machine; nothing the window shows first needs it,
+so a worker thread imports it while the event loop paints. The Document's analysis (which
+runs torch modules on the meta device) is switched on when the import is done.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtGui import QPalette, QColor, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+_T0 = time.perf_counter()
+
+
+class Warmup(QThread):
+    """Imports the heavy modules off the UI thread."""
+
+    failed = Signal(str)
+
+    def run(self) -> None:
+        try:
+            import torch  # noqa: F401
+            import torch.utils.flop_counter  # noqa: F401
+        except Exception as e:  # torch missing or broken: say so in the window
+            self.failed.emit(f"{type(e).__name__}: {e}")
+
+
+def apply_theme(app: QApplication) -> None:
+    """Fusion style with a dark palette when the system asks for one."""
+    app.setStyle("Fusion")
+    scheme = QGuiApplication.styleHints().colorScheme()
+    dark = scheme == scheme.Dark or os.environ.get("NETBUILDER_THEME") == "dark"
+    if os.environ.get("NETBUILDER_THEME") == "light":
+        dark = False
+    if not dark:
+        return
+    pal = QPalette()
+    for role, color in ((QPalette.Window, "#1f2227"), (QPalette.WindowText, "#e6e6e6"),
+                        (QPalette.Base, "#24272d"), (QPalette.AlternateBase, "#2b2f36"),
+                        (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#2b2f36"),
+                        (QPalette.ButtonText, "#e6e6e6"), (QPalette.Highlight, "#3d8bfd"),
+                        (QPalette.HighlightedText, "#ffffff"), (QPalette.Mid, "#5a606b"),
+                        (QPalette.PlaceholderText, "#9aa0aa"), (QPalette.ToolTipBase, "#2b2f36"),
+                        (QPalette.ToolTipText, "#e6e6e6")):
+        pal.setColor(role, QColor(color))
+    app.setPalette(pal)
+
+
+class _FirstPaint(QObject):
+    """Reports (stdout) the time from start-up to the window's first paint, for the bench."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.done = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if not self.done and event.type() == event.Type.Paint:
+            self.done = True
+            print(f"first_paint_s: {time.perf_counter() - _T0:.3f}", flush=True)
+        return False
+
+
+def run(project: str | None = None, screenshot: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("netbuilder")
+    app.setOrganizationName("netbuilder")
+    apply_theme(app)
+
+    from ..core.project import ProjectError
+    from .. import examples
+    from .mainwindow import MainWindow
+
+    win = MainWindow()
+    win.doc.analysis_enabled = False
+    if project:
+        try:
+            if os.path.exists(project) or project.endswith(".json"):
+                win.doc.open(project)
+            else:
+                win.doc.set_project(examples.resolve(project))
+        except ProjectError as e:
+            if screenshot:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
+            QMessageBox.warning(win, "Cannot open project", str(e))
+    if os.environ.get("NETBUILDER_REPORT_STARTUP"):
+        _FirstPaint(win)
+    win.show()
+    win.view.fit_all()
+
+    warm = Warmup()
+    warm.finished.connect(win.doc.enable_analysis)
+    warm.failed.connect(lambda msg: QMessageBox.critical(
+        win, "PyTorch is not available", f"Shapes cannot be computed: {msg}"))
+    warm.start()
+
+    if screenshot:
+        def shoot():
+            if getattr(shoot, "done", False):
+                return
+            shoot.done = True
+            win.view.fit_all()
+            app.processEvents()
+            win.grab().save(screenshot)
+            print(f"saved {screenshot}")
+            app.quit()
+
+        win.doc.analysisChanged.connect(lambda: QTimer.singleShot(300, shoot))
+    elif not project and not os.environ.get("NETBUILDER_NO_RECOVERY"):
+        QTimer.singleShot(0, win.offer_recovery)
+    if os.environ.get("NETBUILDER_QUIT_AFTER_PAINT"):  # start-up benchmark
+        QTimer.singleShot(0, app.quit)
+    code = app.exec()
+    warm.wait()
+    return code

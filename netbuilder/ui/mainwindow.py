@@ -1,0 +1,473 @@
+"""The editor window: palette | canvas | inspector, problems/summary/code below."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
+                               QInputDialog, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
+
+from .. import examples
+from ..core.project import Project, ProjectError, parse_project
+from . import commands
+from .canvas import Canvas, CanvasView, Minimap, short_int
+from .document import Document
+from .inspector import Inspector
+from .palette import Palette
+from .panels import CodePanel, ProblemsPanel, SummaryPanel
+
+NODES_MIME = "application/x-netbuilder-nodes"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def state_dir() -> Path:
+    """Where recent files and the crash-recovery copy live (overridable for tests)."""
+    base = os.environ.get("NETBUILDER_STATE_DIR") or QStandardPaths.writableLocation(
+        QStandardPaths.AppLocalDataLocation) or str(Path.home() / ".netbuilder")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def app_icon() -> QIcon:
+    for name in ("netbuilder.svg", "netbuilder.png"):
+        if (ASSETS / name).exists():
+            return QIcon(str(ASSETS / name))
+    return QIcon()
+
+
+class ExampleGallery(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("New from example")
+        self.resize(560, 380)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("Start from one of the shipped examples:"))
+        self.list = QListWidget()
+        for name in examples.names():
+            p = examples.load(name)
+            item = QListWidgetItem(f"{p.name}\n{p.description}")
+            item.setData(Qt.UserRole, name)
+            self.list.addItem(item)
+        self.list.setWordWrap(True)
+        self.list.setSpacing(4)
+        self.list.setCurrentRow(0)
+        self.list.itemDoubleClicked.connect(self.accept)
+        lay.addWidget(self.list)
+        buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def chosen(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.UserRole) if item else None
+
+
+class MainWindow(QMainWindow):
+    AUTOSAVE_MS = 5000
+    MAX_RECENT = 8
+
+    def __init__(self, doc: Document | None = None):
+        super().__init__()
+        self.doc = doc or Document(parent=self)
+        self.setWindowIcon(app_icon())
+        self.resize(1440, 900)
+        self.canvas = Canvas(self.doc, self)
+        self.view = CanvasView(self.canvas)
+        self.view.context_menu_hook = self._extend_context_menu
+        self.minimap = Minimap(self.view, self.view)
+        self.setCentralWidget(self.view)
+        self.setAcceptDrops(True)
+
+        self.palette_panel = Palette()
+        self.inspector = Inspector(self.doc)
+        self.problems_panel = ProblemsPanel(self.doc)
+        self.summary_panel = SummaryPanel(self.doc)
+        self.code_panel = CodePanel(self.doc)
+        self._dock("Layers", self.palette_panel, Qt.LeftDockWidgetArea)
+        self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
+        self.bottom = QTabWidget()
+        self.bottom.addTab(self.problems_panel, "Problems")
+        self.bottom.addTab(self.summary_panel, "Summary")
+        self.bottom.addTab(self.code_panel, "Code")
+        self._dock("Details", self.bottom, Qt.BottomDockWidgetArea)
+        self.resizeDocks([self.findChild(QDockWidget, "Details")], [230], Qt.Vertical)
+
+        self.palette_panel.addRequested.connect(self.add_layer_at_center)
+        self.problems_panel.nodeActivated.connect(self.view.center_on_node)
+        self.canvas.selectionChanged.connect(self._selection_changed)
+        self.canvas.nodeDoubleClicked.connect(self.rename_node)
+        self.doc.analysisChanged.connect(self._update_status)
+        self.doc.undo_stack.cleanChanged.connect(self._update_title)
+        self.doc.pathChanged.connect(self._update_title)
+        self.doc.projectReplaced.connect(self._project_replaced)
+
+        self._build_actions()
+        self._build_status()
+        self._update_title()
+        self.ask = QMessageBox.question  # replaced in tests to answer prompts
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start(self.AUTOSAVE_MS)
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def _action(self, menu, text, slot, shortcut=None, checkable=False, checked=False):
+        act = QAction(text, self)
+        if shortcut:
+            act.setShortcuts(shortcut if isinstance(shortcut, list) else [shortcut])
+        act.setCheckable(checkable)
+        if checkable:
+            act.setChecked(checked)
+            act.toggled.connect(slot)
+        else:
+            act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        K = QKeySequence
+        f = mb.addMenu("&File")
+        self._action(f, "&New", self.new_project, K.New)
+        self._action(f, "New from &Example…", self.new_from_example, K("Ctrl+Shift+N"))
+        self._action(f, "&Open…", self.open_dialog, K.Open)
+        self.recent_menu = f.addMenu("Open &Recent")
+        self._refresh_recent_menu()
+        f.addSeparator()
+        self._action(f, "&Save", self.save, K.Save)
+        self._action(f, "Save &As…", self.save_as, K("Ctrl+Shift+S"))
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, K.Quit)
+
+        e = mb.addMenu("&Edit")
+        undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(K.Undo)
+        redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([K("Ctrl+Shift+Z"), K("Ctrl+Y")])
+        e.addAction(undo)
+        e.addAction(redo)
+        e.addSeparator()
+        self.act_cut = self._action(e, "Cu&t", self.cut, K.Cut)
+        self.act_copy = self._action(e, "&Copy", self.copy, K.Copy)
+        self.act_paste = self._action(e, "&Paste", self.paste, K.Paste)
+        self.act_dup = self._action(e, "&Duplicate", self.duplicate, K("Ctrl+D"))
+        self.act_delete = self._action(e, "De&lete", self.canvas.delete_selection, K.Delete)
+        self._action(e, "Select &All", self.select_all, K.SelectAll)
+        self._action(e, "Re&name…", lambda: self.rename_node(), K("F2"))
+
+        v = mb.addMenu("&View")
+        self._action(v, "&Fit to View", self.view.fit_all, [K("F"), K("Ctrl+0")])
+        self._action(v, "Zoom &In", lambda: self.view.zoom_by(1.25), K.ZoomIn)
+        self._action(v, "Zoom &Out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
+        self._action(v, "Auto &Layout", self.canvas.auto_layout, K("Ctrl+L"))
+        v.addSeparator()
+        self._action(v, "&Snap to Grid", self._set_snap, None, True, True)
+        self._action(v, "&Minimap", self.minimap.setVisible, K("Ctrl+M"), True, True)
+        v.addSeparator()
+        for dock in self.findChildren(QDockWidget):
+            v.addAction(dock.toggleViewAction())
+
+        h = mb.addMenu("&Help")
+        self._action(h, "&About netbuilder", self.about)
+
+    def _set_snap(self, on: bool) -> None:
+        self.canvas.snap = on
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.status_valid = QLabel()
+        self.status_params = QLabel()
+        self.status_flops = QLabel()
+        for w in (self.status_valid, self.status_params, self.status_flops):
+            w.setContentsMargins(8, 0, 8, 0)
+            sb.addPermanentWidget(w)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        errs = sum(p.severity == "error" for p in self.doc.problems)
+        warns = len(self.doc.problems) - errs
+        if not self.doc.analysis_enabled or (not self.doc.infos and self.doc.graph.nodes):
+            self.status_valid.setText("Analysing…")
+        elif errs:
+            self.status_valid.setText(f"<span style='color:#e53935'>✖ {errs} error(s)</span>"
+                                      f", {warns} warning(s)")
+        else:
+            self.status_valid.setText("<span style='color:#43a047'>✔ valid</span>"
+                                      + (f", {warns} warning(s)" if warns else ""))
+        params, flops = self.doc.totals()
+        self.status_params.setText(f"{params:,} parameters")
+        self.status_flops.setText(f"{short_int(flops)} FLOPs/sample")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.doc.title}[*] — netbuilder")
+        self.setWindowModified(self.doc.modified)
+
+    def _selection_changed(self) -> None:
+        ids = self.canvas.selected_node_ids()
+        self.inspector.set_node(ids[0] if len(ids) == 1 else None)
+
+    def _project_replaced(self) -> None:
+        self.inspector.set_node(None)
+        self._update_title()
+        QTimer.singleShot(0, self.view.fit_all)
+
+    def resizeEvent(self, e):
+        super().resizeEvent(e)
+        self._place_minimap()
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        self._place_minimap()
+
+    def _place_minimap(self) -> None:
+        vp = self.view.viewport()
+        self.minimap.move(vp.width() - self.minimap.width() - 12,
+                          vp.height() - self.minimap.height() - 12)
+
+    # ---- editing ----------------------------------------------------------------------------
+
+    def add_layer_at_center(self, type_name: str) -> str:
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        return self.canvas.add_node_at(type_name, QPointF(center))
+
+    def select_all(self) -> None:
+        for item in self.canvas.nodes.values():
+            item.setSelected(True)
+
+    def copy(self) -> None:
+        ids = self.canvas.selected_node_ids()
+        if not ids:
+            return
+        data = commands.clipboard_data(self.doc.graph, ids)
+        md = QMimeData()
+        md.setData(NODES_MIME, json.dumps(data).encode("utf-8"))
+        md.setText(json.dumps(data, indent=1))
+        QGuiApplication.clipboard().setMimeData(md)
+
+    def cut(self) -> None:
+        self.copy()
+        self.canvas.delete_selection()
+
+    def paste(self) -> list[str]:
+        md = QGuiApplication.clipboard().mimeData()
+        if md is None or not md.hasFormat(NODES_MIME):
+            return []
+        try:
+            data = json.loads(bytes(md.data(NODES_MIME)).decode("utf-8"))
+            cmd, ids = commands.paste(self.doc.graph, data)
+        except (ValueError, KeyError, TypeError) as e:
+            self.statusBar().showMessage(f"Cannot paste: {e}", 5000)
+            return []
+        self.doc.undo_stack.push(cmd)
+        self.canvas.select_nodes(ids)
+        return ids
+
+    def duplicate(self) -> list[str]:
+        ids = self.canvas.selected_node_ids()
+        if not ids:
+            return []
+        cmd, new = commands.paste(self.doc.graph, commands.clipboard_data(self.doc.graph, ids))
+        cmd.setText("Duplicate")
+        self.doc.undo_stack.push(cmd)
+        self.canvas.select_nodes(new)
+        return new
+
+    def rename_node(self, node_id: str | None = None) -> None:
+        if node_id is None:
+            ids = self.canvas.selected_node_ids()
+            if len(ids) != 1:
+                return
+            node_id = ids[0]
+        node = self.doc.graph.node(node_id)
+        name, ok = QInputDialog.getText(self, "Rename layer", "Name:", text=node.name)
+        if ok and name.strip() and name != node.name:
+            self.doc.undo_stack.push(commands.Rename(self.doc.graph, node_id, name.strip()))
+
+    def _extend_context_menu(self, menu, item) -> None:
+        menu.addSeparator()
+        for act in (self.act_cut, self.act_copy, self.act_paste, self.act_dup):
+            menu.addAction(act)
+
+    # ---- files --------------------------------------------------------------------------------
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to discard the current project."""
+        if not self.doc.modified:
+            return True
+        answer = self.ask(self, "Unsaved changes",
+                          f"Save the changes to {self.doc.title} before closing it?",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def new_project(self) -> None:
+        if self.maybe_save():
+            self.doc.set_project(Project())
+            self.clear_recovery()
+
+    def new_from_example(self) -> None:
+        if not self.maybe_save():
+            return
+        dlg = ExampleGallery(self)
+        if dlg.exec() and dlg.chosen():
+            self.load_example(dlg.chosen())
+
+    def load_example(self, name: str) -> None:
+        self.doc.set_project(examples.load(name))
+        self.clear_recovery()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "",
+                                              "netbuilder projects (*.json);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        try:
+            self.doc.open(path)
+        except ProjectError as e:
+            QMessageBox.warning(self, "Cannot open project", str(e))
+            return False
+        self._add_recent(Path(path))
+        self.clear_recovery()
+        return True
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as",
+                                              f"{self.doc.title}.json",
+                                              "netbuilder projects (*.json)")
+        if not path:
+            return False
+        if not path.endswith(".json"):
+            path += ".json"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.doc.save(path)
+        except OSError as e:
+            QMessageBox.critical(self, "Cannot save", f"{path}: {e.strerror or e}")
+            return False
+        self._add_recent(path)
+        self.clear_recovery()
+        self.statusBar().showMessage(f"Saved {path}", 3000)
+        return True
+
+    def closeEvent(self, e: QCloseEvent) -> None:
+        if self.maybe_save():
+            self.clear_recovery()
+            e.accept()
+        else:
+            e.ignore()
+
+    # recent files
+    def recent_files(self) -> list[str]:
+        try:
+            data = json.loads((state_dir() / "recent.json").read_text())
+            return [p for p in data if isinstance(p, str)][: self.MAX_RECENT]
+        except (OSError, ValueError):
+            return []
+
+    def _add_recent(self, path: Path) -> None:
+        items = [str(path.resolve())] + [p for p in self.recent_files()
+                                         if p != str(path.resolve())]
+        try:
+            (state_dir() / "recent.json").write_text(json.dumps(items[: self.MAX_RECENT]))
+        except OSError:
+            pass
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for p in files:
+            self.recent_menu.addAction(p, (lambda q: lambda: self.maybe_save()
+                                           and self.open_path(q))(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    # crash recovery: a copy of unsaved work every few seconds
+    def recovery_path(self) -> Path:
+        return state_dir() / "recovery.json"
+
+    def autosave(self) -> None:
+        if not self.doc.modified:
+            return
+        data = {"path": str(self.doc.path) if self.doc.path else None,
+                "project": self.doc.project.to_dict()}
+        try:
+            text = json.dumps(data)
+            target = self.recovery_path()
+            partial = target.with_suffix(".tmp")
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, target)
+        except OSError:
+            pass
+
+    def clear_recovery(self) -> None:
+        try:
+            self.recovery_path().unlink()
+        except FileNotFoundError:
+            pass
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the unsaved copy. True when it was restored."""
+        path = self.recovery_path()
+        if not path.exists():
+            return False
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            project = parse_project(json.dumps(data["project"]), "recovered project")
+        except (OSError, ValueError, KeyError, TypeError, ProjectError):
+            self.clear_recovery()
+            return False
+        answer = self.ask(self, "Recover unsaved work?",
+                          "netbuilder did not close normally. Restore the unsaved changes "
+                          f"to {Path(data['path']).name if data.get('path') else 'untitled'}?",
+                          QMessageBox.Yes | QMessageBox.No)
+        if answer != QMessageBox.Yes:
+            self.clear_recovery()
+            return False
+        self.doc.set_project(project, Path(data["path"]) if data.get("path") else None)
+        # Mark as modified so the user saves the restored work explicitly.
+        self.doc.undo_stack.resetClean()
+        self._update_title()
+        return True
+
+    # drop a project file on the window to open it
+    def dragEnterEvent(self, e):
+        if any(u.toLocalFile().endswith(".json") for u in e.mimeData().urls()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e):
+        for u in e.mimeData().urls():
+            if u.toLocalFile().endswith(".json") and self.maybe_save():
+                self.open_path(u.toLocalFile())
+                return
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About netbuilder",
+                          "<b>netbuilder</b><br>Design neural networks visually; see every "
+                          "shape and mistake as you build; compile to real PyTorch.")
