@@ -193,9 +193,28 @@ def bench_shape_inference_distinct_widths(cfg: Config) -> Result:
         times.append(dt)
         evals.append(shapes.stats["evaluations"] - e0)
         si.close()
-    yield f"infer_full_{N_NODES}_nodes_distinct_widths_s", median(times)
+    t_full = median(times)
+    yield f"infer_full_{N_NODES}_nodes_distinct_widths_s", t_full
     yield f"infer_full_{N_NODES}_nodes_distinct_widths_torch_evaluations", max(evals)
-    yield "infer_per_torch_evaluation_ms", median(times) / max(evals) * 1e3
+    yield "infer_per_torch_evaluation_ms", t_full / max(evals) * 1e3
+
+    # One hidden-width edit in the middle, as in bench_shape_inference (widths >= 1000 are
+    # used by no block, so every edit misses the cache).
+    si = ShapeInference(g)
+    check_no_errors(analyze(g, si))
+    lin = graphs.middle(g, "Linear", 0)
+    edits, rec = [], []
+    for i in range(cfg.n(9, 3)):
+        g.set_param(lin.id, "out_features", 1000 + i)
+        dt, problems = timed(lambda: analyze(g, si))
+        check_no_errors(problems)
+        assert si.infos[lin.id].output.shape == (None, 1000 + i)
+        edits.append(dt)
+        rec.append(si.recomputed)
+    si.close()
+    yield f"infer_edit_linear_width_{N_NODES}_nodes_distinct_widths_s", median(edits)
+    yield "infer_edit_linear_width_distinct_widths_recomputed_nodes", max(rec)
+    yield "infer_full_vs_edit_distinct_widths_ratio", t_full / median(edits)
 
 
 @bench
@@ -299,12 +318,12 @@ def fwd_bwd_compare(name: str, rounds: int, inner: int, batch: int = 256) -> Res
 
 @bench
 def bench_fwd_bwd_digits_cnn(cfg: Config) -> Result:
-    yield from fwd_bwd_compare("digits_cnn", rounds=cfg.n(60, 6), inner=4)
+    yield from fwd_bwd_compare("digits_cnn", rounds=cfg.n(120, 10), inner=2)
 
 
 @bench
 def bench_fwd_bwd_residual_cnn(cfg: Config) -> Result:
-    yield from fwd_bwd_compare("residual_cnn", rounds=cfg.n(60, 6), inner=4)
+    yield from fwd_bwd_compare("residual_cnn", rounds=cfg.n(120, 10), inner=2)
 
 
 # ---- driver -----------------------------------------------------------------------------------

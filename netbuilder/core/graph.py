@@ -7,6 +7,7 @@ port, a second wire into one input port).
 """
 from __future__ import annotations
 
+import collections
 import copy
 import itertools
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ class Graph:
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
         self._ids = itertools.count(1)
+        self._into: dict[tuple[str, str], Edge] = {}  # (dst, port) -> edge: O(1) lookups
+        self._names: collections.Counter = collections.Counter()  # for unique_name
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -89,10 +92,7 @@ class Graph:
         return [e for e in self.edges if e.src == node_id]
 
     def edge_into(self, node_id: str, port: str) -> Edge | None:
-        for e in self.edges:
-            if e.dst == node_id and e.dst_port == port:
-                return e
-        return None
+        return self._into.get((node_id, port))
 
     def nodes_of_type(self, type_name: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.type == type_name]
@@ -110,12 +110,11 @@ class Graph:
                 return nid
 
     def unique_name(self, base: str) -> str:
-        taken = {n.name for n in self.nodes.values()}
-        if base not in taken:
+        if not self._names[base]:
             return base
         for i in itertools.count(1):
             cand = f"{base} {i}"
-            if cand not in taken:
+            if not self._names[cand]:
                 return cand
         raise AssertionError
 
@@ -131,6 +130,7 @@ class Graph:
                     params=spec.fill(copy.deepcopy(params or {})),
                     pos=(float(tuple(pos)[0]), float(tuple(pos)[1])))
         self.nodes[node.id] = node
+        self._names[node.name] += 1
         self.events.node_added.emit(node)
         return node
 
@@ -139,6 +139,7 @@ class Graph:
         for e in [e for e in self.edges if node_id in (e.src, e.dst)]:
             self.disconnect(e)
         del self.nodes[node_id]
+        self._names[node.name] -= 1
         self.events.node_removed.emit(node)
         return node
 
@@ -170,6 +171,8 @@ class Graph:
         if not isinstance(name, str) or not name.strip():
             raise GraphError("a node name cannot be empty")
         if name != node.name:
+            self._names[node.name] -= 1
+            self._names[name] += 1
             node.name = name
             self.events.node_changed.emit(node, "name")
 
@@ -197,14 +200,15 @@ class Graph:
             raise GraphError(f"input {dst_port!r} of {d.name} is already connected")
         edge = Edge(src, src_port, dst, dst_port)
         self.edges.append(edge)
+        self._into[(dst, dst_port)] = edge
         self.events.edge_added.emit(edge)
         return edge
 
     def disconnect(self, edge: Edge) -> None:
-        try:
-            self.edges.remove(edge)
-        except ValueError:
-            raise GraphError(f"no such wire {edge}") from None
+        if self._into.get((edge.dst, edge.dst_port)) != edge:
+            raise GraphError(f"no such wire {edge}")
+        self.edges.remove(edge)
+        del self._into[(edge.dst, edge.dst_port)]
         self.events.edge_removed.emit(edge)
 
     def chain(self, *types_or_nodes, **kwargs) -> list[Node]:
@@ -238,7 +242,6 @@ class Graph:
     def load_dict(self, data: dict) -> None:
         """Replace everything with an already-validated dict (see project.py)."""
         self.nodes = {}
-        self.edges = []
         for n in data["nodes"]:
             node = Node(id=n["id"], type=n["type"], name=n["name"],
                         params=registry.get(n["type"]).fill(copy.deepcopy(n["params"])),
@@ -246,6 +249,8 @@ class Graph:
             self.nodes[node.id] = node
         self.edges = [Edge(e["src"], e["src_port"], e["dst"], e["dst_port"])
                       for e in data["edges"]]
+        self._into = {(e.dst, e.dst_port): e for e in self.edges}
+        self._names = collections.Counter(n.name for n in self.nodes.values())
         self.events.reset.emit()
 
     @classmethod

@@ -194,7 +194,8 @@ class ShapeInference:
     def _on_changed(self, node: Node, what: str) -> None:
         if what == "params":
             self._dirty.add(node.id)
-            self._structure = None  # merges may change their port list
+            # Only merges change their port list; wires into dropped ports arrive as
+            # edge_removed events, which reset the structure anyway.
 
     def _on_edge(self, edge: Edge) -> None:
         self._dirty.add(edge.dst)
@@ -209,10 +210,23 @@ class ShapeInference:
         if self._structure is None:
             order, stuck = topo_order(self.graph)
             into: dict[str, dict[str, str]] = {nid: {} for nid in self.graph.nodes}
+            succ: dict[str, list[str]] = {nid: [] for nid in self.graph.nodes}
             for e in self.graph.edges:
                 into[e.dst][e.dst_port] = e.src
+                succ[e.src].append(e.dst)
+            self._index = {nid: i for i, nid in enumerate(order)}
+            self._succ = succ
             self._structure = (order, stuck, into)
         return self._structure
+
+    def _downstream(self, start) -> set[str]:
+        seen, stack = set(), [n for n in start if n in self._succ]
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(self._succ[n])
+        return seen
 
     @property
     def dirty(self) -> bool:
@@ -225,7 +239,12 @@ class ShapeInference:
         changed: set[str] = set()
         recomputed = 0
         nodes = self.graph.nodes
-        for nid in order:
+        # Visit only what is downstream of the edits, in topological order.
+        index = self._index
+        todo = sorted(self._downstream(self._dirty), key=lambda n: index.get(n, -1))
+        for nid in todo:
+            if nid in stuck:
+                continue
             srcs = into[nid]
             if nid not in self._dirty and not any(s in changed for s in srcs.values()):
                 continue
