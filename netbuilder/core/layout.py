@@ -1,13 +1,20 @@
-"""Automatic layered layout, left to right (longest-path layering + barycentre ordering)."""
+"""Automatic layered layout, left to right (longest-path layering + barycentre ordering).
+
+Long networks are wrapped into bands read like lines of text, so a 40-layer chain fits a
+screen instead of becoming a thin strip.
+"""
 from __future__ import annotations
 
 from .graph import Graph
 from .shapes import topo_order
 
-DX, DY = 240.0, 130.0
+import math
+
+DX, DY = 290.0, 130.0
+BAND_GAP = 90.0
 
 
-def auto_layout(graph: Graph) -> dict[str, tuple[float, float]]:
+def auto_layout(graph: Graph, wrap: bool = True) -> dict[str, tuple[float, float]]:
     """Positions for every node; cycles (if any) are placed after the acyclic part."""
     order, stuck = topo_order(graph)
     order = order + [n for n in graph.nodes if n in stuck]
@@ -20,8 +27,18 @@ def auto_layout(graph: Graph) -> dict[str, tuple[float, float]]:
     columns: dict[int, list[str]] = {}
     for nid in order:
         columns.setdefault(layer[nid], []).append(nid)
+    # A wire that skips columns gets a placeholder in each column it crosses, so the
+    # ordering keeps a free lane for it (a skip connection stays visible).
+    for e in graph.edges:
+        if e.src in layer and e.dst in layer:
+            prev = e.src
+            for col in range(layer[e.src] + 1, layer[e.dst]):
+                virtual = f"\0{e.src}>{e.dst_port}>{e.dst}@{col}"
+                columns[col].append(virtual)
+                preds[virtual] = [prev]
+                prev = virtual
     rank: dict[str, float] = {}
-    pos = {}
+    rows: dict[str, float] = {}
     for col in sorted(columns):
         ids = columns[col]
         # Order each column by the mean row of its predecessors to reduce crossings.
@@ -29,7 +46,23 @@ def auto_layout(graph: Graph) -> dict[str, tuple[float, float]]:
                  / max(1, sum(1 for p in preds[n] if p in rank)))
         for row, nid in enumerate(ids):
             rank[nid] = row
-            pos[nid] = (col * DX, (row - (len(ids) - 1) / 2) * DY)
+            rows[nid] = row - (len(ids) - 1) / 2
+    n_cols = len(columns)
+    tallest = max((len(c) for c in columns.values()), default=1)
+    # Aim for a roughly 16:9 picture: columns per band grows with the square root.
+    per_band = n_cols
+    band_h = tallest * DY + BAND_GAP
+    if wrap and n_cols > 7:
+        # the smallest band count whose picture is no wider than about 2:1
+        bands = 1
+        while math.ceil(n_cols / bands) * DX > 2.0 * bands * band_h:
+            bands += 1
+        per_band = math.ceil(n_cols / bands)
+    pos = {}
+    for nid in order:
+        col = layer[nid]
+        band, x = divmod(col, per_band)
+        pos[nid] = (x * DX, band * band_h + rows[nid] * DY)
     return pos
 
 

@@ -78,6 +78,7 @@ class TrainingSettings(_Strict):
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     mixed_precision: bool = False
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.5  # the level of the quantile loss
 
 
 class DatasetChoice(_Strict):

@@ -24,8 +24,12 @@ class Warmup(QThread):
 
     def run(self) -> None:
         try:
-            import torch  # noqa: F401
-            import torch.utils.flop_counter  # noqa: F401
+            import torch
+            from torch.utils.flop_counter import FlopCounterMode
+
+            # The first meta-device op imports torch._dynamo (~2 s): pay it here too.
+            with FlopCounterMode(display=False):
+                torch.nn.Linear(2, 2, device="meta")(torch.empty(1, 2, device="meta"))
         except Exception as e:  # torch missing or broken: say so in the window
             self.failed.emit(f"{type(e).__name__}: {e}")
 

@@ -17,18 +17,13 @@ from ..core.graph import Edge, Node
 from ..core.layout import auto_layout
 from . import commands
 from .document import Document
+from .theme import category_colour, is_dark, severity_colour
 
 LAYER_MIME = "application/x-netbuilder-layer"
 GRID = 20.0
 NODE_W = 196.0
 PORT_R = 6.0
 
-CATEGORY_COLORS = {
-    "Input/Output": "#5c6bc0", "Dense": "#26a69a", "Convolution": "#42a5f5",
-    "Pooling": "#7e57c2", "Normalization": "#8d6e63", "Shape": "#78909c",
-    "Activation": "#ffa726", "Sequence": "#ec407a", "Merge": "#9ccc65",
-}
-ERROR_COLOR, WARNING_COLOR = QColor("#e53935"), QColor("#fb8c00")
 
 
 def short_int(n: int) -> str:
@@ -36,10 +31,6 @@ def short_int(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
-
-
-def _is_dark() -> bool:
-    return QApplication.palette().color(QPalette.Window).lightness() < 128
 
 
 class PortItem(QGraphicsItem):
@@ -61,9 +52,9 @@ class PortItem(QGraphicsItem):
         return p
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        color = QColor(CATEGORY_COLORS.get(self.node_item.node.spec.category, "#888"))
+        color = category_colour(self.node_item.node.spec.category)
         painter.setRenderHint(QPainter.Antialiasing)
-        painter.setPen(QPen(QColor("#fafafa") if _is_dark() else QColor("#37474f"), 1.5))
+        painter.setPen(QPen(QColor("#fafafa") if is_dark() else QColor("#37474f"), 1.5))
         painter.setBrush(color.lighter(130) if self._hover else color)
         r = PORT_R + (1.5 if self._hover else 0)
         painter.drawEllipse(QPointF(0, 0), r, r)
@@ -143,17 +134,17 @@ class NodeItem(QGraphicsObject):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         pal = QApplication.palette()
-        dark = _is_dark()
+        dark = is_dark()
         rect = QRectF(0, 0, NODE_W, self._h)
-        cat = QColor(CATEGORY_COLORS.get(self.node.spec.category, "#888"))
+        cat = category_colour(self.node.spec.category)
         painter.setRenderHint(QPainter.Antialiasing)
         body = pal.color(QPalette.Base) if not dark else QColor("#2b2f36")
         border = pal.color(QPalette.Mid)
         width = 1.2
         if self.severity == "error":
-            border, width = ERROR_COLOR, 2.4
+            border, width = severity_colour("error"), 2.4
         elif self.severity == "warning":
-            border, width = WARNING_COLOR, 2.0
+            border, width = severity_colour("warning"), 2.0
         if self.isSelected():
             border, width = pal.color(QPalette.Highlight), 2.8
         painter.setPen(QPen(border, width))
@@ -195,7 +186,7 @@ class NodeItem(QGraphicsObject):
                 cw = fm.horizontalAdvance(cost)
                 painter.drawText(QPointF(NODE_W - 12 - cw, self._h - 12), cost)
         elif self.severity == "error":
-            painter.setPen(ERROR_COLOR)
+            painter.setPen(severity_colour("error"))
             painter.drawText(QPointF(x0, self._h - 12), "⚠ see problems")
 
     def set_status(self, info, problems) -> None:
@@ -207,7 +198,7 @@ class NodeItem(QGraphicsObject):
             tip.append(f"output {info.output}, {info.params:,} parameters, "
                        f"{info.flops:,} FLOPs per sample")
         for p in problems:
-            color = "#e53935" if p.severity == "error" else "#fb8c00"
+            color = severity_colour(p.severity).name()
             tip.append(f"<span style='color:{color}'>{p.severity}: {p.message}</span>")
         self.setToolTip("<br>".join(tip))
         self.update()
@@ -229,8 +220,17 @@ class NodeItem(QGraphicsObject):
 
 def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
     path = QPainterPath(a)
-    dx = max(40.0, abs(b.x() - a.x()) * 0.5)
-    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    if b.x() >= a.x() + 30 or abs(b.y() - a.y()) < 60:
+        dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        return path
+    # Backwards (e.g. into the next band of a wrapped layout): out, across the gap
+    # between the rows, and back in, instead of a loop through other nodes.
+    mid = (a.y() + b.y()) / 2
+    r = 30.0
+    path.cubicTo(QPointF(a.x() + r, a.y()), QPointF(a.x() + r, mid), QPointF(a.x(), mid))
+    path.lineTo(QPointF(b.x(), mid))
+    path.cubicTo(QPointF(b.x() - r, mid), QPointF(b.x() - r, b.y()), b)
     return path
 
 
@@ -273,15 +273,15 @@ class EdgeItem(QGraphicsPathItem):
     def set_status(self, shape_text: str, error_text: str | None) -> None:
         self.label = shape_text
         self.error = bool(error_text)
-        self.setToolTip(f"{shape_text}" + (f"<br><span style='color:#e53935'>{error_text}</span>"
+        self.setToolTip(f"{shape_text}" + (f"<br><span style='color:{severity_colour('error').name()}'>{error_text}</span>"
                                            if error_text else ""))
         self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         pal = QApplication.palette()
         painter.setRenderHint(QPainter.Antialiasing)
-        color = ERROR_COLOR if self.error else pal.color(QPalette.Mid).darker(
-            90 if _is_dark() else 130)
+        color = severity_colour("error") if self.error else pal.color(QPalette.Mid).darker(
+            90 if is_dark() else 130)
         if self.isSelected():
             color = pal.color(QPalette.Highlight)
         pen = QPen(color, 2.4 if self.isSelected() else 1.8)
@@ -301,7 +301,7 @@ class EdgeItem(QGraphicsPathItem):
             painter.setPen(QPen(color, 1))
             painter.setBrush(pal.color(QPalette.Window))
             painter.drawRoundedRect(box, 4, 4)
-            painter.setPen(ERROR_COLOR if self.error else pal.color(QPalette.Text))
+            painter.setPen(severity_colour("error") if self.error else pal.color(QPalette.Text))
             painter.drawText(box, Qt.AlignCenter, self.label)
 
 
@@ -662,7 +662,7 @@ class CanvasView(QGraphicsView):
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         pal = QApplication.palette()
-        painter.fillRect(rect, pal.color(QPalette.Window).darker(104 if not _is_dark() else 90))
+        painter.fillRect(rect, pal.color(QPalette.Window).darker(104 if not is_dark() else 90))
         if self.zoom() < 0.35:
             return
         step = GRID * 2
@@ -695,14 +695,24 @@ class Minimap(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setFixedSize(200, 130)
         self.setFrameShape(QGraphicsView.StyledPanel)
-        view.horizontalScrollBar().valueChanged.connect(self.viewport().update)
-        view.verticalScrollBar().valueChanged.connect(self.viewport().update)
-        view.zoomChanged.connect(self.viewport().update)
+        self.wanted = True  # the user's choice (View > Minimap)
+        view.horizontalScrollBar().valueChanged.connect(self.refit)
+        view.verticalScrollBar().valueChanged.connect(self.refit)
+        view.zoomChanged.connect(self.refit)
         view.scene().changed.connect(self.refit)
 
+    def set_wanted(self, on: bool) -> None:
+        self.wanted = on
+        self.refit()
+
     def refit(self, *args) -> None:
-        rect = self.scene().itemsBoundingRect().adjusted(-80, -80, 80, 80)
-        self.fitInView(rect, Qt.KeepAspectRatio)
+        """Shown only when wanted and the graph does not fit in the main view."""
+        rect = self.scene().itemsBoundingRect()
+        visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
+        self.setVisible(self.wanted and not rect.isEmpty() and not visible.contains(rect))
+        if self.isVisible():
+            self.fitInView(rect.adjusted(-80, -80, 80, 80), Qt.KeepAspectRatio)
+            self.viewport().update()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()

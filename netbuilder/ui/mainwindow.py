@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.bottom.addTab(self.summary_panel, "Summary")
         self.bottom.addTab(self.code_panel, "Code")
         self._dock("Details", self.bottom, Qt.BottomDockWidgetArea)
-        self.resizeDocks([self.findChild(QDockWidget, "Details")], [230], Qt.Vertical)
+        self.resizeDocks([self.findChild(QDockWidget, "Details")], [190], Qt.Vertical)
 
         self.palette_panel.addRequested.connect(self.add_layer_at_center)
         self.problems_panel.nodeActivated.connect(self.view.center_on_node)
@@ -177,7 +177,8 @@ class MainWindow(QMainWindow):
         self._action(v, "Auto &Layout", self.canvas.auto_layout, K("Ctrl+L"))
         v.addSeparator()
         self._action(v, "&Snap to Grid", self._set_snap, None, True, True)
-        self._action(v, "&Minimap", self.minimap.setVisible, K("Ctrl+M"), True, True)
+        self._action(v, "&Minimap (when the graph does not fit)", self.minimap.set_wanted,
+                     K("Ctrl+M"), True, True)
         v.addSeparator()
         for dock in self.findChildren(QDockWidget):
             v.addAction(dock.toggleViewAction())

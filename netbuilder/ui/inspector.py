@@ -1,0 +1,540 @@
+"""The inspector: edit the selected layer's name and parameters, see its shapes and cost.
+
+Editors are generated from the layer's `Param`s. A typed value is checked with
+`Param.check` before anything changes; a bad value stays in the editor, framed in red,
+with a message saying what is wrong, and the graph is not touched. A good value becomes one
+`SetParams` undo command. The inspector never writes to the graph directly: it re-reads the
+node when the graph reports a change (undo, redo, edits from elsewhere).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QLabel, QLineEdit,
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core import registry
+from ..core.analysis import ERROR
+from ..core.graph import Graph, Node
+from ..core.registry import BOOL, CHOICE, FLOAT, INT, SHAPE, Param
+from . import theme
+from .commands import Rename, SetParams
+from .document import Document
+
+INT_LIMIT = 2**31 - 1  # QSpinBox range when a Param has no bound
+
+
+def fmt_count(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_float(x: float) -> str:
+    """Shortest text that reads back as the same float (0.1, 1e-05, 2.0)."""
+    return repr(float(x))
+
+
+def parse_shape(text: str) -> list[int]:
+    """'1, 8, 8', '1 8 8', '1×8×8' or '[1, 8, 8]' -> [1, 8, 8]; ValueError with a message."""
+    # 'x', '×' and '*' count as separators only between numbers ("1, x" stays an error).
+    text = re.sub(r"(?<=\d)\s*[xX×*]\s*(?=[-−\d])", ",", text.replace("−", "-"))
+    parts = [p for p in re.split(r"[\s,]+", text.strip().strip("[]()")) if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise ValueError("must be whole numbers separated by commas, like 1, 8, 8") from None
+
+
+def parse_float(text: str) -> float:
+    try:
+        return float(text.strip().replace("−", "-"))
+    except ValueError:
+        shown = text.strip() or "nothing"
+        raise ValueError(f"must be a number such as 0.1 or 1e-5, not {shown!r}") from None
+
+
+class _IntSpin(QSpinBox):
+    """A spin box whose arrows stop at the Param's bounds while typing is unrestricted,
+    so a typed out-of-range value reaches `Param.check` and gets an explanation instead
+    of being silently refused (and a stored out-of-range value shows as it is)."""
+
+    def __init__(self, param: Param):
+        super().__init__()
+        self.lo = int(param.min) if param.min is not None else -INT_LIMIT
+        self.hi = int(param.max) if param.max is not None else INT_LIMIT
+        self.setRange(-INT_LIMIT, INT_LIMIT)
+        self.setKeyboardTracking(False)  # valueChanged on Enter / focus loss / arrows only
+        self.setAccelerated(True)
+
+    def stepBy(self, steps: int) -> None:
+        target = min(max(self.value() + steps, self.lo), self.hi)
+        if target != self.value():
+            self.setValue(target)
+
+    def stepEnabled(self):
+        E = QSpinBox.StepEnabledFlag
+        flags = E.StepNone
+        if self.value() < self.hi:
+            flags |= E.StepUpEnabled
+        if self.value() > self.lo:
+            flags |= E.StepDownEnabled
+        return flags
+
+
+class ErrorFrame(QFrame):
+    """Holds one editor and can draw a red frame around it. Styling the frame, not the
+    editor, keeps native editors intact (a style sheet on a QSpinBox breaks its arrows)."""
+
+    def __init__(self, editor: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("errorFrame")
+        self.editor = editor
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(editor)
+        self.set_invalid(False)  # the 1px border is always there, so nothing jumps
+
+    def set_invalid(self, invalid: bool) -> None:
+        colour = theme.css(theme.severity_colour(ERROR)) if invalid else "transparent"
+        self.setStyleSheet(f"#errorFrame {{ border: 1px solid {colour}; border-radius: 3px; }}")
+        self.invalid = invalid
+
+
+class ParamField(QWidget):
+    """One parameter: its editor with a problem message underneath."""
+
+    edited = Signal()  # the user finished an edit (not emitted while values are shown)
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.param = param
+        self.shown: Any = None  # the stored value last displayed
+        self.pending = False  # the editor holds a rejected value the user typed
+        self.editor = self._make_editor(param)
+        tip = param.doc + _bounds_text(param)
+        self.editor.setToolTip(tip)
+        self.message = QLabel(wordWrap=True)
+        self.message.setStyleSheet(f"color: {theme.css(theme.severity_colour(ERROR))};")
+        self.message.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.frame = ErrorFrame(self.editor)
+        layout.addWidget(self.frame)
+        layout.addWidget(self.message)
+
+    def _make_editor(self, p: Param) -> QWidget:
+        if p.kind == INT:
+            w = _IntSpin(p)
+            w.valueChanged.connect(self.edited)
+            w.editingFinished.connect(self.edited)
+        elif p.kind == BOOL:
+            w = QCheckBox()
+            w.toggled.connect(self.edited)
+        elif p.kind == CHOICE:
+            w = QComboBox()
+            for c in p.choices:
+                w.addItem(str(c), c)
+            w.currentIndexChanged.connect(self.edited)
+        else:  # FLOAT, SHAPE, STR: typed text, parsed when the edit is finished
+            w = QLineEdit()
+            if p.kind == SHAPE:
+                w.setPlaceholderText("e.g. 1, 8, 8")
+            w.editingFinished.connect(self.edited)
+        return w
+
+    def show_value(self, value: Any) -> None:
+        """Display a stored value without emitting `edited`."""
+        w, kind = self.editor, self.param.kind
+        self.shown, self.pending = value, False
+        with QSignalBlocker(w):
+            if kind == INT:
+                w.setValue(int(min(max(value, -INT_LIMIT), INT_LIMIT))
+                           if isinstance(value, (int, float)) else 0)
+            elif kind == BOOL:
+                w.setChecked(bool(value))
+            elif kind == CHOICE:
+                i = w.findData(value)
+                if i < 0:  # a stored value outside the choices: show it so it can be fixed
+                    w.addItem(f"{value} (invalid)", value)
+                    i = w.count() - 1
+                w.setCurrentIndex(i)
+            elif kind == SHAPE and isinstance(value, (list, tuple)):
+                w.setText(", ".join(str(v) for v in value))
+            elif kind == FLOAT and isinstance(value, (int, float)) and not isinstance(value, bool):
+                w.setText(fmt_float(value))
+            else:
+                w.setText(str(value))
+
+    def read(self) -> tuple[Any, str | None]:
+        """(value, None) or (None, message) for what the editor holds now."""
+        w, kind = self.editor, self.param.kind
+        try:
+            if kind == INT:
+                w.interpretText()
+                return w.value(), None
+            if kind == BOOL:
+                return w.isChecked(), None
+            if kind == CHOICE:
+                return w.currentData(), None
+            if kind == FLOAT:
+                return parse_float(w.text()), None
+            if kind == SHAPE:
+                return parse_shape(w.text()), None
+            return w.text(), None
+        except ValueError as e:
+            return None, str(e)
+
+    def set_problem(self, message: str | None) -> None:
+        self.message.setText(message or "")
+        self.message.setVisible(bool(message))
+        self.frame.set_invalid(bool(message))
+
+
+def _bounds_text(p: Param) -> str:
+    if p.kind not in (INT, FLOAT, SHAPE) or (p.min is None and p.max is None):
+        return ""
+    lo = "" if p.min is None else Param._fmt(p.min)
+    hi = "" if p.max is None else Param._fmt(p.max)
+    return f" ({lo} … {hi})"
+
+
+class Inspector(QWidget):
+    """Shows and edits one node. Call `set_node(node_id)` when the selection changes."""
+
+    def __init__(self, doc: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.doc = doc
+        self.node_id: str | None = None
+        self.fields: dict[str, ParamField] = {}
+        self._graph: Graph | None = None
+        self._label_width = 0
+        self._populating = False
+
+        self.hint = QLabel("Select a layer to edit it", alignment=Qt.AlignmentFlag.AlignCenter,
+                           wordWrap=True)
+        self.hint.setStyleSheet(f"color: {theme.css(theme.muted_colour())}; padding: 24px;")
+
+        self.title = QLabel()
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.title.setFont(font)
+        self.doc_label = QLabel(wordWrap=True)
+        self.doc_label.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
+
+        self.name_edit = QLineEdit()
+        self.name_edit.editingFinished.connect(self._commit_name)
+        self.name_frame = ErrorFrame(self.name_edit)
+        self.name_message = QLabel(wordWrap=True)
+        self.name_message.setStyleSheet(f"color: {theme.css(theme.severity_colour(ERROR))};")
+        self.name_message.hide()
+
+        self._form_host = QWidget()  # rebuilt for every node (different params)
+        self.info_form = QFormLayout()
+        self.problems_box = QVBoxLayout()
+        self.problems_box.setSpacing(4)
+
+        self.node_view = QWidget()
+        body = QVBoxLayout(self.node_view)
+        body.setContentsMargins(10, 10, 10, 10)
+        body.setSpacing(6)
+        body.addWidget(self.title)
+        body.addWidget(self.doc_label)
+        body.addWidget(_rule())
+        body.addWidget(self._form_host)
+        body.addSpacing(4)
+        body.addWidget(_section("Shapes and cost"))
+        body.addLayout(self.info_form)
+        body.addLayout(self.problems_box)
+        body.addStretch(1)
+        _tidy_form(self.info_form)
+
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        content = QWidget()
+        stack = QVBoxLayout(content)
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.addWidget(self.hint)
+        stack.addWidget(self.node_view)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        doc.analysisChanged.connect(self._refresh_info)
+        doc.projectReplaced.connect(self._attach_graph)
+        self._attach_graph()
+
+    def sizeHint(self) -> QSize:
+        return QSize(310, 600)  # wide enough for the longest parameter names and a value
+
+    # ---- document / graph wiring ------------------------------------------------------------
+
+    def _attach_graph(self) -> None:
+        """Listen to the current graph (a replaced project brings a new graph object)."""
+        if self._graph is not None:
+            ev = self._graph.events
+            ev.node_changed.disconnect(self._on_node_changed)
+            ev.node_removed.disconnect(self._on_node_removed)
+            ev.reset.disconnect(self._on_reset)
+        self._graph = self.doc.graph
+        ev = self._graph.events
+        ev.node_changed.connect(self._on_node_changed)
+        ev.node_removed.connect(self._on_node_removed)
+        ev.reset.connect(self._on_reset)
+        self.set_node(None)
+
+    def _on_node_changed(self, node: Node, what: str) -> None:
+        if not shiboken6.isValid(self) or node.id != self.node_id:
+            return
+        if what == "name":
+            self._show_name(node)
+        elif what == "params":
+            self._show_values(node)
+
+    def _on_node_removed(self, node: Node) -> None:
+        if shiboken6.isValid(self) and node.id == self.node_id:
+            self.set_node(None)
+
+    def _on_reset(self) -> None:
+        if shiboken6.isValid(self):
+            self.set_node(self.node_id if self.node_id in self.doc.graph.nodes else None)
+
+    # ---- showing a node -------------------------------------------------------------------
+
+    def set_node(self, node_id: str | None) -> None:
+        if node_id is not None and node_id not in self.doc.graph.nodes:
+            node_id = None
+        if node_id is not None and node_id == self.node_id and self.fields.keys() == {
+                p.name for p in self.doc.graph.node(node_id).spec.params}:
+            # Same node again (a selection re-sent): keep the editors and the focus.
+            node = self.doc.graph.node(node_id)
+            self._show_name(node)
+            self._show_values(node)
+            self._refresh_info()
+            return
+        self.node_id = node_id
+        self.hint.setVisible(node_id is None)
+        self.node_view.setVisible(node_id is not None)
+        self._build_form()
+        if node_id is not None:
+            node = self.doc.graph.node(node_id)
+            self._show_name(node)
+            self._show_values(node, keep_pending=False)
+        self._refresh_info()
+
+    def _build_form(self) -> None:
+        """A fresh editor per parameter of the node's type."""
+        # The name row survives; the old editors go quietly (hiding a focused editor would
+        # otherwise "finish" its edit against the newly shown node).
+        old = self._form_host
+        self.name_frame.setParent(None)
+        self.name_message.setParent(None)
+        for child in old.findChildren(QWidget):
+            child.blockSignals(True)
+
+        host = QWidget()
+        form = QFormLayout(host)
+        form.setContentsMargins(0, 0, 0, 0)
+        _tidy_form(form)
+        name_box = QWidget()
+        nb = QVBoxLayout(name_box)
+        nb.setContentsMargins(0, 0, 0, 0)
+        nb.setSpacing(2)
+        nb.addWidget(self.name_frame)
+        nb.addWidget(self.name_message)
+        self.name_frame.show()
+        self.fields = {}
+        params = self.doc.graph.node(self.node_id).spec.params if self.node_id else ()
+        # One label width for the editors and the analysis rows, so their columns line up.
+        fm = self.fontMetrics()
+        self._label_width = max(fm.horizontalAdvance(t) for t in
+                                ["Name", "Parameters", "Input in8", *(p.name for p in params)])
+        name_label = QLabel("Name")
+        name_label.setMinimumWidth(self._label_width)
+        form.addRow(name_label, name_box)
+        if self.node_id is not None:
+            for p in params:
+                f = ParamField(p)
+                f.edited.connect(lambda f=f: self._commit_param(f))
+                label = QLabel(p.name)
+                label.setMinimumWidth(self._label_width)
+                label.setToolTip(p.doc + _bounds_text(p))
+                form.addRow(label, f)
+                self.fields[p.name] = f
+
+        # Fully built before it is shown: children added to a visible widget would only
+        # appear on the next event-loop turn.
+        self.node_view.layout().replaceWidget(old, host)
+        self._form_host = host
+        host.show()
+        old.hide()
+        old.deleteLater()
+
+    def _show_name(self, node: Node) -> None:
+        spec = node.spec
+        colour = theme.css(theme.category_colour(spec.category))
+        self.title.setText(f"<span style='color:{colour}'>●</span> {node.type}")
+        self.doc_label.setText(f"{spec.category} · {spec.doc}")
+        with QSignalBlocker(self.name_edit):
+            self.name_edit.setText(node.name)
+        self._name_problem(None)
+
+    def _show_values(self, node: Node, keep_pending: bool = True) -> None:
+        self._populating = True
+        try:
+            for name, f in self.fields.items():
+                value = node.params.get(name, f.param.default)
+                if keep_pending and f.pending and value == f.shown:
+                    continue  # another parameter changed: leave the user's rejected text
+                f.show_value(value)
+                msg = f.param.check(value)  # a stored bad value (e.g. from a file) is flagged
+                f.set_problem(f"{name} {msg}" if msg else None)
+        finally:
+            self._populating = False
+
+    # ---- edits -----------------------------------------------------------------------------
+
+    def _current(self) -> Node | None:
+        if self.node_id is None or self._graph is not self.doc.graph:
+            return None
+        return self.doc.graph.nodes.get(self.node_id)
+
+    def _commit_param(self, field: ParamField) -> None:
+        node = self._current()
+        if self._populating or node is None or self.fields.get(field.param.name) is not field:
+            return
+        name = field.param.name
+        value, msg = field.read()
+        if msg is None:
+            msg = field.param.check(value)
+        if msg:
+            field.set_problem(f"{name} {msg}")
+            field.pending = True
+            return
+        field.set_problem(None)
+        field.pending = False
+        if value == node.params.get(name):
+            return
+        self.doc.undo_stack.push(SetParams(self.doc.graph, node.id, {name: value}))
+
+    def _commit_name(self) -> None:
+        node = self._current()
+        if self._populating or node is None:
+            return
+        name = self.name_edit.text().strip()
+        if not name:
+            self._name_problem("A layer needs a name; the old name is kept.")
+            return
+        self._name_problem(None)
+        if name != node.name:
+            self.doc.undo_stack.push(Rename(self.doc.graph, node.id, name))
+
+    def _name_problem(self, message: str | None) -> None:
+        self.name_message.setText(message or "")
+        self.name_message.setVisible(bool(message))
+        self.name_frame.set_invalid(bool(message))
+
+    # ---- read-only analysis ------------------------------------------------------------------
+
+    def _refresh_info(self) -> None:
+        while self.info_form.rowCount():
+            self.info_form.removeRow(0)
+        _clear(self.problems_box)
+        node = self._current()
+        if node is None:
+            return
+        info = self.doc.infos.get(node.id)
+        if info is None:
+            self._info_row("Output", "analysing…")
+            return
+        ports = node.input_ports()
+        arriving = self._input_infos(node.id)
+        for port, t in zip(ports, arriving):
+            label = "Input" if len(ports) == 1 else f"Input {port}"
+            self._info_row(label, str(t) if t else "not known yet")
+        if info.output is not None:
+            out = str(info.output)
+            if info.output.dtype != "float32":
+                out += f"  ({info.output.dtype})"
+        else:
+            out = "not known (see problems)" if info.error or info.blocked else "—"
+        if node.spec.outputs:
+            self._info_row("Output", out)
+        self._info_row("Parameters", fmt_count(info.params))
+        self._info_row("FLOPs", fmt_count(info.flops))
+        for p in self.doc.problems_for(node.id):
+            label = QLabel(("✖ " if p.severity == ERROR else "⚠ ") + p.message, wordWrap=True)
+            label.setStyleSheet(f"color: {theme.css(theme.severity_colour(p.severity))};")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.problems_box.addWidget(label)
+            label.show()  # now rather than on the next event-loop turn
+
+    def _info_row(self, name: str, text: str) -> None:
+        label, value = QLabel(name), _value(text)
+        label.setMinimumWidth(self._label_width)
+        self.info_form.addRow(label, value)
+        label.show()
+        value.show()
+
+    def info_rows(self) -> dict[str, str]:
+        """The read-only section as text (label -> value), e.g. {"Output": "N×16×8×8"}."""
+        out = {}
+        for row in range(self.info_form.rowCount()):
+            label = self.info_form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            field = self.info_form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            out[label.widget().text()] = field.widget().text()
+        return out
+
+    def problem_texts(self) -> list[str]:
+        return [self.problems_box.itemAt(i).widget().text()
+                for i in range(self.problems_box.count())]
+
+    def _input_infos(self, node_id: str) -> list:
+        try:
+            return self.doc.input_infos(node_id)
+        except Exception:  # noqa: BLE001 - a stale id must not break the panel
+            return []
+
+
+# ---- small layout helpers ----------------------------------------------------------------------
+
+def _tidy_form(form: QFormLayout) -> None:
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    form.setHorizontalSpacing(10)
+    form.setVerticalSpacing(6)
+
+
+def _value(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _rule() -> QFrame:
+    # A flat 1px line in the theme's mid tone (a sunken HLine glares white in dark themes
+    # whose palette leaves the Light role at its default).
+    line = QFrame(frameShape=QFrame.Shape.NoFrame)
+    line.setFixedHeight(1)
+    line.setStyleSheet("background-color: palette(mid);")
+    return line
+
+
+def _section(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _clear(layout: QVBoxLayout) -> None:
+    while layout.count():
+        item = layout.takeAt(0)
+        if item.widget() is not None:
+            item.widget().hide()
+            item.widget().deleteLater()
