@@ -270,3 +270,20 @@ def test_bad_file_shows_a_message_and_keeps_the_project(qtbot, window, tmp_path,
     assert not w.open_path(bad)
     assert "version 99" in shown[0]
     assert w.doc.graph.signature() == before
+
+
+def test_arrow_clicks_on_one_parameter_merge_into_one_undo_entry(qtbot, window):
+    w = window
+    w.doc.set_project(examples.load("digits_cnn"))
+    settle(w)
+    conv = next(n.id for n in w.doc.graph.nodes.values() if n.type == "Conv2d")
+    w.canvas.select_nodes([conv])
+    settle(w)
+    spin = w.inspector.fields["out_channels"].editor
+    for _ in range(3):
+        spin.stepUp()
+    settle(w)
+    assert w.doc.graph.node(conv).params["out_channels"] == 19
+    assert w.doc.undo_stack.count() == 1
+    w.doc.undo_stack.undo()
+    assert w.doc.graph.node(conv).params["out_channels"] == 16

@@ -67,6 +67,8 @@ class _FirstPaint(QObject):
         if not self.done and event.type() == event.Type.Paint:
             self.done = True
             print(f"first_paint_s: {time.perf_counter() - _T0:.3f}", flush=True)
+            if os.environ.get("NETBUILDER_QUIT_AFTER_PAINT"):  # start-up benchmark
+                QTimer.singleShot(0, QApplication.instance().quit)
         return False
 
 
@@ -118,8 +120,6 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
         win.doc.analysisChanged.connect(lambda: QTimer.singleShot(300, shoot))
     elif not project and not os.environ.get("NETBUILDER_NO_RECOVERY"):
         QTimer.singleShot(0, win.offer_recovery)
-    if os.environ.get("NETBUILDER_QUIT_AFTER_PAINT"):  # start-up benchmark
-        QTimer.singleShot(0, app.quit)
     code = app.exec()
     warm.wait()
     return code

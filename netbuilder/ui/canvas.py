@@ -17,9 +17,9 @@ from ..core.graph import Edge, Node
 from ..core.layout import auto_layout
 from . import commands
 from .document import Document
+from .palette import layer_from_mime
 from .theme import category_colour, is_dark, severity_colour
 
-LAYER_MIME = "application/x-netbuilder-layer"
 GRID = 20.0
 NODE_W = 196.0
 PORT_R = 6.0
@@ -639,26 +639,20 @@ class CanvasView(QGraphicsView):
 
     # palette drops
     def dragEnterEvent(self, e):
-        if e.mimeData().hasFormat(LAYER_MIME):
+        if layer_from_mime(e.mimeData()):
             e.acceptProposedAction()
         else:
             e.ignore()  # let the window handle project files
 
-    def dragMoveEvent(self, e):
-        if e.mimeData().hasFormat(LAYER_MIME):
+    dragMoveEvent = dragEnterEvent
+
+    def dropEvent(self, e):
+        type_name = layer_from_mime(e.mimeData())
+        if type_name:
+            self.canvas.add_node_at(type_name, self.mapToScene(e.position().toPoint()))
             e.acceptProposedAction()
         else:
             e.ignore()
-
-    def dropEvent(self, e):
-        md = e.mimeData()
-        if md.hasFormat(LAYER_MIME):
-            type_name = bytes(md.data(LAYER_MIME)).decode("utf-8")
-            if registry.has(type_name):
-                self.canvas.add_node_at(type_name, self.mapToScene(e.position().toPoint()))
-                e.acceptProposedAction()
-                return
-        e.ignore()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         pal = QApplication.palette()

@@ -79,6 +79,8 @@ class RemoveNode(GraphCommand):
 
 
 class SetParams(GraphCommand):
+    MERGE_ID = 1001  # consecutive edits of one parameter (spin-box arrows) merge
+
     def __init__(self, graph: Graph, node_id: str, values: dict,
                  parent: QUndoCommand | None = None):
         node = graph.node(node_id)
@@ -98,6 +100,16 @@ class SetParams(GraphCommand):
         self.graph.set_params(self.node_id, self.old)
         for e in self.dropped:
             self.graph.connect(e.src, e.dst, e.src_port, e.dst_port)
+
+    def id(self) -> int:
+        return self.MERGE_ID
+
+    def mergeWith(self, other) -> bool:
+        if not isinstance(other, SetParams) or other.node_id != self.node_id \
+                or other.new.keys() != self.new.keys() or self.dropped or other.dropped:
+            return False
+        self.new = other.new
+        return True
 
 
 class Rename(GraphCommand):

@@ -16,7 +16,6 @@ from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QLabel, QLineEdit,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core import registry
 from ..core.analysis import ERROR
 from ..core.graph import Graph, Node
 from ..core.registry import BOOL, CHOICE, FLOAT, INT, SHAPE, Param
@@ -115,7 +114,7 @@ class ParamField(QWidget):
         self.editor = self._make_editor(param)
         tip = param.doc + _bounds_text(param)
         self.editor.setToolTip(tip)
-        self.message = QLabel(wordWrap=True)
+        self.message = _plain(QLabel(wordWrap=True))
         self.message.setStyleSheet(f"color: {theme.css(theme.severity_colour(ERROR))};")
         self.message.hide()
         layout = QVBoxLayout(self)
@@ -222,13 +221,13 @@ class Inspector(QWidget):
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.2)
         self.title.setFont(font)
-        self.doc_label = QLabel(wordWrap=True)
+        self.doc_label = _plain(QLabel(wordWrap=True))
         self.doc_label.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
 
         self.name_edit = QLineEdit()
         self.name_edit.editingFinished.connect(self._commit_name)
         self.name_frame = ErrorFrame(self.name_edit)
-        self.name_message = QLabel(wordWrap=True)
+        self.name_message = _plain(QLabel(wordWrap=True))
         self.name_message.setStyleSheet(f"color: {theme.css(theme.severity_colour(ERROR))};")
         self.name_message.hide()
 
@@ -466,7 +465,8 @@ class Inspector(QWidget):
         self._info_row("Parameters", fmt_count(info.params))
         self._info_row("FLOPs", fmt_count(info.flops))
         for p in self.doc.problems_for(node.id):
-            label = QLabel(("✖ " if p.severity == ERROR else "⚠ ") + p.message, wordWrap=True)
+            label = _plain(QLabel(("✖ " if p.severity == ERROR else "⚠ ") + p.message,
+                                  wordWrap=True))
             label.setStyleSheet(f"color: {theme.css(theme.severity_colour(p.severity))};")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.problems_box.addWidget(label)
@@ -510,8 +510,14 @@ def _tidy_form(form: QFormLayout) -> None:
 
 
 def _value(text: str) -> QLabel:
-    label = QLabel(text)
+    label = _plain(QLabel(text))
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _plain(label: QLabel) -> QLabel:
+    """Messages quote what the user typed; never let Qt guess that it is HTML."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
     return label
 
 

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
 
         self.palette_panel.addRequested.connect(self.add_layer_at_center)
         self.problems_panel.nodeActivated.connect(self.view.center_on_node)
+        self.summary_panel.nodeActivated.connect(self.view.center_on_node)
         self.canvas.selectionChanged.connect(self._selection_changed)
         self.canvas.nodeDoubleClicked.connect(self.rename_node)
         self.doc.analysisChanged.connect(self._update_status)

@@ -10,7 +10,6 @@ import html
 import math
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QMimeData, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QLabel, QLineEdit, QScrollArea,
@@ -148,11 +147,12 @@ class Palette(QWidget):
         bold = self.title.font()
         bold.setBold(True)
         self.title.setFont(bold)
-        self.doc = QLabel(wordWrap=True)
+        self.doc = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.doc.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.plot = self._make_plot()
-        self.curves = (self.plot.plot(name="f(x)"), self.plot.plot(name="f′(x)"))
-        self._style_curves()
+        # The plot is made on first use: pyqtgraph costs ~0.5 s to import, and the window
+        # should be on screen before that.
+        self._plot = None
+        self._curves = None
         # Layers without a formula list their parameters in the same fixed-size slot,
         # so selecting an item never resizes the tree under the mouse.
         self.details = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
@@ -160,7 +160,7 @@ class Palette(QWidget):
         details_scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         details_scroll.setWidget(self.details)
         self.figure = QStackedWidget()
-        self.figure.addWidget(self.plot)
+        self.figure.addWidget(QWidget())  # the plot's slot
         self.figure.addWidget(details_scroll)
         self.figure.setFixedHeight(170)
 
@@ -213,7 +213,26 @@ class Palette(QWidget):
                               | Qt.ItemFlag.ItemIsDragEnabled)
             head.setExpanded(True)
 
-    def _make_plot(self) -> pg.PlotWidget:
+    @property
+    def plot(self):
+        if self._plot is None:
+            self._plot = self._make_plot()
+            self._curves = (self._plot.plot(name="f(x)"), self._plot.plot(name="f′(x)"))
+            self._style_curves()
+            old = self.figure.widget(0)
+            self.figure.insertWidget(0, self._plot)
+            self.figure.removeWidget(old)
+            old.deleteLater()
+        return self._plot
+
+    @property
+    def curves(self):
+        self.plot  # noqa: B018 (creates it)
+        return self._curves
+
+    def _make_plot(self):
+        import pyqtgraph as pg
+
         pal = self.palette()
         plot = pg.PlotWidget(background=pal.color(QPalette.ColorRole.Base))
         plot.setMinimumWidth(160)
@@ -235,11 +254,13 @@ class Palette(QWidget):
         return plot
 
     def _style_curves(self) -> None:
-        f, df = self.curves
+        import pyqtgraph as pg
+
+        f, df = self._curves
         f.setPen(pg.mkPen(self.palette().color(QPalette.ColorRole.Highlight), width=2))
         df.setPen(pg.mkPen(theme.category_colour("Activation"), width=2,
                            style=Qt.PenStyle.DashLine))
-        for c in self.curves:
+        for c in self._curves:
             c.opts["antialias"] = True  # per curve: pg.setConfigOptions would be global
 
     # ---- filtering -----------------------------------------------------------------------
