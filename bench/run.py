@@ -328,6 +328,24 @@ def bench_fwd_bwd_residual_cnn(cfg: Config) -> Result:
 
 # ---- driver -----------------------------------------------------------------------------------
 
+def _load_module_benches() -> None:
+    """Benchmarks of other areas live in bench/bench_*.py, each with `benchmarks()`
+    returning callables that yield (name, value) pairs."""
+    import importlib
+
+    for name in ("bench_editor", "bench_training", "bench_export"):
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        for fn in mod.benchmarks():
+            wrapped = (lambda f: lambda cfg: f())(fn)
+            wrapped.__name__ = fn.__name__
+            BENCHES.append(wrapped)
+
+
 def fmt(v) -> str:
     if isinstance(v, bool):
         return str(v)
@@ -343,6 +361,7 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list benchmarks and exit")
     ap.add_argument("--quick", action="store_true", help="few repeats (checks the bench)")
     args = ap.parse_args(argv)
+    _load_module_benches()
     if args.list:
         for fn in BENCHES:
             print(fn.__name__)

@@ -36,7 +36,7 @@ def drop_layer(w, type_name, scene_pos):
     mime = layer_mime(type_name)
     view = w.view
     pt = view.mapFromScene(QPointF(*scene_pos))
-    enter = QDragEnterEvent(QPointF(pt), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter = QDragEnterEvent(pt, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(view.viewport(), enter)
     drop = QDropEvent(QPointF(pt), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(view.viewport(), drop)

@@ -22,6 +22,7 @@ from .theme import category_colour, is_dark, severity_colour
 
 GRID = 20.0
 NODE_W = 196.0
+LOD_TEXT = 0.4  # below this zoom, nodes and wires are drawn without text
 PORT_R = 6.0
 
 
@@ -52,6 +53,8 @@ class PortItem(QGraphicsItem):
         return p
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_TEXT:
+            return
         color = category_colour(self.node_item.node.spec.category)
         painter.setRenderHint(QPainter.Antialiasing)
         painter.setPen(QPen(QColor("#fafafa") if is_dark() else QColor("#37474f"), 1.5))
@@ -87,8 +90,7 @@ class NodeItem(QGraphicsObject):
         self.node = node
         self.info = None
         self.severity: str | None = None
-        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
-                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.inputs: dict[str, PortItem] = {}
@@ -134,9 +136,15 @@ class NodeItem(QGraphicsObject):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         pal = QApplication.palette()
-        dark = is_dark()
         rect = QRectF(0, 0, NODE_W, self._h)
         cat = category_colour(self.node.spec.category)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_TEXT:
+            # Zoomed far out, text is unreadable anyway: a coloured block is enough and
+            # keeps a 2,000-node overview fast to draw.
+            color = severity_colour(self.severity) if self.severity else cat
+            painter.fillRect(rect, pal.color(QPalette.Highlight) if self.isSelected() else color)
+            return
+        dark = is_dark()
         painter.setRenderHint(QPainter.Antialiasing)
         body = pal.color(QPalette.Base) if not dark else QColor("#2b2f36")
         border = pal.color(QPalette.Mid)
@@ -190,6 +198,10 @@ class NodeItem(QGraphicsObject):
             painter.drawText(QPointF(x0, self._h - 12), "⚠ see problems")
 
     def set_status(self, info, problems) -> None:
+        key = (info, tuple(problems), self.node.name, self.node.type)
+        if key == getattr(self, "_status_key", None):
+            return  # unchanged: skip rebuilding the tooltip and repainting
+        self._status_key = key
         self.info = info
         errs = [p for p in problems if p.severity == "error"]
         self.severity = "error" if errs else ("warning" if problems else None)
@@ -203,16 +215,22 @@ class NodeItem(QGraphicsObject):
         self.setToolTip("<br>".join(tip))
         self.update()
 
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemPositionChange and self.scene() is not None \
-                and getattr(self.scene(), "snap", False) and self.scene().dragging_nodes:
-            return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
-        if change == QGraphicsItem.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.update_path()
-        if change == QGraphicsItem.ItemSelectedHasChanged:
-            self.setZValue(2 if self.isSelected() else 1)
-        return super().itemChange(change, value)
+    # No itemChange override: PySide6 mis-counts references of the None it returns on
+    # every position change and crashes after a few thousand moves. Edges follow in
+    # mouseMoveEvent (drags) and in Canvas._node_changed (commands).
+    def follow(self) -> None:
+        for edge in self.edges:
+            edge.update_path()
+
+    def mouseMoveEvent(self, e):
+        super().mouseMoveEvent(e)
+        scene = self.scene()
+        for item in scene.selectedItems():
+            if isinstance(item, NodeItem):
+                if scene.snap:
+                    p = item.pos()
+                    item.setPos(round(p.x() / GRID) * GRID, round(p.y() / GRID) * GRID)
+                item.follow()
 
     def mouseDoubleClickEvent(self, e):
         self.scene().nodeDoubleClicked.emit(self.node_id)
@@ -271,6 +289,9 @@ class EdgeItem(QGraphicsPathItem):
         return super().boundingRect().adjusted(-60, -20, 60, 20)
 
     def set_status(self, shape_text: str, error_text: str | None) -> None:
+        if (shape_text, bool(error_text)) == (self.label, self.error) and \
+                self.toolTip().endswith(error_text or shape_text):
+            return
         self.label = shape_text
         self.error = bool(error_text)
         self.setToolTip(f"{shape_text}" + (f"<br><span style='color:{severity_colour('error').name()}'>{error_text}</span>"
@@ -290,7 +311,7 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
-        if self.label:
+        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT:
             f = QFont(painter.font())
             f.setPointSizeF(8)
             painter.setFont(f)
@@ -315,7 +336,6 @@ class Canvas(QGraphicsScene):
         super().__init__(parent)
         self.doc = doc
         self.snap = True
-        self.dragging_nodes = False
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[Edge, EdgeItem] = {}
         self._wire_from: PortItem | None = None
@@ -323,6 +343,7 @@ class Canvas(QGraphicsScene):
         self._press_pos: dict[str, tuple] = {}
         self.setItemIndexMethod(QGraphicsScene.NoIndex)  # many moving items
         self._graph = None
+        self.selectionChanged.connect(self._raise_selected)
         doc.projectReplaced.connect(self.rebuild)
         doc.analysisChanged.connect(self.refresh_status)
         self.rebuild()
@@ -373,6 +394,7 @@ class Canvas(QGraphicsScene):
         if what == "pos":
             if (item.pos().x(), item.pos().y()) != node.pos:
                 item.setPos(*node.pos)
+                item.follow()
         elif what == "params":
             item.rebuild_ports()
         item.update()
@@ -403,6 +425,10 @@ class Canvas(QGraphicsScene):
             item.set_status(shape, dst_errs[0] if dst_errs else None)
 
     # ---- selection helpers -----------------------------------------------------------------
+
+    def _raise_selected(self) -> None:
+        for item in self.nodes.values():
+            item.setZValue(2 if item.isSelected() else 1)
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
@@ -490,11 +516,9 @@ class Canvas(QGraphicsScene):
         super().mousePressEvent(e)
         self._press_pos = {i.node_id: (i.pos().x(), i.pos().y())
                            for i in self.selectedItems() if isinstance(i, NodeItem)}
-        self.dragging_nodes = bool(self._press_pos) and e.button() == Qt.LeftButton
 
     def mouseReleaseEvent(self, e):
         super().mouseReleaseEvent(e)
-        self.dragging_nodes = False
         moves = {}
         for nid, old in self._press_pos.items():
             item = self.nodes.get(nid)

@@ -141,10 +141,24 @@ class SummaryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(t)
-        doc.analysisChanged.connect(self.refresh)
+        self._stale = False
+        doc.analysisChanged.connect(self._changed)
         self.refresh()
 
+    def _changed(self) -> None:
+        # A 2,000-row table costs ~0.2 s: rebuild it only when someone can see it.
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, e) -> None:
+        super().showEvent(e)
+        if self._stale:
+            self.refresh()
+
     def refresh(self) -> None:
+        self._stale = False
         graph, infos = self.doc.graph, self.doc.infos
         order, stuck = topo_order(graph)
         ids = [n for n in order + [n for n in graph.nodes if n in stuck] if n in infos]
@@ -230,8 +244,22 @@ class CodePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.text)
-        doc.analysisChanged.connect(self._timer.start)
+        self._stale = False
+        doc.analysisChanged.connect(self._changed)
         if doc.infos:
+            self._timer.start()
+
+    def _changed(self) -> None:
+        # Compiling a big graph takes a while; do it only while the code is on screen.
+        if self.isVisible():
+            self._timer.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, e) -> None:
+        super().showEvent(e)
+        if self._stale:
+            self._stale = False
             self._timer.start()
 
     def code(self) -> str:
