@@ -84,7 +84,9 @@ def analyze(graph: Graph, inference: ShapeInference | None = None, loss: str | N
                             "unconnected"))
         info = infos.get(node.id)
         if info is not None and info.error:
-            add(Problem(ERROR, f"{_label(node)}: {info.error}", node.id, "shape"))
+            # shape messages already start with the layer type ("Linear expects …")
+            prefix = "" if node.name == node.type else f"{node.name}: "
+            add(Problem(ERROR, f"{prefix}{info.error}", node.id, "shape"))
         if spec.outputs and not adj.succ[node.id]:
             add(Problem(WARNING, f"{_label(node)}: its output is not used; connect it or "
                                  f"delete it.", node.id, "unused"))
