@@ -86,6 +86,24 @@ def cmd_gui(args) -> int:
     return run(args.project, screenshot=getattr(args, "screenshot", None))
 
 
+def cmd_train(args) -> int:
+    from .training.cli import train
+
+    return train(args)
+
+
+def cmd_export(args) -> int:
+    from .export.cli import run_export
+
+    return run_export(args)
+
+
+def cmd_import(args) -> int:
+    from .importers.cli import run_import
+
+    return run_import(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netbuilder", description="Design neural networks "
                                 "visually; validate, summarise and compile them.")
@@ -98,17 +116,47 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="table of output shapes, parameters and FLOPs")
     s.add_argument("project", help="a project file or the name of an example")
     s.set_defaults(func=cmd_summary)
+    s = sub.add_parser("train", help="train a project on its dataset, without the GUI")
+    s.add_argument("project", help="a project file or the name of an example")
+    s.add_argument("--epochs", type=int, metavar="N", help="train N epochs in total")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    s.add_argument("--out", metavar="DIR", help="checkpoints and metrics (default runs/NAME)")
+    s.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder")
+    s.set_defaults(func=cmd_train)
     s = sub.add_parser("gui", help="open the editor")
     s.add_argument("project", nargs="?", help="a project file or the name of an example")
     s.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
     s.set_defaults(func=cmd_gui)
+    s = sub.add_parser("export", help="export a project, verified (TorchScript, ONNX, "
+                       "torch.export, safetensors, PyTorch source)")
+    s.add_argument("project", help="a project file or the name of an example")
+    s.add_argument("--format", required=True,
+                   choices=("torchscript", "onnx", "pt2", "python", "safetensors"))
+    s.add_argument("-o", "--output", required=True,
+                   help="file to write (a folder for --format python)")
+    s.add_argument("--weights", help="checkpoint folder or .safetensors file (default: "
+                   "fresh weights)")
+    s.add_argument("--trust", action="append", metavar="PACKAGE",
+                   help="let the project name code from this package (generic nodes)")
+    s.set_defaults(func=cmd_export)
+    s = sub.add_parser("import", help="turn an existing PyTorch model into a project")
+    s.add_argument("source", help="torchvision:NAME or package.module:ClassOrFactory")
+    s.add_argument("-o", "--output", required=True,
+                   help="FILE.json (weights go to FILE.safetensors) or a checkpoint folder")
+    s.add_argument("--input-shape", action="append", metavar="SHAPE",
+                   help="one sample without the batch, e.g. 3,224,224 or 16:int64 (once per "
+                   "input; torchvision default 3,224,224)")
+    s.add_argument("--kwargs", help="JSON keyword arguments for the class or factory")
+    s.add_argument("--name", help="project name")
+    s.set_defaults(func=cmd_import)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"examples", "validate", "summary", "gui", "-h", "--help"}
+    commands = {"examples", "validate", "summary", "train", "gui", "export", "import", "-h",
+                "--help"}
     if not argv or argv[0] not in commands:  # `netbuilder` / `netbuilder FILE` open the editor
         argv = ["gui", *argv]
     args = parser.parse_args(argv)

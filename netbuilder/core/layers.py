@@ -405,3 +405,290 @@ register(LayerSpec(
     inputs=merge_ports, apply=lambda call, xs, p: torch().cat(list(xs), dim=p["dim"]),
     key_params=("dim",), check=check_concat, tags=frozenset({"merge"}),
 ))
+
+# ---- more activations (torchvision models use them) -----------------------------------------
+
+activation("ReLU6", "min(max(0, x), 6): a ReLU capped at 6 (MobileNet).",
+           lambda x, p: min(max(0.0, x), 6.0))
+activation("Hardsigmoid", "A piecewise-linear sigmoid: clamp(x/6 + 1/2, 0, 1).",
+           lambda x, p: min(max(0.0, x / 6 + 0.5), 1.0))
+activation("Hardswish", "x·hardsigmoid(x): a cheap Swish (MobileNetV3).",
+           lambda x, p: x * min(max(0.0, x / 6 + 0.5), 1.0))
+
+
+def check_mean(p, s):
+    rank = len(s[0])
+    for d in p["dims"]:
+        if not _dim_ok(d, rank):
+            return f"dim {d} does not exist in input {_fmt(s[0])} (rank {rank})"
+        if d % rank == 0:
+            return "dim 0 is the batch; averaging across samples mixes them"
+    if len({d % rank for d in p["dims"]}) != len(p["dims"]):
+        return f"dims {p['dims']} name the same dimension twice"
+    return None
+
+
+register(LayerSpec(
+    "Mean", "Shape", "Averages over the given dimensions (torch numbering, batch = 0); "
+    "mean over 2 and 3 of N×C×H×W is global average pooling.",
+    params=(Param("dims", SHAPE, [-1], "dimensions to average over", min=-8, max=8,
+                  min_len=1, max_len=7),
+            Param("keepdim", BOOL, False, "keep the averaged dimensions with size 1")),
+    apply=lambda call, xs, p: xs[0].mean(dim=tuple(p["dims"]), keepdim=p["keepdim"]),
+    key_params=("dims",), check=check_mean,
+))
+
+# ---- generic nodes: what `netbuilder import` cannot map to a layer above -----------------------
+#
+# `Parameter` is a learned tensor (a ViT class token or position embedding). `Module` keeps an
+# original submodule: it is rebuilt as `target(**kwargs)`, then `.get_submodule(path)`; its
+# weights come from the checkpoint like any layer's. `Function` calls an original function
+# or tensor method. Arguments are JSON templates in which {"$in": i} is input i and
+# {"$batch": i} is the batch size of input i.
+#
+# Opening a file must never run code the user did not choose to run, so `target` and
+# `function` may name code only from trusted packages; the check is on the text (nothing is
+# imported to check it) and runs wherever parameters are checked: the project loader, the
+# analysis, shape inference. `trust_packages` widens the set for this process (the CLI's
+# --trust flag, the editor's question).
+
+from dataclasses import dataclass  # noqa: E402  (only the generic nodes need it)
+
+TRUSTED_PACKAGES = ("torch", "torchvision")
+_trusted_extra: set[str] = set()
+# Inside trusted packages, names that read or write files, download, or compile code.
+_REFUSED = ("torch.hub", "torch.load", "torch.save", "torch.serialization", "torch.package",
+            "torch.jit", "torch.utils", "torch.distributed", "torch.multiprocessing",
+            "torch.library", "torch.from_file", "torch.compile", "torch.cuda", "torch.backends",
+            "torch.ops", "torch.classes", "torchvision.io", "torchvision.datasets",
+            "torchvision.models.get_weight", "torchvision.models.get_model_weights")
+# operator functions that compute on values (attrgetter, methodcaller, call ... are not).
+_OPERATORS = frozenset("add sub mul truediv floordiv mod pow matmul neg pos abs invert "
+                       "getitem eq ne lt le gt ge and_ or_ xor".split())
+_CODE_NAME = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
+
+
+def trust_packages(*names: str) -> None:
+    """Let project files name code from these top-level packages in this process."""
+    _trusted_extra.update(n.split(".")[0] for n in names if n)
+
+
+def trusted_packages() -> tuple[str, ...]:
+    return TRUSTED_PACKAGES + tuple(sorted(_trusted_extra))
+
+
+def code_name_problem(name: str, operators: bool = False) -> str | None:
+    """Why `name` ('package.module:attr') may not be run, or None."""
+    import re
+
+    if not isinstance(name, str) or not re.match(_CODE_NAME, name):
+        return f"must name code as 'package.module:name', not {name!r}"
+    module, attr = name.split(":")
+    full = f"{module}.{attr}"
+    if any(part.startswith("__") for part in full.split(".")):
+        return f"{name!r} reaches into private attributes; netbuilder refuses it"
+    root = module.split(".")[0]
+    if operators and module == "operator":
+        return None if attr in _OPERATORS else f"operator.{attr} is not an arithmetic operator"
+    if root in _trusted_extra:
+        return None
+    if root not in TRUSTED_PACKAGES:
+        return (f"names code from package {root!r} ({name}), which is not trusted; opening a "
+                f"file must never run code you did not choose to run. If you trust {root!r}, "
+                f"allow it explicitly (command line: --trust {root})")
+    if any(full == r or full.startswith(r + ".") for r in _REFUSED):
+        return f"{name} reads or writes files, downloads or compiles code; netbuilder refuses it"
+    return None
+
+
+@dataclass(frozen=True)
+class CodeParam(Param):
+    """A STR parameter naming code; its check refuses untrusted names (see above)."""
+    operators: bool = False
+
+    def check(self, value, bounds=True):
+        return Param.check(self, value, bounds) or code_name_problem(value, self.operators)
+
+
+@dataclass(frozen=True)
+class JsonParam(Param):
+    """A STR parameter holding JSON (a list or an object)."""
+    json_type: type = list
+
+    def check(self, value, bounds=True):
+        import json
+
+        msg = Param.check(self, value, bounds)
+        if msg:
+            return msg
+        try:
+            data = json.loads(value)
+        except ValueError as e:
+            return f"is not valid JSON ({e})"
+        if not isinstance(data, self.json_type):
+            return f"must be a JSON {'list' if self.json_type is list else 'object'}"
+        return None
+
+
+def resolve_code(name: str, operators: bool = False):
+    """Import what `name` refers to, after the trust check; every step must stay inside the
+    package it names (no walking from torch into os)."""
+    import importlib
+    import types
+
+    msg = code_name_problem(name, operators)
+    if msg:
+        raise ValueError(msg)
+    module, attr = name.split(":")
+    root = module.split(".")[0]
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+        if isinstance(obj, types.ModuleType) and obj.__name__.split(".")[0] != root:
+            raise ValueError(f"{name} leaves package {root!r}; netbuilder refuses it")
+    return obj
+
+
+def decode_template(text: str, xs):
+    """A JSON argument template -> Python values, with inputs and batch sizes filled in."""
+    import json
+
+    def walk(v):
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            if "$in" in v:
+                return xs[v["$in"]]
+            if "$batch" in v:
+                return xs[v["$batch"]].size(0)
+            if "$tuple" in v:
+                return tuple(walk(x) for x in v["$tuple"])
+            if "$slice" in v:
+                return slice(*walk(v["$slice"]))
+            if "$ellipsis" in v:
+                return Ellipsis
+            if "$float" in v:
+                return float(v["$float"])
+            if "$dtype" in v:
+                return getattr(torch(), v["$dtype"])
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    return walk(json.loads(text))
+
+
+def _ports(p):
+    n = p["num_inputs"]
+    n = min(max(n, 0), 8) if isinstance(n, int) else 1
+    return tuple(f"in{i + 1}" for i in range(n))
+
+
+def _pick(y, item):
+    return y if item < 0 else y[item]
+
+
+_LEARNED_TENSOR = []
+
+
+def _learned_tensor(p, s):
+    if not _LEARNED_TENSOR:  # defined on first use: this module must not import torch
+        class LearnedTensor(nn().Module):
+            """Holds one learned tensor and returns it."""
+
+            def __init__(self, shape: list, init: str = "normal", trainable: bool = True):
+                super().__init__()
+                t = torch()
+                value = t.zeros(shape) if init == "zeros" else t.randn(shape) * 0.02
+                self.value = nn().Parameter(value, requires_grad=trainable)
+
+            def forward(self):
+                return self.value
+
+        _LEARNED_TENSOR.append(LearnedTensor)
+    return _LEARNED_TENSOR[0](list(p["shape"]), p["init"], p["trainable"])
+
+
+register(LayerSpec(
+    "Parameter", "Generic", "A learned tensor, such as a ViT class token or position "
+    "embedding. Its first dimension is 1, so it broadcasts over the batch.",
+    params=(Param("shape", SHAPE, [1, 16], "full shape; the first entry must be 1", min=1,
+                  max=BIG, min_len=1, max_len=6),
+            Param("init", CHOICE, "normal", "initial values (before training or loading)",
+                  choices=("normal", "zeros")),
+            Param("trainable", BOOL, True, "updated by the optimizer")),
+    inputs=(), build=_learned_tensor, apply=lambda call, xs, p: call(),
+    check=lambda p, s: None if p["shape"][0] == 1 else
+    f"the first entry of shape {p['shape']} must be 1 (it stands for the batch)",
+    key_params=("shape",),
+))
+
+_MODULE_CACHE: "dict[tuple, object]" = {}
+
+
+def _generic_module(p, s):
+    import copy
+    import json
+
+    t = torch()
+    device = str(t.empty(0).device)  # "meta" while shapes are inferred
+    key = (p["target"], p["kwargs"], device)
+    whole = _MODULE_CACHE.get(key)
+    if whole is None:
+        factory = resolve_code(p["target"])
+        kwargs = decode_template(p["kwargs"], [])
+        if kwargs.get("weights") or kwargs.get("weights_backbone"):
+            raise ValueError("a project may not ask for pretrained weights (downloads); "
+                             "weights come from the checkpoint")
+        whole = factory(**kwargs)
+        if not isinstance(whole, nn().Module):
+            raise ValueError(f"{p['target']} did not build a torch.nn.Module")
+        _MODULE_CACHE.clear()  # keep one model: a factory may build a large network
+        _MODULE_CACHE[key] = whole
+    return copy.deepcopy(whole.get_submodule(p["path"]) if p["path"] else whole)
+
+
+def _generic_module_apply(call, xs, p):
+    args = decode_template(p["args"], xs)
+    kwargs = decode_template(p["call_kwargs"], xs)
+    return _pick(call(*args, **kwargs), p["item"])
+
+
+NUM_GENERIC_INPUTS = size("num_inputs", 1, "number of inputs", lo=0, hi=8)
+ITEM = Param("item", INT, -1, "for a tuple result: the element to keep (-1 = all)", min=-1,
+             max=64)
+ARGS = JsonParam("args", "str", '[{"$in": 0}]', "positional arguments (JSON template)")
+KWARGS = JsonParam("call_kwargs", "str", "{}", "keyword arguments (JSON template)",
+                   json_type=dict)
+
+register(LayerSpec(
+    "Module", "Generic", "An original torch submodule kept as it is: built as "
+    "target(**kwargs), then the submodule at path. Only trusted packages may be named.",
+    params=(CodeParam("target", "str", "torch.nn:Identity",
+                      "class or factory, as package.module:name"),
+            JsonParam("kwargs", "str", "{}", "its keyword arguments (JSON)", json_type=dict),
+            Param("path", "str", "", "submodule inside what it builds ('' = itself)"),
+            NUM_GENERIC_INPUTS, ARGS, KWARGS, ITEM),
+    inputs=_ports, build=_generic_module, apply=_generic_module_apply,
+    dtypes=ANY_DTYPE, key_params=("target", "path"),
+))
+
+
+def _generic_function_apply(call, xs, p):
+    fn = resolve_code(p["function"], operators=True)
+    args = decode_template(p["args"], xs)
+    kwargs = decode_template(p["call_kwargs"], xs)
+    if p["function"].startswith("torch:Tensor."):  # a tensor method: call it on args[0]
+        return _pick(getattr(args[0], p["function"].split(".")[-1])(*args[1:], **kwargs),
+                     p["item"])
+    return _pick(fn(*args, **kwargs), p["item"])
+
+
+register(LayerSpec(
+    "Function", "Generic", "An original function or tensor method (torch:Tensor.expand), "
+    "called with JSON arguments. Only trusted packages may be named.",
+    params=(CodeParam("function", "str", "torch:neg", "function, as package.module:name",
+                      operators=True),
+            NUM_GENERIC_INPUTS, ARGS, KWARGS, ITEM),
+    inputs=_ports, apply=_generic_function_apply, dtypes=ANY_DTYPE,
+    key_params=("function",),
+))

@@ -1,0 +1,13 @@
+"""Datasets: a registry of built-in, torchvision and user datasets (no Qt).
+
+    from netbuilder.data import load, get, all_specs
+    data = load("digits", {"val_fraction": 0.1}, seed=0)
+    x, y = data.batch(data.train, torch.arange(32), train=True)
+"""
+from .prepare import PreparedData, Split, load
+from .registry import (CLASS, CLASSIFICATION, REAL, REGRESSION, SEQUENCE, DataError, DataInfo,
+                       DatasetSpec, RawData, all_specs, get, register)
+
+__all__ = ["load", "get", "all_specs", "register", "DatasetSpec", "DataInfo", "DataError",
+           "RawData", "PreparedData", "Split", "CLASSIFICATION", "REGRESSION", "SEQUENCE",
+           "CLASS", "REAL"]

@@ -1,0 +1,285 @@
+"""Readable PyTorch source: model.py (a named nn.Module written as a person would write
+it), train.py (see trainscript.py) and weights.pt (a plain state_dict).
+
+`__init__` builds the same submodules under the same names as the compiled GraphModule, so
+the state_dict keys are identical; `forward` is written from the fx graph, one line per
+operation, with the output shape of each line as a comment (N is the batch).
+"""
+from __future__ import annotations
+
+import importlib.util
+import operator
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.fx.passes.shape_prop import ShapeProp
+
+from ..core.layers import decode_template
+from ..core.project import Project
+from ..core.registry import fmt_shape, identifier
+from .errors import ExportError
+from .trainscript import train_script
+
+INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+         operator.floordiv: "//", operator.matmul: "@", operator.pow: "**",
+         operator.mod: "%"}
+
+LEARNED_TENSOR = '''
+
+class LearnedTensor(nn.Module):
+    """A learned tensor (class token, position embedding); forward returns it."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.value = nn.Parameter(torch.zeros(shape))
+
+    def forward(self):
+        return self.value
+'''
+
+
+def class_name(project: Project) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", project.name or "")
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
+    return name if name[0].isalpha() else "Net" + name
+
+
+# ---- __init__: one constructor call per submodule -------------------------------------------
+
+def _kwargs_code(kwargs: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def _module_code(node, module: nn.Module, imports: set[str]) -> str:
+    if node is not None and node.type == "Parameter":
+        return f"LearnedTensor({list(node.params['shape'])})"
+    if node is not None and node.type == "Module":
+        modname, attr = node.params["target"].split(":")
+        imports.add(f"import {modname}")
+        kwargs = decode_template(node.params["kwargs"], [])
+        code = f"{modname}.{attr}({_kwargs_code(kwargs)})"
+        if node.params["path"]:
+            code += f".get_submodule({node.params['path']!r})"
+        return code
+    if isinstance(module, nn.MultiheadAttention):
+        return (f"nn.MultiheadAttention({module.embed_dim}, {module.num_heads}, "
+                f"dropout={module.dropout}, bias={module.in_proj_bias is not None}, "
+                f"batch_first=True)")
+    if isinstance(module, nn.TransformerEncoderLayer):
+        act = "gelu" if module.activation_relu_or_gelu == 2 else "relu"
+        return (f"nn.TransformerEncoderLayer({module.self_attn.embed_dim}, "
+                f"{module.self_attn.num_heads}, dim_feedforward={module.linear1.out_features}"
+                f", dropout={module.dropout.p}, activation={act!r}, "
+                f"norm_first={module.norm_first}, batch_first=True)")
+    if type(module).__module__.startswith("torch.nn") and not list(module.children()):
+        return "nn." + repr(module)  # torch.nn reprs are their constructor calls
+    raise ExportError(f"no Python source for submodule {type(module).__name__}")
+
+
+def _check_rebuilt(code: str, module: nn.Module, where: str, namespace: dict) -> None:
+    try:
+        rebuilt = eval(code, namespace)  # noqa: S307 - our own generated code
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(f"node {where}: the generated constructor {code!r} fails: {e}") \
+            from None
+    shapes = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()}
+    if shapes != {k: tuple(v.shape) for k, v in module.state_dict().items()}:
+        raise ExportError(f"node {where}: the generated constructor {code!r} does not build "
+                          f"the same module")
+
+
+# ---- forward: one line per fx node ------------------------------------------------------------
+
+def _function_name(target, imports: set[str]) -> str:
+    name = getattr(target, "__name__", str(target))
+    if getattr(F, name, None) is target:
+        return f"F.{name}"
+    if getattr(torch, name, None) is target:
+        return f"torch.{name}"
+    qual = fx.node._get_qualified_name(target)
+    root = qual.split(".")[0]
+    if root not in ("torch",):
+        imports.add(f"import {qual.rsplit('.', 1)[0]}")
+    return qual
+
+
+def _arg(a, index=False) -> str:
+    if isinstance(a, fx.Node):
+        return a.name
+    if isinstance(a, slice) and index:
+        parts = ["" if v is None else _arg(v) for v in (a.start, a.stop, a.step)]
+        return ":".join(parts[:2]) + (f":{parts[2]}" if a.step is not None else "")
+    if isinstance(a, tuple):
+        if index:
+            return ", ".join(_arg(x, True) for x in a) or "()"
+        return "(" + ", ".join(_arg(x) for x in a) + ("," if len(a) == 1 else "") + ")"
+    if isinstance(a, list):
+        return "[" + ", ".join(_arg(x) for x in a) + "]"
+    if isinstance(a, torch.dtype):
+        return str(a)
+    if a is Ellipsis:
+        return "..."
+    return repr(a)
+
+
+def _call_args(args, kwargs) -> str:
+    return ", ".join([_arg(a) for a in args] + [f"{k}={_arg(v)}" for k, v in kwargs.items()])
+
+
+def _statement(n: fx.Node, imports: set[str]) -> str:
+    if n.op == "call_module":
+        return f"self.{n.target}({_call_args(n.args, n.kwargs)})"
+    if n.op == "call_method":
+        return f"{_arg(n.args[0])}.{n.target}({_call_args(n.args[1:], n.kwargs)})"
+    if n.op == "get_attr":
+        return f"self.{n.target}"
+    if n.target in INFIX and len(n.args) == 2 and not n.kwargs:
+        return f"{_arg(n.args[0])} {INFIX[n.target]} {_arg(n.args[1])}"
+    if n.target is operator.getitem:
+        return f"{_arg(n.args[0])}[{_arg(n.args[1], index=True)}]"
+    if n.target is getattr:
+        return f"{_arg(n.args[0])}.{n.args[1]}"
+    return f"{_function_name(n.target, imports)}({_call_args(n.args, n.kwargs)})"
+
+
+def _shape_comment(n: fx.Node) -> str:
+    meta = n.meta.get("tensor_meta")
+    if meta is None or not hasattr(meta, "shape"):
+        return ""
+    return "  # " + fmt_shape((None, *tuple(meta.shape)[1:]))
+
+
+def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, str]:
+    """(source of model.py, class name)."""
+    cls = class_name(project)
+    ShapeProp(model).propagate(*probe)
+    imports: set[str] = set()
+    by_module = {v: project.graph.nodes[k] for k, v in model.node_modules.items()}
+    namespace = {"nn": nn, "torch": torch, "F": F}
+    init_lines, uses_learned = [], False
+    for name, module in model.named_children():
+        node = by_module.get(name)
+        code = _module_code(node, module, imports)
+        uses_learned |= code.startswith("LearnedTensor(")
+        if not code.startswith("LearnedTensor(") and not (node and node.type == "Module"):
+            _check_rebuilt(code, module, repr(node.name if node else name), namespace)
+        comment = f"  # {node.name}" if node is not None and identifier(node.name) != name \
+            else ""
+        init_lines.append(f"        self.{name} = {code}{comment}")
+    inputs = [n.name for n in model.graph.nodes if n.op == "placeholder"]
+    fwd = []
+    for n in model.graph.nodes:
+        if n.op == "placeholder":
+            continue
+        if n.op == "output":
+            result = n.args[0]
+            fwd.append(f"        return {_arg(result)}" if not isinstance(result, tuple)
+                       else f"        return {', '.join(_arg(r) for r in result)}")
+            continue
+        fwd.append(f"        {n.name} = {_statement(n, imports)}{_shape_comment(n)}")
+    in_shapes = ", ".join(f"{n.name} {fmt_shape((None, *n.params['shape']))}"
+                          for n in project.graph.nodes.values() if n.type == "Input")
+    header = [
+        f'"""{project.name}: generated by netbuilder.',
+        "",
+        f"Inputs: {in_shapes} (N is the batch). Needs only PyTorch.",
+        "Run it (`python model.py`) to load weights.pt and apply the model to a random batch.",
+        '"""',
+        "from pathlib import Path",
+        "",
+        "import torch",
+        "import torch.nn.functional as F  # noqa: F401",
+        "from torch import nn",
+        *sorted(imports),
+    ]
+    body = [
+        "",
+        "",
+        "",
+        f"class {cls}(nn.Module):",
+        f'    """{project.description or project.name}"""' if project.description else
+        f'    """{project.name}"""',
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+        *init_lines,
+        "",
+        f"    def forward(self, {', '.join(inputs)}):",
+        *fwd,
+        "",
+        "",
+        'def build(weights=Path(__file__).with_name("weights.pt")):',
+        f'    """A {cls} with the exported weights (weights_only: nothing is unpickled)."""',
+        f"    model = {cls}()",
+        "    if weights is not None and Path(weights).exists():",
+        "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", "
+        "weights_only=True))",
+        "    return model.eval()",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    model = build()",
+        "    with torch.no_grad():",
+        f"        batch = {_example_inputs(project)}",
+        "        out = model(*batch)",
+        "    shapes = [tuple(o.shape) for o in (out if isinstance(out, tuple) else (out,))]",
+        '    print(f"' + cls + ': {sum(p.numel() for p in model.parameters())} parameters; "',
+        '          f"output shape(s) for a batch of 2: {shapes}")',
+    ]
+    text = "\n".join(header) + (LEARNED_TENSOR if uses_learned else "") + "\n".join(body) + "\n"
+    return text, cls
+
+
+def _example_inputs(project: Project) -> str:
+    parts = []
+    for n in project.graph.nodes.values():
+        if n.type != "Input":
+            continue
+        shape = ", ".join(str(d) for d in (2, *n.params["shape"]))
+        if n.params["dtype"] == "int64":
+            vocab = min((m.params["num_embeddings"] for m in project.graph.nodes.values()
+                         if m.type == "Embedding"), default=2)
+            parts.append(f"torch.randint(0, {vocab}, ({shape}))")
+        else:
+            parts.append(f"torch.randn({shape})")
+    return "[" + ", ".join(parts) + "]"
+
+
+def load_generated(folder: Path, cls: str) -> nn.Module:
+    """Import the generated model.py (under a unique name) and build it with weights.pt."""
+    name = f"_netbuilder_generated_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, folder / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        return module.build(folder / "weights.pt")
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(f"the generated model.py does not run: {type(e).__name__}: {e}") \
+            from None
+    finally:
+        sys.modules.pop(name, None)
+
+
+def write_python(project: Project, model: fx.GraphModule, folder: Path, ctx):
+    from .exporter import probe_inputs
+
+    src, cls = model_source(project, model, probe_inputs(project, 1, ctx.seed))
+    (folder / "model.py").write_text(src, encoding="utf-8")
+    torch.save(model.state_dict(), folder / "weights.pt")
+    script, notes = train_script(project, cls)
+    (folder / "train.py").write_text(script, encoding="utf-8")
+    (folder / "project.json").write_text(project.to_json(), encoding="utf-8")
+    loaded = load_generated(folder, cls)
+    notes = [f"class {cls} in model.py; train.py trains it (python train.py, or "
+             f"torchrun --nproc_per_node=N train.py)", *notes]
+    return loaded, notes, ["model.py", "train.py", "weights.pt", "project.json"]
+
+
+__all__ = ["write_python", "model_source", "class_name"]

@@ -1,0 +1,350 @@
+"""The Trainer: trains a project's compiled graph on its dataset, with no Qt.
+
+    trainer = Trainer(project, out_dir="runs/digits", callbacks=[print])
+    result = trainer.run()              # blocking; call it from any thread
+    trainer.pause() / .resume() / .stop()   # from any thread; act at a batch boundary
+
+Events (see events.py) go to every callback, on the training thread, as plain data.
+
+Threads. torch's intra-op thread pool is process-wide. Measured on 2 cores: a loop in a
+worker thread at torch's default ran at 0.42x the main-thread speed (full speed with one
+thread), and even on the main thread two threads were up to 4x slower than one whenever
+another process kept the cores busy, for a gain of ~13% on an idle machine. netbuilder's
+models are small, so `threads="auto"` (the default) runs CPU training with one intra-op
+thread, on any thread; an int sets that many; None leaves torch's setting alone. The
+previous value is restored when run() returns (set_num_threads is process-wide, so other
+torch work in the process runs with the same setting meanwhile).
+
+Determinism. Everything random derives from the project's seed: the weights (seeded
+compile), the data split, each epoch's shuffle (its own generator per epoch, so resuming
+mid-epoch reproduces the order) and dropout/augmentation (torch's global generator, whose
+state is saved in checkpoints). Two runs with the same seed, device and thread count end
+with identical weights, and so does a run that was stopped and resumed. The global
+generator is shared by the process: don't draw from it elsewhere while a run is going.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..core.compiler import compile_graph
+from ..core.project import Project
+from ..data import DataError, load as load_data
+from . import checkpoint as ckpt
+from .config import PER_BATCH, TrainingConfigError, adapt_target, check, make_loss, \
+    make_optimizer, make_scheduler
+from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
+                     ProbeSnapshot, Resumed, Started)
+from .history import HistoryWriter, row
+from .metrics import evaluate, predict_classes
+from .probes import DEFAULT_EVERY, Prober, first_nonfinite
+
+PROBE_SAMPLES = 64
+
+
+@dataclass
+class Result:
+    status: str  # "completed", "stopped" or "failed"
+    epochs_done: int = 0
+    test: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    message: str = ""  # failures: for a person
+    checkpoint: str | None = None  # the last checkpoint written
+    best_val_loss: float | None = None
+    traceback: str = ""  # unexpected failures: for a developer
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The shuffle of epoch `epoch`: a function of (seed, epoch) only."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    # A trailing batch of one sample is dropped: BatchNorm cannot train on it.
+    return n // batch_size + (1 if n % batch_size > 1 else 0)
+
+
+class Trainer:
+    def __init__(self, project: Project, *, out_dir=None, epochs: int | None = None,
+                 device: str | None = None, callbacks=(), probe_every: int = DEFAULT_EVERY,
+                 threads: int | str | None = "auto", tensorboard: bool = True):
+        settings = project.training
+        if epochs is not None:
+            if not 1 <= epochs <= 100_000:
+                raise TrainingConfigError(f"epochs must be between 1 and 100000, not {epochs}")
+            settings = settings.model_copy(update={"epochs": epochs})
+        self.project, self.settings = project, settings
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.device_wanted = device
+        self.callbacks = list(callbacks)
+        self.probe_every, self.threads, self.tensorboard = probe_every, threads, tensorboard
+        self._go = threading.Event()
+        self._go.set()
+        self._stop = threading.Event()
+        self.data = self.plan = self.model = None
+
+    # ---- control, from any thread --------------------------------------------------------
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._go.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # ---- setup ------------------------------------------------------------------------------
+
+    def prepare(self):
+        """Load the data and check every setting; raises DataError or TrainingConfigError
+        (messages for a person) before anything trains. Idempotent."""
+        if self.plan is None:
+            ds = self.project.dataset
+            if ds is None:
+                raise TrainingConfigError("the project has no dataset; choose one (e.g. "
+                                          "'digits') in the project's dataset field")
+            self.data = load_data(ds.name, ds.options, seed=self.settings.seed)
+            self.plan = check(self.project.graph, self.settings, self.data.info, ds.name,
+                              self.device_wanted)
+        return self.plan
+
+    def _emit(self, event) -> None:
+        for cb in self.callbacks:
+            cb(event)
+
+    # ---- the run ---------------------------------------------------------------------------
+
+    def run(self, resume_from=None) -> Result:
+        """Train to the end, until stop(), or until it fails. Configuration problems raise
+        (DataError, TrainingConfigError, CheckpointError) before training starts; problems
+        while training are reported as a Failed event and a Result with status 'failed'."""
+        self.prepare()
+        old_threads = torch.get_num_threads()
+        n = self.threads
+        if n == "auto":
+            n = 1 if self.plan.device == "cpu" else None
+        if n:
+            torch.set_num_threads(n)
+        try:
+            self._setup(resume_from)
+            return self._loop()
+        except (DataError, TrainingConfigError, ckpt.CheckpointError):
+            raise
+        except Exception as e:  # noqa: BLE001 (reported as an event, not lost in a thread)
+            msg = f"training failed: {type(e).__name__}: {e}"
+            try:
+                self._emit(Failed(msg))
+            except Exception:  # noqa: BLE001 (a broken callback must not hide the failure)
+                pass
+            return Result("failed", message=msg, traceback=traceback.format_exc())
+        finally:
+            if n:
+                torch.set_num_threads(old_threads)
+
+    def _setup(self, resume_from) -> None:
+        s, plan, data = self.settings, self.plan, self.data
+        torch.manual_seed(s.seed)
+        self.model = model = compile_graph(self.project.graph, seed=s.seed).to(plan.device)
+        self.loss_fn = make_loss(s, plan)
+        self.optimizer = make_optimizer(s, model.parameters())
+        self.nb = batches_per_epoch(len(data.train), s.batch_size)
+        self.scheduler = make_scheduler(s, self.optimizer, s.epochs, self.nb)
+        self.scaler = torch.amp.GradScaler("cuda") if plan.mixed_precision else None
+        self.epoch = self.batch = self.step = 0
+        self.partial = [0, 0.0, 0]  # this epoch so far: samples, loss sum, correct
+        self.history: list[dict] = []
+        self.best: float | None = None
+        if resume_from is not None:
+            self._restore(resume_from)
+        probe_split = data.val if len(data.val) else data.train
+        probe_x = data.batch(probe_split, slice(0, PROBE_SAMPLES))[0].to(plan.device)
+        self.prober = Prober(model, self.project.graph, probe_x, self.probe_every)
+        self.writer = HistoryWriter(self.out_dir, self.tensorboard)
+
+    def _restore(self, path) -> None:
+        c = ckpt.load(path)
+        try:
+            self.model.load_state_dict(c.model)
+        except RuntimeError as e:
+            first = str(e).splitlines()
+            raise ckpt.CheckpointError(f"{path}: the checkpoint's weights do not fit this "
+                                       f"graph ({' '.join(first[1:3]).strip()})") from None
+        try:
+            self.optimizer.load_state_dict(c.optimizer)
+            if self.scheduler is not None and c.scheduler is not None:
+                self.scheduler.load_state_dict(c.scheduler)
+        except (ValueError, KeyError) as e:
+            raise ckpt.CheckpointError(f"{path}: the optimizer state does not fit these "
+                                       f"settings ({e}); was it made with another optimizer?"
+                                       ) from None
+        if "torch_cpu" in c.rng:
+            torch.set_rng_state(c.rng["torch_cpu"])
+        if "torch_cuda" in c.rng and self.plan.device == "cuda":
+            torch.cuda.set_rng_state(c.rng["torch_cuda"])
+        st = c.state
+        self.epoch, self.batch, self.step = st["epoch"], st["batch"], st["step"]
+        self.history, self.best = st.get("history", []), st.get("best_val_loss")
+        self.partial = list(st.get("partial", self.partial))
+        if self.batch >= self.nb:
+            self.epoch, self.batch = self.epoch + 1, 0
+
+    def _save(self, kind: str) -> str | None:
+        if self.out_dir is None:
+            return None
+        state = {"epoch": self.epoch, "batch": self.batch, "step": self.step,
+                 "history": self.history, "best_val_loss": ckpt.finite(self.best), "partial": self.partial,
+                 "seed": self.settings.seed}
+        path = ckpt.save(self.out_dir / "checkpoints" / kind, self.model, self.optimizer,
+                         self.scheduler, state, self.project.to_json(),
+                         self._rng_state())
+        self._emit(CheckpointSaved(str(path), kind, self.epoch, self.batch))
+        return str(path)
+
+    def _rng_state(self) -> dict:
+        rng = {"torch_cpu": torch.get_rng_state()}
+        if self.plan.device == "cuda":
+            rng["torch_cuda"] = torch.cuda.get_rng_state()
+        return rng
+
+    def _wait_if_paused(self) -> None:
+        if not self._go.is_set() and not self._stop.is_set():
+            self._emit(Paused(self.epoch, self.batch))
+            self._go.wait()
+            self._emit(Resumed(self.epoch, self.batch))
+
+    def _loop(self) -> Result:
+        s, plan, data, model = self.settings, self.plan, self.data, self.model
+        dev, classify = plan.device, data.info.is_classification
+        t_run = time.perf_counter()
+        last_ckpt = None
+        self._emit(Started(s.epochs, self.nb, self.epoch, self.batch, dev,
+                           torch.get_num_threads(), sum(p.numel() for p in model.parameters()),
+                           len(data.train), len(data.val), len(data.test)))
+        model.train()
+        while self.epoch < s.epochs:
+            order = epoch_order(s.seed, self.epoch, len(data.train))
+            t0 = time.perf_counter()
+            seen, loss_sum, correct = self.partial
+            seen0 = seen  # samples before a resume: not part of this session's speed
+            while self.batch < self.nb:
+                self._wait_if_paused()
+                if self._stop.is_set():
+                    return self._stopped(t_run)
+                idx = order[self.batch * s.batch_size:(self.batch + 1) * s.batch_size]
+                x, y = data.batch(data.train, idx, train=True)
+                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                out, loss = self._step(x, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    return self._failed(value, x, t_run)
+                k = len(y)
+                seen += k
+                loss_sum += value * k
+                acc = None
+                if classify:
+                    hits = int((predict_classes(out.detach(), plan) == y).sum())
+                    correct += hits
+                    acc = hits / k
+                self.batch += 1
+                self.step += 1
+                self.partial = [seen, loss_sum, correct]
+                rate = (seen - seen0) / max(1e-9, time.perf_counter() - t0)
+                self._emit(BatchEnd(self.epoch, self.batch - 1, self.nb, self.step, value, acc,
+                                    self.optimizer.param_groups[0]["lr"], rate))
+                if self._probe_due:
+                    self._emit(self.prober.snapshot(self.epoch, self.batch - 1, self.step))
+            train = {"loss": loss_sum / max(1, seen)}
+            if classify:
+                train["accuracy"] = correct / max(1, seen)
+            self.partial = [0, 0.0, 0]
+            last_ckpt = self._end_epoch(train, time.perf_counter() - t0, seen - seen0) or last_ckpt
+        test = evaluate(model, data, data.test, plan, self.loss_fn, dev)
+        self.writer.close()
+        seconds = time.perf_counter() - t_run
+        self._emit(Finished("completed", self.epoch, test, self.best, seconds))
+        return Result("completed", self.epoch, test, self.history, checkpoint=last_ckpt,
+                      best_val_loss=self.best)
+
+    def _step(self, x, y):
+        model, opt, plan = self.model, self.optimizer, self.plan
+        self._probe_due = self.prober.due(self.step + 1)  # steps count from 1
+        opt.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            with torch.autocast("cuda", dtype=torch.float16):
+                out = model(x)
+            loss = self.loss_fn(out.float(), adapt_target(y, plan))
+            self.scaler.scale(loss).backward()
+            if self._probe_due:
+                self.prober.before_step()
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            out = model(x)
+            loss = self.loss_fn(out, adapt_target(y, plan))
+            loss.backward()
+            if self._probe_due:
+                self.prober.before_step()
+            opt.step()
+        if self.scheduler is not None and self.settings.schedule in PER_BATCH:
+            self.scheduler.step()
+        return out, loss
+
+    def _end_epoch(self, train: dict, seconds: float, seen: int) -> str | None:
+        s, data = self.settings, self.data
+        val = evaluate(self.model, data, data.val, self.plan, self.loss_fn, self.plan.device)
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.scheduler is not None and s.schedule not in PER_BATCH:
+            if s.schedule == "plateau":
+                self.scheduler.step(val.get("loss", train["loss"]))
+            else:
+                self.scheduler.step()
+        rate = seen / max(1e-9, seconds)
+        self.history.append(row(self.epoch, train, val, lr, seconds, rate))
+        self.writer.write(self.history)
+        self._emit(EpochEnd(self.epoch, s.epochs, train, val, lr, seconds, rate))
+        score = val.get("loss", train["loss"])
+        self.epoch, self.batch = self.epoch + 1, 0
+        improved = self.best is None or score < self.best
+        if improved:
+            self.best = score
+        path = self._save("last")
+        if improved:
+            self._save("best")
+        return path
+
+    def _stopped(self, t_run: float) -> Result:
+        path = self._save("last")
+        self.writer.close()
+        self._emit(Finished("stopped", self.epoch, {}, self.best, time.perf_counter() - t_run))
+        return Result("stopped", self.epoch, {}, self.history, checkpoint=path,
+                      best_val_loss=self.best)
+
+    def _failed(self, value: float, x: torch.Tensor, t_run: float) -> Result:
+        node, reason = first_nonfinite(self.model, self.project.graph, x)
+        what = "NaN" if math.isnan(value) else "infinite"
+        where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
+        if node is not None:
+            at = (f"; the first layer that went non-finite is {node.name!r} ({node.type}, node "
+                  f"{node.id}): {reason}")
+        else:
+            at = "; every layer's output is finite, so the loss itself overflowed"
+        msg = (f"the loss became {what} at {where}{at}. The learning rate "
+               f"({self.settings.lr:g}) is probably too high: lower it, or add normalization "
+               f"(BatchNorm/LayerNorm) before that layer")
+        self.writer.close()
+        self._emit(Failed(msg, self.epoch, self.batch, node.id if node else None))
+        return Result("failed", self.epoch, {}, self.history, message=msg,
+                      best_val_loss=self.best)
