@@ -287,3 +287,21 @@ def test_arrow_clicks_on_one_parameter_merge_into_one_undo_entry(qtbot, window):
     assert w.doc.undo_stack.count() == 1
     w.doc.undo_stack.undo()
     assert w.doc.graph.node(conv).params["out_channels"] == 16
+
+
+def test_opening_a_project_with_untrusted_code_asks_first(qtbot, window, tmp_path):
+    w = window
+    w.doc.set_project(examples.load("digits_mlp"))
+    before = w.doc.graph.signature()
+    data = json.loads(examples.text("digits_mlp"))
+    relu = next(n for n in data["graph"]["nodes"] if n["type"] == "ReLU")
+    relu["type"], relu["params"] = "Module", {"target": "evil_pkg.payload:Thing"}
+    path = tmp_path / "untrusted.json"
+    path.write_text(json.dumps(data))
+    asked = []
+    w.ask = lambda *a, **k: (asked.append(a[2]), QMessageBox.No)[1]
+    assert not w.open_path(path)
+    assert "evil_pkg" in asked[0] and "runs" in asked[0]
+    assert w.doc.graph.signature() == before
+    from netbuilder.importers.trust import trusted
+    assert "evil_pkg" not in trusted()

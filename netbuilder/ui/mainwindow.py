@@ -343,6 +343,8 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> bool:
+        if not self._trust_code_in(Path(path)):
+            return False
         try:
             self.doc.open(path)
         except ProjectError as e:
@@ -350,6 +352,25 @@ class MainWindow(QMainWindow):
             return False
         self._add_recent(Path(path))
         self.clear_recovery()
+        return True
+
+    def _trust_code_in(self, path: Path) -> bool:
+        """A project that names code outside torch/torchvision (generic nodes) would run it
+        when built: ask first, as opening a file must never run code nobody chose."""
+        from ..importers.trust import trust, untrusted_packages
+
+        packages = untrusted_packages(path)
+        if not packages:
+            return True
+        answer = self.ask(
+            self, "Run code from this project?",
+            f"{path.name} uses code from {', '.join(packages)}. Opening it imports "
+            f"{'this package' if len(packages) == 1 else 'these packages'} and runs "
+            f"their code. Trust {', '.join(packages)} and open the project?",
+            QMessageBox.Yes | QMessageBox.No)
+        if answer != QMessageBox.Yes:
+            return False
+        trust(*packages)
         return True
 
     def save(self) -> bool:
