@@ -24,6 +24,16 @@ NODES_MIME = "application/x-netbuilder-nodes"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
+def release_clipboard() -> None:
+    """Drop netbuilder's own clipboard data before Qt shuts down: QMimeData handed to the
+    clipboard from Python is otherwise deleted twice at exit (a crash on quit)."""
+    app = QGuiApplication.instance()
+    if app is not None:
+        md = app.clipboard().mimeData()
+        if md is not None and md.hasFormat(NODES_MIME):
+            app.clipboard().clear()
+
+
 def state_dir() -> Path:
     """Where recent files and the crash-recovery copy live (overridable for tests)."""
     base = os.environ.get("NETBUILDER_STATE_DIR") or QStandardPaths.writableLocation(
