@@ -72,7 +72,40 @@ class _FirstPaint(QObject):
         return False
 
 
+# Debian/Ubuntu packages Qt's xcb platform plugin needs beyond what the wheel ships.
+XCB_LIBS = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4",
+            "xcb-keysyms": "libxcb-keysyms1", "xkbcommon-x11": "libxkbcommon-x11-0",
+            "xcb-image": "libxcb-image0", "xcb-render-util": "libxcb-render-util0"}
+
+
+def display_problem(screenshot: bool) -> str | None:
+    """Why a window cannot open here, in words a person can act on (None when it can).
+    Screenshots need no display: they render offscreen."""
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return None
+    if screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return ("no display to open the window on. Run it in a desktop session, or on a "
+                "headless machine with `xvfb-run -a make run` (apt-get install xvfb), or "
+                "render a picture with `netbuilder gui FILE --screenshot out.png`")
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    import ctypes.util
+
+    missing = [pkg for lib, pkg in XCB_LIBS.items() if ctypes.util.find_library(lib) is None]
+    if missing:
+        return ("Qt needs system libraries to open an X11 window: "
+                f"sudo apt-get install {' '.join(missing)}")
+    return None
+
+
 def run(project: str | None = None, screenshot: str | None = None) -> int:
+    problem = display_problem(bool(screenshot))
+    if problem and not QApplication.instance():
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("netbuilder")
     app.setOrganizationName("netbuilder")
