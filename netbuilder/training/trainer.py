@@ -88,6 +88,7 @@ class Trainer:
         self._go = threading.Event()
         self._go.set()
         self._stop = threading.Event()
+        self._parked = threading.Event()  # set while the training thread waits in a pause
         self.data = self.plan = self.model = None
 
     # ---- control, from any thread --------------------------------------------------------
@@ -105,6 +106,22 @@ class Trainer:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def parked(self) -> bool:
+        """True while the run waits in a pause (after its Paused event, before Resumed)."""
+        return self._parked.is_set()
+
+    def replace_project(self, project: Project):
+        """While parked in a pause: train `project`'s (edited) graph from here on, keeping
+        the weights and optimizer state of unchanged layers (see carryover.py). Returns a
+        CarryReport; raises TrainingConfigError, leaving the run as it was, when the new
+        graph cannot train. Call from any thread, then resume()."""
+        from .carryover import swap_graph
+
+        if not self._parked.is_set():
+            raise RuntimeError("replace_project needs a paused run (wait for Paused)")
+        return swap_graph(self, project)
 
     # ---- setup ------------------------------------------------------------------------------
 
@@ -221,8 +238,10 @@ class Trainer:
 
     def _wait_if_paused(self) -> None:
         if not self._go.is_set() and not self._stop.is_set():
+            self._parked.set()
             self._emit(Paused(self.epoch, self.batch))
             self._go.wait()
+            self._parked.clear()
             self._emit(Resumed(self.epoch, self.batch))
 
     def _loop(self) -> Result:
@@ -255,7 +274,7 @@ class Trainer:
                 loss_sum += value * k
                 acc = None
                 if classify:
-                    hits = int((predict_classes(out.detach(), plan) == y).sum())
+                    hits = int((predict_classes(out.detach(), self.plan) == y).sum())
                     correct += hits
                     acc = hits / k
                 self.batch += 1
@@ -271,7 +290,7 @@ class Trainer:
                 train["accuracy"] = correct / max(1, seen)
             self.partial = [0, 0.0, 0]
             last_ckpt = self._end_epoch(train, time.perf_counter() - t0, seen - seen0) or last_ckpt
-        test = evaluate(model, data, data.test, plan, self.loss_fn, dev)
+        test = evaluate(self.model, data, data.test, self.plan, self.loss_fn, dev)
         self.writer.close()
         seconds = time.perf_counter() - t_run
         self._emit(Finished("completed", self.epoch, test, self.best, seconds))

@@ -72,6 +72,10 @@ class PortItem(QGraphicsItem):
 
     def mousePressEvent(self, e):
         if e.button() == Qt.LeftButton:
+            if self.scene().doc.locked:  # a training run uses the graph: no new wires
+                self.scene().doc.editRefused.emit(self.scene().doc.lock_reason)
+                e.accept()
+                return
             self.scene().begin_wire(self, e.scenePos())
             e.accept()
         else:
@@ -96,6 +100,7 @@ class NodeItem(QGraphicsObject):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self.edges: set["EdgeItem"] = set()
+        self.badges: list[tuple[str, str]] = []  # training health: (kind, message)
         self._h = 80.0
         self.rebuild_ports()
         self.setPos(*node.pos)
@@ -122,7 +127,7 @@ class NodeItem(QGraphicsObject):
             edge.update_path()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -2, NODE_W + 4, self._h + 4)
+        return QRectF(-2, -8, NODE_W + 6, self._h + 10)  # room for health badges on top
 
     def key_text(self) -> str:
         spec, p = self.node.spec, self.node.params
@@ -196,12 +201,46 @@ class NodeItem(QGraphicsObject):
         elif self.severity == "error":
             painter.setPen(severity_colour("error"))
             painter.drawText(QPointF(x0, self._h - 12), "⚠ see problems")
+        if self.badges:
+            self._paint_badges(painter)
+
+    BADGE_STYLE = {"nan": ("#d32f2f", "!"), "exploding": ("#ef6c00", "↑"),
+                   "vanishing": ("#1e88e5", "↓"), "dead_relu": ("#6d4c41", "✝")}
+
+    def _paint_badges(self, painter: QPainter) -> None:
+        """Small coloured discs at the top-right corner, one per health finding."""
+        r = 8.0
+        f = QFont(painter.font())
+        f.setPointSizeF(7.5)
+        f.setBold(True)
+        painter.setFont(f)
+        x = NODE_W - r - 2
+        for kind, _ in self.badges[:4]:
+            colour, glyph = self.BADGE_STYLE.get(kind, ("#757575", "?"))
+            box = QRectF(x - r, -r + 2, 2 * r, 2 * r)
+            painter.setPen(QPen(QColor("#ffffff"), 1.5))
+            painter.setBrush(QColor(colour))
+            painter.drawEllipse(box)
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(box, Qt.AlignCenter, glyph)
+            x -= 2 * r + 3
+
+    def set_badges(self, badges) -> None:
+        """Training-health badges [(kind, message)]: drawn at the top-right, messages in
+        the tooltip. An empty list removes them."""
+        badges = list(badges)
+        if badges == self.badges:
+            return
+        self.badges = badges
+        self._status_key = None  # rebuild the tooltip
+        self.set_status(self.info, getattr(self, "_problems", []))
 
     def set_status(self, info, problems) -> None:
         key = (info, tuple(problems), self.node.name, self.node.type)
         if key == getattr(self, "_status_key", None):
             return  # unchanged: skip rebuilding the tooltip and repainting
         self._status_key = key
+        self._problems = list(problems)
         self.info = info
         errs = [p for p in problems if p.severity == "error"]
         self.severity = "error" if errs else ("warning" if problems else None)
@@ -212,6 +251,9 @@ class NodeItem(QGraphicsObject):
         for p in problems:
             color = severity_colour(p.severity).name()
             tip.append(f"<span style='color:{color}'>{p.severity}: {p.message}</span>")
+        for kind, message in self.badges:
+            color = self.BADGE_STYLE.get(kind, ("#757575", ""))[0]
+            tip.append(f"<span style='color:{color}'>training: {message}</span>")
         self.setToolTip("<br>".join(tip))
         self.update()
 
@@ -223,8 +265,10 @@ class NodeItem(QGraphicsObject):
             edge.update_path()
 
     def mouseMoveEvent(self, e):
-        super().mouseMoveEvent(e)
         scene = self.scene()
+        if scene.doc.locked:  # a training run uses the graph: nodes stay put
+            return
+        super().mouseMoveEvent(e)
         for item in scene.selectedItems():
             if isinstance(item, NodeItem):
                 if scene.snap:
@@ -429,6 +473,11 @@ class Canvas(QGraphicsScene):
     def _raise_selected(self) -> None:
         for item in self.nodes.values():
             item.setZValue(2 if item.isSelected() else 1)
+
+    def set_badges(self, badges: dict) -> None:
+        """Training-health badges per node id ({} clears them all)."""
+        for nid, item in self.nodes.items():
+            item.set_badges(badges.get(nid, ()))
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]

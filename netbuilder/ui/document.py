@@ -17,14 +17,33 @@ from ..core.project import Project, load_project, save_project
 from ..core.shapes import NodeInfo, ShapeInference
 
 
+class LockableUndoStack(QUndoStack):
+    """Refuses new commands while the document is locked (a training run uses the graph)."""
+
+    def __init__(self, doc: "Document"):
+        super().__init__(doc)
+        self._doc = doc
+
+    def push(self, cmd) -> None:
+        if self._doc.locked:
+            self._doc.editRefused.emit(self._doc.lock_reason)
+            return
+        super().push(cmd)
+
+
 class Document(QObject):
     analysisChanged = Signal()  # infos / problems are new
     projectReplaced = Signal()  # a different project (or graph object) is now shown
     pathChanged = Signal()
+    lockChanged = Signal(bool)  # edits are refused while locked (training is running)
+    editRefused = Signal(str)  # a command was refused because of the lock; the reason
+    trainingChanged = Signal()  # project.training was replaced
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.undo_stack = QUndoStack(self)
+        self.locked = False
+        self.lock_reason = ""
+        self.undo_stack = LockableUndoStack(self)
         self.project: Project = project or Project()
         self.path: Path | None = None
         self.infos: dict[str, NodeInfo] = {}
@@ -80,6 +99,19 @@ class Document(QObject):
         self.path = target
         self.undo_stack.setClean()
         self.pathChanged.emit()
+
+    def set_locked(self, locked: bool, reason: str = "") -> None:
+        """Lock (or unlock) the graph against edits; views show `reason` as a banner."""
+        self.lock_reason = reason if locked else ""
+        if locked != self.locked:
+            self.locked = locked
+            self.lockChanged.emit(locked)
+
+    def set_training(self, settings) -> None:
+        """Replace the training settings (called by undo commands)."""
+        self.project.training = settings
+        self.trainingChanged.emit()
+        self._schedule()  # the analysis checks the graph against the loss
 
     @property
     def modified(self) -> bool:

@@ -258,13 +258,24 @@ class Inspector(QWidget):
         stack.addWidget(self.hint)
         stack.addWidget(self.node_view)
         scroll.setWidget(content)
+        # Shown while a training run locks the graph (see Document.set_locked).
+        self.lock_banner = QLabel(wordWrap=True)
+        self.lock_banner.setStyleSheet("background: #fff3cd; color: #5d4200; padding: 6px;")
+        self.lock_banner.hide()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.lock_banner)
         outer.addWidget(scroll)
+        doc.lockChanged.connect(self._lock_changed)
 
         doc.analysisChanged.connect(self._refresh_info)
         doc.projectReplaced.connect(self._attach_graph)
         self._attach_graph()
+
+    def _lock_changed(self, locked: bool) -> None:
+        self.lock_banner.setText(self.doc.lock_reason or "Editing is locked")
+        self.lock_banner.setVisible(locked)
+        self.node_view.setEnabled(not locked)
 
     def sizeHint(self) -> QSize:
         return QSize(310, 600)  # wide enough for the longest parameter names and a value

@@ -127,6 +127,14 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(self.AUTOSAVE_MS)
 
+        # --- training (issue 6): docks, Train menu/toolbar, lock banner, health badges ---
+        from .training_panel import install_training
+        self.training = install_training(self)
+
+        # --- data and results (issue 6): Data/Results tabs, File > Export… (datapanel.py) ---
+        from .datapanel import install_data_and_results
+        install_data_and_results(self)
+
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)

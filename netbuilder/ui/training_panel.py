@@ -1,0 +1,536 @@
+"""The training panel (settings, Start/Pause/Resume/Stop, progress, errors) and
+`install_training(window)`, which puts training into the editor window.
+
+Settings edits are undo commands (`SetTraining`) on the document's stack: they undo like any
+graph edit and mark the project modified, and Save writes them; a value the project format
+refuses is shown under the field and not applied.
+
+While a run is going the graph is locked (`Document.set_locked`): the canvas shows a banner,
+commands are refused, the inspector is disabled. Pause unlocks it: edit the graph, then
+Resume trains the edited graph, carrying over the weights and optimizer state of unchanged
+layers (netbuilder/training/carryover.py). Settings stay fixed for the run.
+"""
+from __future__ import annotations
+
+import time
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QDoubleSpinBox,
+                               QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from ..core.project import LOSSES, TrainingSettings
+from . import theme
+from .health import HealthMonitor
+from .live_views import LiveViews
+from .training_bridge import TrainingBridge
+
+LOSS_LABELS = {"mse": "MSE", "l1": "L1 (MAE)", "huber": "Huber", "bce": "BCE",
+               "bce_with_logits": "BCE with logits", "cross_entropy": "Cross-entropy",
+               "nll": "NLL", "hinge": "Hinge", "quantile": "Quantile"}
+OPTIMIZERS = {"sgd": "SGD", "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam",
+              "adamw": "AdamW"}
+SCHEDULES = {"none": "Constant", "step": "Step (×0.1 every third)", "cosine": "Cosine",
+             "onecycle": "One-cycle", "plateau": "Reduce on plateau"}
+LOCK_TEXT = "Training is running: pause it (Ctrl+P) to edit the network."
+
+
+def available_devices() -> list[str]:
+    """cpu, plus cuda / mps only when this machine has them (imports torch)."""
+    import torch
+
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append("mps")
+    return out
+
+
+class SetTraining(QUndoCommand):
+    """Replace the project's training settings (one field per command)."""
+
+    def __init__(self, doc, old: TrainingSettings, new: TrainingSettings, text: str):
+        super().__init__(text)
+        self.doc, self.old, self.new = doc, old, new
+
+    def redo(self):
+        self.doc.set_training(self.new)
+
+    def undo(self):
+        self.doc.set_training(self.old)
+
+
+def fmt_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class DeviceCombo(QComboBox):
+    """Lists auto and cpu, plus cuda/mps when present (checked when the list opens)."""
+
+    def refresh(self) -> None:
+        current = self.currentData()
+        devices = ["auto", *available_devices()]
+        if current and current not in devices:
+            devices.append(current)  # a saved choice this machine lacks: shown, marked
+        have = [self.itemData(i) for i in range(self.count())]
+        if have != devices:
+            self.blockSignals(True)
+            self.clear()
+            for d in devices:
+                label = d if d in ("auto", "cpu") or d in available_devices() else \
+                    f"{d} (not available here)"
+                self.addItem(label, d)
+            self.setCurrentIndex(max(0, self.findData(current)))
+            self.blockSignals(False)
+
+    def showPopup(self):
+        self.refresh()
+        super().showPopup()
+
+
+class TrainingPanel(QWidget):
+    """Settings bound to doc.project.training, run controls, progress and errors."""
+
+    startRequested = Signal()
+
+    def __init__(self, doc, bridge: TrainingBridge, parent=None):
+        super().__init__(parent)
+        self.doc, self.bridge = doc, bridge
+        self._showing = False
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.setSpacing(6)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(4)
+        self.fields: dict[str, QWidget] = {}
+        self.loss = self._combo("loss", {k: LOSS_LABELS[k] for k in LOSSES})
+        self.optimizer = self._combo("optimizer", OPTIMIZERS)
+        self.schedule = self._combo("schedule", SCHEDULES)
+        self.lr = self._float("lr", 1e-6, 10.0, 6, 1e-3)
+        self.momentum = self._float("momentum", 0.0, 0.999, 3, 0.05)
+        self.weight_decay = self._float("weight_decay", 0.0, 1.0, 6, 1e-4)
+        self.batch_size = self._int("batch_size", 1, 65536)
+        self.epochs = self._int("epochs", 1, 100_000)
+        self.seed = self._int("seed", 0, 2**31 - 1)
+        self.device = DeviceCombo()
+        self.device.addItem("auto", "auto")
+        self.device.addItem("cpu", "cpu")
+        self.device.currentIndexChanged.connect(
+            lambda *_: self._commit("device", self.device.currentData()))
+        self.fields["device"] = self.device
+        for label, w in (("Loss", self.loss), ("Optimizer", self.optimizer),
+                         ("Learning rate", self.lr), ("Momentum", self.momentum),
+                         ("Weight decay", self.weight_decay), ("LR schedule", self.schedule),
+                         ("Batch size", self.batch_size), ("Epochs", self.epochs),
+                         ("Seed", self.seed), ("Device", self.device)):
+            form.addRow(label, w)
+        self.form = form
+        self.settings_box = QWidget()
+        self.settings_box.setLayout(form)
+        lay.addWidget(self.settings_box)
+        self.field_error = QLabel(wordWrap=True)
+        self.field_error.setStyleSheet(f"color: {theme.css(theme.severity_colour('error'))};")
+        self.field_error.hide()
+        lay.addWidget(self.field_error)
+
+        # run controls (QActions, so the menu, toolbar and buttons share their state)
+        K = QKeySequence
+        self.act_start = self._action("Train", "Start training (Ctrl+Enter)",
+                                      [K("Ctrl+Return"), K("Ctrl+Enter")], self.start)
+        self.act_pause = self._action("Pause", "Pause at the next batch; then you may edit "
+                                      "the network (Ctrl+P)", [K("Ctrl+P")], self.pause)
+        self.act_resume = self._action("Resume", "Go on training, with your edits "
+                                       "(Ctrl+R)", [K("Ctrl+R")], self.resume)
+        self.act_stop = self._action("Stop", "Stop and keep the last checkpoint "
+                                     "(Ctrl+Shift+Enter)", [K("Ctrl+Shift+Return")], self.stop)
+        self.actions = [self.act_start, self.act_pause, self.act_resume, self.act_stop]
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        self.buttons = {}
+        for act in self.actions:
+            b = QToolButton()
+            b.setDefaultAction(act)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            row.addWidget(b)
+            self.buttons[act.text()] = b
+        lay.addLayout(row)
+
+        grid = QGridLayout()
+        grid.setVerticalSpacing(3)
+        self.epoch_bar = QProgressBar()
+        self.batch_bar = QProgressBar()
+        for bar in (self.epoch_bar, self.batch_bar):
+            bar.setTextVisible(True)
+            bar.setMaximumHeight(16)
+            bar.setValue(0)
+        self.epoch_bar.setFormat("epoch %v / %m")
+        self.batch_bar.setFormat("batch %v / %m")
+        grid.addWidget(QLabel("Epoch"), 0, 0)
+        grid.addWidget(self.epoch_bar, 0, 1)
+        grid.addWidget(QLabel("Batch"), 1, 0)
+        grid.addWidget(self.batch_bar, 1, 1)
+        lay.addLayout(grid)
+        self.rate_label = QLabel("Not training")
+        self.rate_label.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
+        lay.addWidget(self.rate_label)
+        self.error = QLabel(wordWrap=True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet(
+            f"color: {theme.css(theme.severity_colour('error'))}; border: 1px solid "
+            f"{theme.css(theme.severity_colour('error'))}; border-radius: 4px; padding: 4px;")
+        self.error.hide()
+        lay.addWidget(self.error)
+        self.note = QLabel(wordWrap=True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note.hide()
+        lay.addWidget(self.note)
+        lay.addStretch(1)
+
+        self._t0 = None
+        self._total = None
+        doc.trainingChanged.connect(self.show_values)
+        doc.projectReplaced.connect(self.show_values)
+        bridge.stateChanged.connect(self._state_changed)
+        bridge.eventsReady.connect(self.consume)
+        bridge.refused.connect(self._refused)
+        bridge.finished.connect(self._finished)
+        self.show_values()
+        self._state_changed(bridge.state)
+
+    # ---- widgets -----------------------------------------------------------------------------
+
+    def _action(self, text, tip, keys, slot) -> QAction:
+        act = QAction(text, self)
+        act.setShortcuts(keys)
+        act.setToolTip(tip)
+        act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        return act
+
+    def _combo(self, name, items: dict) -> QComboBox:
+        c = QComboBox()
+        for key, label in items.items():
+            c.addItem(label, key)
+        c.currentIndexChanged.connect(lambda *_: self._commit(name, c.currentData()))
+        self.fields[name] = c
+        return c
+
+    def _float(self, name, lo, hi, decimals, step) -> QDoubleSpinBox:
+        s = QDoubleSpinBox()
+        s.setRange(lo, hi)
+        s.setDecimals(decimals)
+        s.setSingleStep(step)
+        s.setKeyboardTracking(False)
+        s.editingFinished.connect(lambda: self._commit(name, s.value()))
+        self.fields[name] = s
+        return s
+
+    def _int(self, name, lo, hi) -> QSpinBox:
+        s = QSpinBox()
+        s.setRange(lo, hi)
+        s.setKeyboardTracking(False)
+        s.editingFinished.connect(lambda: self._commit(name, s.value()))
+        self.fields[name] = s
+        return s
+
+    def show_values(self) -> None:
+        t = self.doc.project.training
+        self._showing = True
+        try:
+            for name, w in self.fields.items():
+                v = getattr(t, name)
+                if isinstance(w, DeviceCombo):
+                    if w.findData(v) < 0:
+                        w.addItem(v, v)
+                    w.setCurrentIndex(w.findData(v))
+                elif isinstance(w, QComboBox):
+                    w.setCurrentIndex(max(0, w.findData(v)))
+                else:
+                    w.setValue(v)
+            uses_momentum = t.optimizer in ("sgd", "rmsprop")
+            self.momentum.setEnabled(uses_momentum)
+            self.momentum.setToolTip("" if uses_momentum else
+                                     f"{OPTIMIZERS[t.optimizer]} has no momentum setting")
+        finally:
+            self._showing = False
+
+    def _commit(self, name: str, value) -> None:
+        """An editor finished: one undo command when the value really changed."""
+        if self._showing:
+            return
+        old = self.doc.project.training
+        if getattr(old, name) == value:
+            return
+        from pydantic import ValidationError
+
+        try:
+            new = TrainingSettings.model_validate({**old.model_dump(), name: value})
+        except ValidationError as e:
+            msg = e.errors()[0].get("msg", str(e))
+            self.field_error.setText(f"{name.replace('_', ' ')}: {msg}")
+            self.field_error.show()
+            self.show_values()
+            return
+        self.field_error.hide()
+        self.doc.undo_stack.push(SetTraining(self.doc, old, new,
+                                             f"Set {name.replace('_', ' ')}"))
+        if self.doc.project.training is old:  # refused (locked): show the real value
+            self.show_values()
+
+    # ---- run control ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.bridge.active:
+            return
+        self.error.hide()
+        self.note.hide()
+        self.epoch_bar.setValue(0)
+        self.batch_bar.setValue(0)
+        self.rate_label.setText("Loading data…")
+        self._t0 = None
+        self.startRequested.emit()
+        self.bridge.start(self.doc.project)
+
+    def pause(self) -> None:
+        self.bridge.pause()
+
+    def resume(self) -> None:
+        from ..training import TrainingConfigError
+
+        if self.doc.analysis_enabled:
+            self.doc.refresh()
+        if not self.doc.valid:
+            self.show_error("The edited network has errors (see Problems); fix them, then "
+                            "Resume. Training stays paused.")
+            return
+        try:
+            report = self.bridge.resume(self.doc.project)
+        except TrainingConfigError as e:
+            self.show_error(f"Cannot resume with this network: {e}. Training stays paused.")
+            return
+        self.error.hide()
+        if report is not None:
+            self.show_note(f"Network changed: {report.summary()}. Unchanged layers kept "
+                           f"their weights and optimizer state.")
+
+    def stop(self) -> None:
+        self.bridge.stop()
+
+    def _state_changed(self, state: str) -> None:
+        idle, running = state == "idle", state in ("starting", "running")
+        self.act_start.setEnabled(idle)
+        self.act_pause.setEnabled(running)
+        self.act_resume.setEnabled(state in ("paused", "pausing"))
+        self.act_stop.setEnabled(not idle and state != "stopping")
+        self.settings_box.setEnabled(idle)
+        if state in ("starting", "running", "pausing", "stopping"):
+            self.doc.set_locked(True, LOCK_TEXT)
+        else:
+            self.doc.set_locked(False)
+        if state == "paused":
+            self.rate_label.setText("Paused: edit the network if you like, then Resume "
+                                    "(unchanged layers keep their weights).")
+        elif state == "stopping":
+            self.rate_label.setText("Stopping at the end of this batch…")
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def consume(self, events: list) -> None:
+        last_batch = None
+        for e in events:
+            kind = type(e).__name__
+            if kind == "Started":
+                self._t0 = time.perf_counter()
+                self._start_pos = e.start_epoch + e.start_batch / max(1, e.batches_per_epoch)
+                self._total = e.epochs
+                self.epoch_bar.setMaximum(e.epochs)
+                self.epoch_bar.setValue(e.start_epoch)
+                self.batch_bar.setMaximum(e.batches_per_epoch)
+                self.rate_label.setText(f"Training on {e.device}: {e.train_samples:,} "
+                                        f"samples, {e.parameters:,} parameters")
+            elif kind == "BatchEnd":
+                last_batch = e
+            elif kind == "EpochEnd":
+                self.epoch_bar.setValue(e.epoch + 1)
+            elif kind == "Failed":
+                self._show_failure(e)
+        if last_batch is not None and self._t0 is not None:
+            e = last_batch
+            self.batch_bar.setValue(e.batch + 1)
+            self.epoch_bar.setValue(e.epoch)
+            done = e.epoch + (e.batch + 1) / e.batches - self._start_pos
+            todo = self._total - self._start_pos
+            elapsed = time.perf_counter() - self._t0
+            eta = elapsed * (todo - done) / done if done > 0 else 0.0
+            what = f"acc {e.accuracy:.1%}" if e.accuracy is not None else f"loss {e.loss:.4g}"
+            if e.accuracy is not None:
+                what = f"loss {e.loss:.4g} · {what}"
+            self.rate_label.setText(f"ETA {fmt_eta(eta)} · {e.samples_per_s:,.0f} samples/s"
+                                    f" · {what}")
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    def show_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.show()
+
+    def _show_failure(self, e) -> None:
+        kept = self.bridge.checkpoint
+        tail = (f"<br>The project is unchanged and the last good checkpoint is kept: {kept}"
+                if kept else "<br>The project is unchanged.")
+        self.show_error(f"<b>Training failed.</b> {e.message}{tail}")
+
+    def _refused(self, message: str) -> None:
+        self.rate_label.setText("Not training")
+        self.show_error(f"<b>Cannot train:</b> {message}")
+
+    def _finished(self, result) -> None:
+        if result.status == "completed":
+            test = result.test or {}
+            bits = [f"{k} {v:.4g}" for k, v in test.items() if k in ("loss", "accuracy", "mae")]
+            self.rate_label.setText(f"Finished {result.epochs_done} epochs" +
+                                    (f"; test {', '.join(bits)}" if bits else ""))
+        elif result.status == "stopped":
+            self.rate_label.setText(f"Stopped after {result.epochs_done} epoch(s); the last "
+                                    f"checkpoint is kept")
+        else:
+            self.rate_label.setText("Failed (see below)")
+            if not self.error.isVisible():
+                self.show_error(f"<b>Training failed.</b> {result.message}")
+
+
+class TrainingUi(QObject):
+    """What install_training added to a window; tests and other panels reach in here."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        doc = window.doc
+        self.bridge = TrainingBridge(self)
+        self.panel = TrainingPanel(doc, self.bridge)
+        self.views = LiveViews()
+        self.health = HealthMonitor()
+        self.bridge.eventsReady.connect(self.views.consume)
+        self.bridge.eventsReady.connect(self._health)
+        self.panel.startRequested.connect(self._starting)
+        doc.editRefused.connect(self._refused_edit)
+        doc.lockChanged.connect(self._lock_changed)
+        doc.projectReplaced.connect(self._project_replaced)
+        window.canvas.selectionChanged.connect(self._selection_changed)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+        # the canvas banner while locked
+        self.banner = QLabel(window.view.viewport())
+        self.banner.setStyleSheet("background: #fff3cd; color: #5d4200; border: 1px solid "
+                                  "#e0c060; border-radius: 4px; padding: 4px 10px;")
+        self.banner.hide()
+
+    # ---- wiring ------------------------------------------------------------------------------
+
+    def _starting(self) -> None:
+        self.health.clear()
+        self.window.canvas.set_badges({})
+        dock = self.live_dock
+        dock.show()
+        dock.raise_()
+
+    def _health(self, events: list) -> None:
+        changed = False
+        for e in events:
+            kind = type(e).__name__
+            if kind == "ProbeSnapshot":
+                self.health.update(e)
+                changed = True
+            elif kind == "Failed":
+                self.health.failed(e)
+                changed = True
+                if e.node_id:
+                    self.window.view.center_on_node(e.node_id)
+        if changed:
+            self.window.canvas.set_badges(self.health.badges)
+
+    def _refused_edit(self, reason: str) -> None:
+        self.window.statusBar().showMessage(reason or "Editing is locked", 4000)
+
+    def _lock_changed(self, locked: bool) -> None:
+        self.banner.setText(self.window.doc.lock_reason)
+        self.banner.adjustSize()
+        self.banner.move(12, 10)
+        self.banner.setVisible(locked)
+        for act in self.undo_actions:
+            act.setEnabled(not locked and (self.window.doc.undo_stack.canUndo()
+                                           if act is self.undo_actions[0]
+                                           else self.window.doc.undo_stack.canRedo()))
+
+    def _project_replaced(self) -> None:
+        self.shutdown(wait=False)
+        self.health.clear()
+        self.window.canvas.set_badges({})
+
+    def _selection_changed(self) -> None:
+        if not (shiboken6.isValid(self.window.canvas) and shiboken6.isValid(self.views)):
+            return  # the window is being torn down
+        ids = self.window.canvas.selected_node_ids()
+        if len(ids) == 1:
+            self.views.select_layer(ids[0])
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop a run (window closing, another project opened)."""
+        if self.bridge.active:
+            self.bridge.stop()
+            if wait:
+                self.bridge.wait(10)
+
+
+def install_training(window) -> TrainingUi:
+    """Add training to a MainWindow: a Training dock (settings, controls, progress), a Live
+    dock (plots), a Train menu and toolbar, the canvas lock banner and health badges."""
+    ui = TrainingUi(window)
+    ui.panel_dock = window._dock("Training", ui.panel, Qt.LeftDockWidgetArea)
+    layers = window.findChild(QDockWidget, "Layers")
+    if layers is not None:
+        window.splitDockWidget(layers, ui.panel_dock, Qt.Vertical)
+    ui.live_dock = window._dock("Live", ui.views, Qt.BottomDockWidgetArea)
+    details = window.findChild(QDockWidget, "Details")
+    if details is not None:
+        window.tabifyDockWidget(details, ui.live_dock)
+        details.raise_()
+    menu = window.menuBar().addMenu("&Train")
+    for act in ui.panel.actions:
+        menu.addAction(act)
+    menu.addSeparator()
+    menu.addAction(ui.panel_dock.toggleViewAction())
+    menu.addAction(ui.live_dock.toggleViewAction())
+    bar = window.addToolBar("Training")
+    bar.setObjectName("Training toolbar")
+    for act in ui.panel.actions:
+        bar.addAction(act)
+    K = QKeySequence
+    ui.undo_actions = []
+    for key in (K.StandardKey.Undo, K.StandardKey.Redo):
+        for act in window.findChildren(QAction):
+            if act.shortcut().matches(K(key)) == K.SequenceMatch.ExactMatch and \
+                    act not in ui.undo_actions:
+                ui.undo_actions.append(act)
+                break
+
+    def grow_live(visible):
+        if visible and ui.live_dock.height() < 300:
+            QTimer.singleShot(0, lambda: window.resizeDocks([ui.live_dock], [330],
+                                                            Qt.Vertical))
+    ui.live_dock.visibilityChanged.connect(grow_live)
+    return ui
