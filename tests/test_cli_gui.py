@@ -33,3 +33,29 @@ def test_screenshot_of_a_bad_file_fails_cleanly(tmp_path):
     r = run(["gui", str(bad), "--screenshot", str(tmp_path / "x.png")], tmp_path)
     assert r.returncode == 1 and "invalid JSON" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_window_paints_without_importing_torch(tmp_path):
+    """Everything on screen at start-up must work before torch is imported (the app
+    imports it in a background thread); a module-level torch import anywhere in the
+    window would block the first paint for seconds."""
+    code = """
+import sys
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from netbuilder import examples
+from netbuilder.ui.mainwindow import MainWindow
+w = MainWindow()
+w.doc.analysis_enabled = False
+w.doc.set_project(examples.load('digits_cnn'))
+w.show()
+for _ in range(20):
+    app.processEvents()
+w.grab()
+print(sorted(m for m in ('torch', 'pyqtgraph') if m in sys.modules))
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NETBUILDER_STATE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -872,6 +872,8 @@ class DataPanel(QWidget):
 
     def run_check(self) -> None:
         """Ask the training package whether this graph can train on this dataset."""
+        if not self.doc.analysis_enabled:
+            return  # needs torch; the first analysisChanged (torch ready) runs it again
         from ..training.config import TrainingConfigError, check
 
         ds = self.doc.project.dataset
