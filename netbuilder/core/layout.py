@@ -52,7 +52,7 @@ def auto_layout(graph: Graph, wrap: bool = True) -> dict[str, tuple[float, float
     # Aim for a roughly 16:9 picture: columns per band grows with the square root.
     per_band = n_cols
     band_h = tallest * DY + BAND_GAP
-    if wrap and n_cols > 7:
+    if wrap and n_cols > 5:
         # the smallest band count whose picture is no wider than about 2:1
         bands = 1
         while math.ceil(n_cols / bands) * DX > 2.0 * bands * band_h:
