@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
 
 from ..core.project import DatasetChoice
 from ..core.registry import Param
-from . import theme
+from . import plots, theme
 from .commands import MacroCommand, SetParams
 from .document import Document
 from .inspector import ParamField, _plain, _rule, _section, _tidy_form
@@ -88,34 +88,12 @@ class Background(QObject):
             t.join(timeout)
 
 
-def make_plot(parent_palette: QPalette | None = None):
-    """A pyqtgraph PlotWidget coloured from the current palette (pyqtgraph is imported on
-    first use: it costs ~0.5 s)."""
-    import pyqtgraph as pg
-
-    pal = parent_palette or theme.palette()
-    plot = pg.PlotWidget(background=pal.color(QPalette.ColorRole.Base))
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    text = pal.color(QPalette.ColorRole.Text)
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(theme.muted_colour(pal)))
-        axis.setTextPen(pg.mkPen(text))
-    return plot
+def make_plot(pal: QPalette | None = None):
+    return plots.make_plot(pal=pal)
 
 
 def add_legend(plot, pal: QPalette | None = None):
-    import pyqtgraph as pg
-
-    pal = pal or theme.palette()
-    base = QColor(pal.color(QPalette.ColorRole.Base))
-    base.setAlpha(170)  # curves stay visible behind it
-    legend = plot.addLegend(offset=(6, 4), labelTextColor=pal.color(QPalette.ColorRole.Text),
-                            brush=pg.mkBrush(base))
-    legend.setLabelTextSize("8pt")
-    return legend
+    return plots.add_legend(plot, pal, offset=(6, 4), alpha=170, size="8pt")
 
 
 def to_qimage(x: np.ndarray) -> QImage:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSta
                                QVBoxLayout, QWidget)
 
 from . import theme
+from .plots import add_legend, make_plot
 from .training_bridge import Boundary, Predictions
 
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -59,41 +60,6 @@ class Series:
     @property
     def y(self) -> np.ndarray:
         return self._y[: self.n]
-
-
-def make_plot(title: str = "", left: str = "", bottom: str = ""):
-    import pyqtgraph as pg
-
-    pal = theme.palette()
-    plot = pg.PlotWidget(background=pal.color(QPalette.ColorRole.Base))
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    text = pal.color(QPalette.ColorRole.Text)
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(theme.muted_colour(pal)))
-        axis.setTextPen(pg.mkPen(text))
-    if title:
-        plot.setTitle(title, color=text.name(), size="9pt")
-    if left:
-        plot.setLabel("left", left, color=text.name())
-    if bottom:
-        plot.setLabel("bottom", bottom, color=text.name())
-    plot.setMinimumSize(160, 120)
-    return plot
-
-
-def add_legend(plot):
-    import pyqtgraph as pg
-
-    pal = theme.palette()
-    base = QColor(pal.color(QPalette.ColorRole.Base))
-    base.setAlpha(200)
-    legend = plot.addLegend(offset=(-4, 4), labelTextColor=pal.color(QPalette.ColorRole.Text),
-                            brush=pg.mkBrush(base))
-    legend.setLabelTextSize("7.5pt")
-    return legend
 
 
 def image_view(plot):
