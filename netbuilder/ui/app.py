@@ -11,7 +11,7 @@ import sys
 import time
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
-from PySide6.QtGui import QPalette, QColor, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 _T0 = time.perf_counter()
@@ -41,18 +41,10 @@ def apply_theme(app: QApplication) -> None:
     dark = scheme == scheme.Dark or os.environ.get("NETBUILDER_THEME") == "dark"
     if os.environ.get("NETBUILDER_THEME") == "light":
         dark = False
-    if not dark:
-        return
-    pal = QPalette()
-    for role, color in ((QPalette.Window, "#1f2227"), (QPalette.WindowText, "#e6e6e6"),
-                        (QPalette.Base, "#24272d"), (QPalette.AlternateBase, "#2b2f36"),
-                        (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#2b2f36"),
-                        (QPalette.ButtonText, "#e6e6e6"), (QPalette.Highlight, "#3d8bfd"),
-                        (QPalette.HighlightedText, "#ffffff"), (QPalette.Mid, "#5a606b"),
-                        (QPalette.PlaceholderText, "#9aa0aa"), (QPalette.ToolTipBase, "#2b2f36"),
-                        (QPalette.ToolTipText, "#e6e6e6")):
-        pal.setColor(role, QColor(color))
-    app.setPalette(pal)
+    if dark:
+        from .theme import dark_palette
+
+        app.setPalette(dark_palette())
 
 
 class _FirstPaint(QObject):

@@ -18,7 +18,7 @@ from ..core.layout import auto_layout
 from . import commands
 from .document import Document
 from .palette import layer_from_mime
-from .theme import category_colour, is_dark, severity_colour
+from .theme import category_colour, is_dark, muted_colour, severity_colour
 
 GRID = 20.0
 NODE_W = 196.0
@@ -151,8 +151,9 @@ class NodeItem(QGraphicsObject):
             return
         dark = is_dark()
         painter.setRenderHint(QPainter.Antialiasing)
-        body = pal.color(QPalette.Base) if not dark else QColor("#2b2f36")
-        border = pal.color(QPalette.Mid)
+        body = pal.color(QPalette.Base) if not dark else QColor("#363a41")
+        # Mid is nearly the background in dark palettes: outline with the muted text colour
+        border = pal.color(QPalette.Mid) if not dark else muted_colour()
         width = 1.2
         if self.severity == "error":
             border, width = severity_colour("error"), 2.4
@@ -345,8 +346,8 @@ class EdgeItem(QGraphicsPathItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         pal = QApplication.palette()
         painter.setRenderHint(QPainter.Antialiasing)
-        color = severity_colour("error") if self.error else pal.color(QPalette.Mid).darker(
-            90 if is_dark() else 130)
+        color = severity_colour("error") if self.error else (
+            muted_colour() if is_dark() else pal.color(QPalette.Mid).darker(130))
         if self.isSelected():
             color = pal.color(QPalette.Highlight)
         pen = QPen(color, 2.4 if self.isSelected() else 1.8)
