@@ -79,3 +79,31 @@ def test_resume_with_more_epochs_continues_the_history(run, tmp_path):
                 epochs=3, out_dir=tmp_path).run(resume_from=out / "checkpoints" / "last")
     assert r.status == "completed" and [h["epoch"] for h in r.history] == [1, 2, 3]
     assert (tmp_path / "metrics.csv").read_text().count("\n") == 4
+
+
+def test_paced_checkpoints_write_less_and_keep_the_same_best(tmp_path):
+    """checkpoint_every_s (the window's setting): "last" only when due and at the end; a
+    better epoch in between is held in memory and written as the same "best"."""
+    saved = {}
+
+    def train(every, out):
+        events = []
+        Trainer(small_example("spirals_mlp", epochs=6), out_dir=out, checkpoint_every_s=every,
+                callbacks=[lambda e: events.append(e) if type(e).__name__ == "CheckpointSaved"
+                           else None]).run()
+        saved[every] = [(e.kind, e.epoch) for e in events]
+
+    train(0, tmp_path / "each")
+    train(3600, tmp_path / "paced")
+    assert [k for k, _ in saved[0]].count("last") == 6
+    assert saved[3600] == [("last", 6)] + [b for b in saved[0] if b[0] == "best"][-1:]
+    for kind in ("last", "best"):
+        each = load_file(str(tmp_path / "each" / "checkpoints" / kind / "model.safetensors"))
+        paced = load_file(str(tmp_path / "paced" / "checkpoints" / kind / "model.safetensors"))
+        assert each.keys() == paced.keys()
+        assert all(torch.equal(each[k], paced[k]) for k in each)
+    a = json.loads((tmp_path / "each" / "checkpoints" / "best" / "state.json").read_text())
+    b = json.loads((tmp_path / "paced" / "checkpoints" / "best" / "state.json").read_text())
+    def losses(state):
+        return [(r["train_loss"], r["val_loss"]) for r in state["history"]]
+    assert a["epoch"] == b["epoch"] and losses(a) == losses(b)

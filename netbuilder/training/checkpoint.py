@@ -42,6 +42,17 @@ class Checkpoint:
     project_text: str
 
 
+class Frozen:
+    """A state_dict captured earlier, standing in for its model/optimizer/scheduler in
+    save() (the trainer keeps a better epoch in memory until it writes it)."""
+
+    def __init__(self, state: dict):
+        self._state = state
+
+    def state_dict(self) -> dict:
+        return self._state
+
+
 def _cpu(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to("cpu").contiguous().clone()
 

@@ -130,6 +130,10 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
     warm.failed.connect(lambda msg: QMessageBox.critical(
         win, "PyTorch is not available", f"Shapes cannot be computed: {msg}"))
     warm.start()
+    if not screenshot:
+        # the training process imports torch too: start it once the editor is warm, so that
+        # Train starts at once instead of ~2 s later
+        warm.finished.connect(lambda: QTimer.singleShot(1500, win.training.bridge.prewarm))
 
     if screenshot:
         def shoot():

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSta
 
 from . import theme
 from .plots import add_legend, make_plot
-from .training_bridge import Boundary, Predictions
+from ..training.extras import Boundary, Predictions
 
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                  "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]

@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
                                QInputDialog, QLabel, QListWidget, QListWidgetItem,
@@ -79,6 +79,7 @@ class ExampleGallery(QDialog):
 
 
 class MainWindow(QMainWindow):
+    closed = Signal()  # the window accepted a close (after the unsaved-changes question)
     AUTOSAVE_MS = 5000
     MAX_RECENT = 8
 
@@ -421,6 +422,7 @@ class MainWindow(QMainWindow):
         if self.maybe_save():
             self.clear_recovery()
             e.accept()
+            self.closed.emit()
         else:
             e.ignore()
 

@@ -432,6 +432,7 @@ class TrainingUi(QObject):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+        window.closed.connect(self.shutdown)
 
         # the canvas banner while locked
         self.banner = QLabel(window.view.viewport())
@@ -477,7 +478,7 @@ class TrainingUi(QObject):
                                            else self.window.doc.undo_stack.canRedo()))
 
     def _project_replaced(self) -> None:
-        self.shutdown(wait=False)
+        self.shutdown(wait=False, close=False)
         self.health.clear()
         self.window.canvas.set_badges({})
 
@@ -488,12 +489,15 @@ class TrainingUi(QObject):
         if len(ids) == 1:
             self.views.select_layer(ids[0])
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop a run (window closing, another project opened)."""
+    def shutdown(self, wait: bool = True, close: bool = True) -> None:
+        """Stop a run (another project opened); with close, also end the training process
+        (the window closes or the app quits)."""
         if self.bridge.active:
             self.bridge.stop()
             if wait:
                 self.bridge.wait(10)
+        if close:
+            self.bridge.close()
 
 
 def install_training(window) -> TrainingUi:

@@ -1,0 +1,362 @@
+"""Training in a child process, driven over a pipe (no Qt).
+
+    proc = TrainingProcess()             # spawns the child, which imports torch meanwhile
+    proc.start(project_json, out_dir="runs/x", probe_hz=1.5)
+    for msg in proc.receive(): ...       # never blocks: Batch / Done / Refused / Died
+    proc.pause()
+    report = proc.replace(edited_json)   # while paused: CarryReport (see carryover.py)
+    proc.resume(); proc.stop(); proc.close()
+
+Why a process and not a thread (bench/bench_gui_training.py): with the Trainer in a thread
+of the window's process, the plots' Python code held the GIL the training loop needs
+between two torch ops, so training from the window ran at 0.39x the plain loop and the UI
+thread in turn waited for the training thread (event-loop lateness p99 ~100 ms). A child
+process has its own interpreter; the two only meet at the pipe.
+
+Messages are pickled by multiprocessing between these two processes of ours; nothing read
+from a file is ever unpickled. Events are plain dataclasses (events.py, extras.py), batched
+in the child so the window receives about 30 batches a second whatever the step rate.
+Control (pause, stop, replace, resume) goes the other way and is read by a listener thread
+in the child while its main thread trains; the Trainer acts on it at the next batch.
+
+The child outlives a run: the next Train press starts at once instead of after ~2 s of
+importing torch. It ends with close(), or by itself when the window's process goes away.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+FLUSH_S = 0.033  # the child sends buffered events at least this often while training
+URGENT = {"Started", "EpochEnd", "Paused", "Resumed", "Finished", "Failed", "CheckpointSaved"}
+
+
+# ---- messages, child -> window ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Batch:
+    events: list  # Trainer events (events.py) and extras (extras.py), oldest first
+
+
+@dataclass(frozen=True)
+class Refused:
+    message: str  # settings or data refused before training (TrainingConfigError, DataError)
+
+
+@dataclass(frozen=True)
+class Done:
+    result: object  # trainer.Result
+
+
+@dataclass(frozen=True)
+class Died:
+    message: str  # the child process ended without saying why (killed, out of memory, crash)
+
+
+@dataclass(frozen=True)
+class Reply:
+    ok: bool
+    value: object = None  # the answer, or a message for a person when not ok
+
+
+@dataclass
+class RunOptions:
+    project_json: str
+    out_dir: str
+    device: str | None = None
+    epochs: int | None = None
+    probe_hz: float = 1.5  # probe snapshots per second (paced by time, not steps)
+    checkpoint_every_s: float = 10.0  # see Trainer
+    extra: dict = field(default_factory=dict)
+
+
+# ---- the window's side ------------------------------------------------------------------------
+
+class TrainingProcess:
+    def __init__(self):
+        ctx = mp.get_context("spawn")  # fork would copy Qt's and torch's threads half-way
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=serve, args=(child,), name="netbuilder-training",
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self._pending: list = []
+        self._dead = False
+
+    @property
+    def alive(self) -> bool:
+        return not self._dead and self.proc.is_alive()
+
+    def _send(self, *msg) -> bool:
+        if self._dead:
+            return False
+        try:
+            self.conn.send(msg)
+            return True
+        except (OSError, EOFError, BrokenPipeError):
+            self._died()
+            return False
+
+    def _died(self) -> None:
+        if self._dead:
+            return
+        self._dead = True
+        self.proc.join(2)
+        code = self.proc.exitcode
+        how = ("it was killed (signal %d%s)" % (-code, "; out of memory?" if code == -9 else "")
+               if code is not None and code < 0 else f"exit code {code}")
+        self._pending.append(Died(f"the training process ended unexpectedly ({how})"))
+
+    def start(self, options: RunOptions) -> bool:
+        return self._send("start", options)
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def stop(self) -> None:
+        self._send("stop")
+
+    def replace(self, project_json: str, timeout: float = 60.0):
+        """While paused: train this (edited) graph from here on. Returns the CarryReport;
+        raises TrainingConfigError (the run stays paused, unchanged) if it cannot train."""
+        from .config import TrainingConfigError
+
+        reply = self.request("replace", project_json, timeout=timeout)
+        if not reply.ok:
+            raise TrainingConfigError(reply.value)
+        return reply.value
+
+    def layer_state(self, node_ids, timeout: float = 30.0) -> dict:
+        """While paused: {node id: {"weights": {name: array}, "optimizer": {name: array}}}
+        copied from the model being trained (to look at, and for tests)."""
+        reply = self.request("layer_state", list(node_ids), timeout=timeout)
+        if not reply.ok:
+            raise RuntimeError(reply.value)
+        return reply.value
+
+    def request(self, *msg, timeout: float) -> Reply:
+        """Send and wait for the Reply; other messages wait in line for receive()."""
+        if not self._send(*msg):
+            return Reply(False, "the training process is not running")
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0 or not self.conn.poll(left):
+                    raise TimeoutError(f"the training process did not answer {msg[0]!r} "
+                                       f"within {timeout:g} s")
+                m = self.conn.recv()
+            except (EOFError, OSError):
+                self._died()
+                return Reply(False, "the training process ended unexpectedly")
+            if isinstance(m, Reply):
+                return m
+            self._pending.append(m)
+
+    def receive(self) -> list:
+        """Everything the child has sent so far, without waiting."""
+        out, self._pending = self._pending, []
+        if self._dead:
+            return out
+        try:
+            while self.conn.poll():
+                out.append(self.conn.recv())
+        except (EOFError, OSError):
+            self._died()
+            out += self._pending
+            self._pending = []
+        return out
+
+    def wait_readable(self, timeout: float) -> bool:
+        if self._pending or self._dead:
+            return True
+        try:
+            return self.conn.poll(timeout)
+        except (EOFError, OSError):
+            return True
+
+    def close(self, timeout: float = 3.0) -> None:
+        self._send("quit")
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(timeout)
+        self._dead = True
+        self.conn.close()
+
+
+# ---- the child ----------------------------------------------------------------------------------
+
+def serve(conn) -> None:
+    """The child process's main function."""
+    _Child(conn).main()
+
+
+class _Child:
+    def __init__(self, conn):
+        self.conn = conn
+        self.send_lock = threading.Lock()
+        self.jobs: queue.Queue = queue.Queue()
+        self.trainer = None
+        self.extras = None
+        self.options: RunOptions | None = None
+        self.buf: list = []
+        self.last_flush = 0.0
+        self.last_probe = float("-inf")
+
+    def send(self, msg) -> None:
+        with self.send_lock:
+            try:
+                self.conn.send(msg)
+            except (OSError, EOFError):
+                pass  # the window is gone; the listener ends the process
+
+    def main(self) -> None:
+        from . import trainer  # noqa: F401 (import torch now, not when Train is pressed)
+
+        threading.Thread(target=self.listen, name="netbuilder-control", daemon=True).start()
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            self.run(*job)
+
+    # ---- control, on the listener thread --------------------------------------------------
+
+    def listen(self) -> None:
+        while True:
+            try:
+                cmd, *args = self.conn.recv()
+            except (EOFError, OSError):
+                cmd, args = "quit", []
+            t = self.trainer
+            if cmd == "start":
+                self.begin(args[0])
+            elif cmd == "pause" and t is not None:
+                t.pause()
+            elif cmd == "resume" and t is not None:
+                t.resume()
+            elif cmd == "stop" and t is not None:
+                t.stop()
+            elif cmd == "replace":
+                self.send(self.replace(args[0]))
+            elif cmd == "layer_state":
+                self.send(self.layer_state(args[0]))
+            elif cmd == "quit":
+                if t is not None:
+                    t.stop()
+                self.jobs.put(None)
+                return
+
+    def begin(self, options: RunOptions) -> None:
+        from ..core.project import ProjectError, parse_project
+        from .config import TrainingConfigError
+        from .trainer import Trainer
+
+        if self.trainer is not None:
+            self.send(Refused("a run is already going in this training process"))
+            return
+        try:
+            project = parse_project(options.project_json, "the project")
+            self.trainer = Trainer(project, out_dir=options.out_dir, device=options.device,
+                                   epochs=options.epochs, callbacks=[self.on_event],
+                                   tensorboard=False,
+                                   checkpoint_every_s=options.checkpoint_every_s)
+        except (ProjectError, TrainingConfigError) as e:
+            self.send(Refused(str(e)))
+            return
+        self.options = options
+        self.jobs.put((self.trainer, options))
+
+    def replace(self, project_json: str) -> Reply:
+        from ..core.project import ProjectError, parse_project
+        from .config import TrainingConfigError
+
+        t = self.trainer
+        if t is None or not t.parked:
+            return Reply(False, "training is not paused")
+        try:
+            project = parse_project(project_json, "the project")
+            project.training = t.project.training  # the run keeps its settings
+            return Reply(True, t.replace_project(project))
+        except (ProjectError, TrainingConfigError) as e:
+            return Reply(False, str(e))
+
+    def layer_state(self, node_ids) -> Reply:
+        t = self.trainer
+        if t is None or not t.parked:
+            return Reply(False, "training is not paused")
+        model, opt = t.model, t.optimizer
+        out = {}
+        for nid in node_ids:
+            q = model.node_modules.get(nid)
+            if q is None:
+                continue
+            m = model.get_submodule(q)
+            weights = {k: v.detach().cpu().numpy().copy() for k, v in m.state_dict().items()}
+            state = {}
+            for name, p in m.named_parameters():
+                for key, v in opt.state.get(p, {}).items():
+                    if hasattr(v, "numpy") and v.dim() > 0:
+                        state[f"{name}.{key}"] = v.detach().cpu().numpy().copy()
+            out[nid] = {"weights": weights, "optimizer": state}
+        return Reply(True, out)
+
+    # ---- the run, on the main thread --------------------------------------------------------
+
+    def run(self, trainer, options: RunOptions) -> None:
+        from ..data import DataError
+        from .checkpoint import CheckpointError
+        from .config import TrainingConfigError
+        from .extras import Extras
+
+        self.buf, self.last_probe = [], float("-inf")
+        try:
+            try:
+                trainer.prepare()
+                self.extras = Extras(trainer)
+                result = trainer.run()
+            except (DataError, TrainingConfigError, CheckpointError) as e:
+                self.flush()
+                self.send(Refused(str(e)))
+                return
+            except Exception as e:  # noqa: BLE001 (report it; the window keeps working)
+                self.flush()
+                self.send(Refused(f"training could not start: {type(e).__name__}: {e}"))
+                return
+            self.flush()
+            self.send(Done(result))
+        finally:
+            self.trainer = self.extras = None
+
+    def on_event(self, e) -> None:
+        """Trainer callback, on the training thread: keep it cheap."""
+        t, kind, now = self.trainer, type(e).__name__, time.perf_counter()
+        hz = self.options.probe_hz
+        if kind in ("Started", "BatchEnd") and t is not None:
+            # Paced by time: the next step probes when 1/hz has passed since the last
+            # snapshot (Prober.due is "step % every == 0").
+            t.prober.every = 1 if hz > 0 and now - self.last_probe >= 1.0 / hz else 1 << 40
+        self.buf.append(e)
+        if kind == "ProbeSnapshot":
+            self.last_probe = now
+            extra = self.extras.compute(e.step) if self.extras is not None else None
+            if extra is not None:
+                self.buf.append(extra)
+        if kind in URGENT or now - self.last_flush >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buf:
+            batch, self.buf = self.buf, []
+            self.send(Batch(batch))
+        self.last_flush = time.perf_counter()
+
+
+__all__ = ["TrainingProcess", "RunOptions", "Batch", "Done", "Refused", "Died", "Reply", "serve"]
