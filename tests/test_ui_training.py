@@ -68,7 +68,7 @@ def test_digits_cnn_trains_live_then_stops_and_exports(qtbot, window, tmp_path):
     x, y = curves.val_loss.getData()
     assert list(x[:2]) == [1, 2] and np.isfinite(y[:2]).all()
     assert len(curves.train_loss.getData()[0]) >= 2
-    assert curves.batch_loss.getData()[0].max() >= 2.0  # batches of both epochs
+    assert curves.batch_loss.xData.max() >= 2.0  # batches of both epochs (not downsampled)
     assert len(curves.val_metric.getData()[0]) >= 2  # accuracy
     fm = ui.views.feature_maps
     qtbot.waitUntil(lambda: fm.image.image is not None, timeout=WAIT)
@@ -144,8 +144,8 @@ def test_a_failure_is_explained_and_the_app_keeps_working(qtbot, window):
     click(qtbot, panel, "Train")
     wait_idle(qtbot, ui)
     assert ui.bridge.result.status == "completed"
-    p = ui.views.predictions
-    assert len(p.pred.getData()[0]) > 0 or p.latest is not None
+    p = ui.views.predictions  # drawn within a few frames (views take turns to redraw)
+    qtbot.waitUntil(lambda: p.pred.xData is not None and len(p.pred.xData) > 0, timeout=WAIT)
 
 
 def test_settings_refused_before_training_are_shown(qtbot, window):

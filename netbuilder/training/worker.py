@@ -25,10 +25,16 @@ importing torch. It ends with close(), or by itself when the window's process go
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 FLUSH_S = 0.033  # the child sends buffered events at least this often while training
 URGENT = {"Started", "EpochEnd", "Paused", "Resumed", "Finished", "Failed", "CheckpointSaved"}
@@ -77,17 +83,45 @@ class RunOptions:
 
 class TrainingProcess:
     def __init__(self):
-        ctx = mp.get_context("spawn")  # fork would copy Qt's and torch's threads half-way
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=serve, args=(child,), name="netbuilder-training",
-                                daemon=True)
-        self.proc.start()
-        child.close()
         self._pending: list = []
         self._dead = False
+        if os.name == "posix":
+            self._start_posix()
+        else:  # pragma: no cover (Windows: multiprocessing's spawn, which re-imports the
+            # main module: the calling script needs an `if __name__ == "__main__":` guard)
+            ctx = mp.get_context("spawn")
+            self.conn, child = ctx.Pipe()
+            self.proc = ctx.Process(target=serve, args=(child,), name="netbuilder-training",
+                                    daemon=True)
+            self.proc.start()
+            child.close()
+
+    def _start_posix(self) -> None:
+        # A fresh interpreter running this module, with one end of a socket pair: unlike
+        # multiprocessing's spawn it does not re-import the caller's main script (a script
+        # without a __main__ guard would start its own copy), and it starts sooner.
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+        self.proc = subprocess.Popen([sys.executable, "-m", __name__, str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), env=env, close_fds=True)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+
+    def _exitcode(self, timeout: float) -> int | None:
+        if isinstance(self.proc, subprocess.Popen):
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        self.proc.join(timeout)
+        return self.proc.exitcode
 
     @property
     def alive(self) -> bool:
+        if isinstance(self.proc, subprocess.Popen):
+            return not self._dead and self.proc.poll() is None
         return not self._dead and self.proc.is_alive()
 
     def _send(self, *msg) -> bool:
@@ -100,15 +134,16 @@ class TrainingProcess:
             self._died()
             return False
 
-    def _died(self) -> None:
+    def _died(self, why: str = "") -> None:
         if self._dead:
             return
         self._dead = True
-        self.proc.join(2)
-        code = self.proc.exitcode
-        how = ("it was killed (signal %d%s)" % (-code, "; out of memory?" if code == -9 else "")
-               if code is not None and code < 0 else f"exit code {code}")
-        self._pending.append(Died(f"the training process ended unexpectedly ({how})"))
+        code = self._exitcode(2)
+        if not why:
+            how = (f"it was killed by signal {-code}" + ("; out of memory?" if code == -9 else "")
+                   if code is not None and code < 0 else f"exit code {code}")
+            why = f"the training process ended unexpectedly ({how})"
+        self._pending.append(Died(why))
 
     def start(self, options: RunOptions) -> bool:
         return self._send("start", options)
@@ -169,8 +204,12 @@ class TrainingProcess:
                 out.append(self.conn.recv())
         except (EOFError, OSError):
             self._died()
-            out += self._pending
-            self._pending = []
+        except Exception as e:  # noqa: BLE001 (a message we cannot read: end it cleanly)
+            self.proc.kill()
+            self._died(f"unreadable message from the training process "
+                       f"({type(e).__name__}: {e})")
+        out += self._pending
+        self._pending = []
         return out
 
     def wait_readable(self, timeout: float) -> bool:
@@ -183,10 +222,9 @@ class TrainingProcess:
 
     def close(self, timeout: float = 3.0) -> None:
         self._send("quit")
-        self.proc.join(timeout)
-        if self.proc.is_alive():
+        if self._exitcode(timeout) is None:
             self.proc.terminate()
-            self.proc.join(timeout)
+            self._exitcode(timeout)
         self._dead = True
         self.conn.close()
 
@@ -357,6 +395,14 @@ class _Child:
             batch, self.buf = self.buf, []
             self.send(Batch(batch))
         self.last_flush = time.perf_counter()
+
+
+if __name__ == "__main__":
+    # run the module's own copy under its real name, so what it pickles names
+    # netbuilder.training.worker.Batch and not __main__.Batch
+    from netbuilder.training.worker import serve as _serve
+
+    _serve(Connection(int(sys.argv[1])))
 
 
 __all__ = ["TrainingProcess", "RunOptions", "Batch", "Done", "Refused", "Died", "Reply", "serve"]

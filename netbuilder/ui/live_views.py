@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSta
                                QVBoxLayout, QWidget)
 
 from . import theme
-from .plots import add_legend, make_plot
+from .plots import StickyRange, add_legend, make_plot
 from ..training.extras import Boundary, Predictions
 
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -32,6 +32,7 @@ CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 LINE_COLOURS = CLASS_COLOURS
 HIST_ROWS = 48  # value bins of the histogram image
 HIST_COLUMNS = 240  # newest snapshots shown
+POOLED_CURVES = 12  # norm curve pairs made with the view (more are made when needed)
 
 
 class Series:
@@ -132,7 +133,14 @@ class Curves(QWidget):
         self.val_metric = self.metric_plot.plot([], [], pen=pg.mkPen(c1, width=2),
                                                 symbol="o", symbolSize=5, symbolBrush=c1,
                                                 name="validation")
+        self.loss_range = StickyRange(self.loss_plot, floor=0.0)  # losses here are >= 0
+        self.metric_range = StickyRange(self.metric_plot, floor=0.0)  # accuracy or MAE
         self.clear()
+
+    def set_epochs(self, epochs: int) -> None:
+        """The run's length: the x axis spans it from the start and never moves."""
+        self.loss_range.reset(fixed_x=(0.0, float(epochs)))
+        self.metric_range.reset(fixed_x=(0.0, float(epochs)))
 
     def clear(self) -> None:
         self.s_batch, self.s_train, self.s_val = Series(1024), Series(), Series()
@@ -141,13 +149,14 @@ class Curves(QWidget):
         for item in (self.batch_loss, self.train_loss, self.val_loss, self.train_metric,
                      self.val_metric):
             item.setData([], [])
-        self._dirty = False
+        self._dirty = self._epoch_dirty = False
 
     def add(self, e) -> None:
         kind = type(e).__name__
         if kind == "BatchEnd":
             self.s_batch.append(e.epoch + (e.batch + 1) / e.batches, e.loss)
         elif kind == "EpochEnd":
+            self._epoch_dirty = True
             x = e.epoch + 1
             self.s_train.append(x, e.train["loss"])
             if "loss" in e.val:
@@ -155,6 +164,8 @@ class Curves(QWidget):
             if self.metric_name is None:
                 self.metric_name = "accuracy" if "accuracy" in e.train or "accuracy" in \
                     e.val else "mae"
+                if self.metric_name == "accuracy":
+                    self.metric_range.reset(self.metric_range.fixed_x, fixed_y=(0.0, 1.02))
                 self.metric_plot.setTitle("Accuracy" if self.metric_name == "accuracy"
                                           else "Mean absolute error (validation)",
                                           color=theme.palette().color(
@@ -172,10 +183,23 @@ class Curves(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        for item, s in ((self.batch_loss, self.s_batch), (self.train_loss, self.s_train),
-                        (self.val_loss, self.s_val), (self.train_metric, self.s_train_m),
-                        (self.val_metric, self.s_val_m)):
-            item.setData(s.x, s.y)
+        self.batch_loss.setData(self.s_batch.x, self.s_batch.y)
+        if self._epoch_dirty:  # the epoch curves (with markers) change once an epoch
+            self._epoch_dirty = False
+            for item, s in ((self.train_loss, self.s_train), (self.val_loss, self.s_val),
+                            (self.train_metric, self.s_train_m),
+                            (self.val_metric, self.s_val_m)):
+                item.setData(s.x, s.y)
+        for rng, series in ((self.loss_range, (self.s_batch, self.s_train, self.s_val)),
+                            (self.metric_range, (self.s_train_m, self.s_val_m))):
+            series = [s for s in series if s.n]
+            if series:
+                ys = [s.y[np.isfinite(s.y)] for s in series]
+                ys = [y for y in ys if len(y)]
+                if ys:
+                    rng.update(min(float(s.x[0]) for s in series),
+                               max(float(s.x[-1]) for s in series),
+                               min(float(y.min()) for y in ys), max(float(y.max()) for y in ys))
 
 
 class LayerPicker(QWidget):
@@ -328,10 +352,13 @@ class PredictionsView(QWidget):
                                      name="target")
         self.pred = self.plot.plot([], [], pen=pg.mkPen(CLASS_COLOURS[1], width=2),
                                    name="prediction")
+        self.range = StickyRange(self.plot)
         self.latest: Predictions | None = None
 
     def clear(self) -> None:
         self.latest = None
+        self.range.reset()
+        self.range.fixed_x = None
         self.target.setData([], [])
         self.pred.setData([], [])
 
@@ -347,6 +374,11 @@ class PredictionsView(QWidget):
         self.target.setData(p.x[order], p.target[order])
         self.pred.setData(p.x[order], p.pred[order])
         self.plot.setLabel("bottom", p.x_label)
+        ys = np.concatenate([p.target, p.pred])
+        ys = ys[np.isfinite(ys)]
+        if len(ys) and len(p.x):
+            self.range.update(float(p.x.min()), float(p.x.max()), float(ys.min()),
+                              float(ys.max()))
 
 
 class Histograms(LayerPicker):
@@ -358,12 +390,18 @@ class Histograms(LayerPicker):
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)
         self.image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
+        self.range = StickyRange(plot, pad=0.02)
         self.hist: dict[str, list] = {}
-        self.combo.currentIndexChanged.connect(lambda *_: self.redraw(force=True))
+        self.combo.currentIndexChanged.connect(self._layer_changed)
         self._dirty = False
+
+    def _layer_changed(self, *_) -> None:
+        self.range.reset()  # another layer has another value range
+        self.redraw(force=True)
 
     def clear(self) -> None:
         self.hist = {}
+        self.range.reset()
         self.image.clear()
         self.set_layers([])
 
@@ -398,6 +436,7 @@ class Histograms(LayerPicker):
         img, lo, hi = got
         self.image.setImage(np.sqrt(img), levels=(0.0, 1.0))
         self.image.setRect(QRectF(0, lo, img.shape[1], hi - lo))
+        self.range.update(0.0, max(float(img.shape[1]), 8.0), lo, hi)
 
 
 class Norms(QWidget):
@@ -414,30 +453,51 @@ class Norms(QWidget):
         add_legend(self.weight_plot)
         lay.addWidget(self.weight_plot)
         lay.addWidget(self.grad_plot)
+        self.ranges = (StickyRange(self.weight_plot, log_y=True),
+                       StickyRange(self.grad_plot, log_y=True))
         self.clear()
 
+    def set_steps(self, steps: int) -> None:
+        """The run's optimizer steps: the x axis spans them from the start."""
+        for r in self.ranges:
+            r.reset(fixed_x=(0.0, float(max(steps, 1))))
+
+    def _pair(self, i: int) -> tuple:
+        """The i-th (weight, gradient) curve pair. Curves are made once and reused by later
+        runs: creating one costs ~5 ms of the UI thread, ten of them in one refresh stalled
+        the window at the start of every run."""
+        import pyqtgraph as pg
+
+        while len(self._pool) <= i:
+            pen = pg.mkPen(LINE_COLOURS[len(self._pool) % len(LINE_COLOURS)], width=1.6)
+            self._pool.append((self.weight_plot.plot([], [], pen=pen),
+                               self.grad_plot.plot([], [], pen=pen)))
+        return self._pool[i]
+
     def clear(self) -> None:
-        for p in (self.weight_plot, self.grad_plot):
-            for item in list(p.listDataItems()):
-                p.removeItem(item)
-            if p.plotItem.legend is not None:
-                p.plotItem.legend.clear()
+        for wi, gi in getattr(self, "_pool", []):
+            wi.setData([], [])
+            gi.setData([], [])
+        legend = self.weight_plot.plotItem.legend
+        if legend is not None:
+            legend.clear()
+        if not hasattr(self, "_pool"):
+            self._pool: list[tuple] = []
+            for i in range(POOLED_CURVES):
+                self._pair(i)
         self.series: dict[str, tuple[Series, Series]] = {}
         self.items: dict[str, tuple] = {}
         self._dirty = False
 
     def add(self, snap) -> None:
-        import pyqtgraph as pg
-
         for lp in snap.layers:
             if lp.weight_norm is None:
                 continue
             if lp.node_id not in self.series:
-                colour = LINE_COLOURS[len(self.series) % len(LINE_COLOURS)]
+                pair = self._pair(len(self.series))
                 self.series[lp.node_id] = (Series(), Series())
-                pen = pg.mkPen(colour, width=1.6)
-                self.items[lp.node_id] = (self.weight_plot.plot([], [], pen=pen, name=lp.name),
-                                          self.grad_plot.plot([], [], pen=pen))
+                self.items[lp.node_id] = pair
+                self.weight_plot.plotItem.legend.addItem(pair[0], lp.name)
             w, g = self.series[lp.node_id]
             w.append(snap.step, max(lp.weight_norm, 1e-30))
             if lp.grad_norm is not None and math.isfinite(lp.grad_norm):
@@ -452,16 +512,22 @@ class Norms(QWidget):
             wi, gi = self.items[nid]
             wi.setData(w.x, w.y)
             gi.setData(g.x, g.y)
+        for rng, k in zip(self.ranges, (0, 1)):
+            ser = [pair[k] for pair in self.series.values() if pair[k].n]
+            if ser:
+                rng.update(min(float(s.x.min()) for s in ser), max(float(s.x.max()) for s in ser),
+                           min(float(s.y.min()) for s in ser), max(float(s.y.max()) for s in ser))
 
 
 class LiveViews(QWidget):
     """All live views side by side; `consume` is connected to TrainingBridge.eventsReady.
 
-    Plots are redrawn at most `max_fps` times a second (default 10): painting pyqtgraph
-    plots holds the GIL that the training thread needs, and measured on 2 cores every
-    redraw costs the training loop directly (bench/bench_gui_training.py)."""
+    One frame every 1/max_fps s redraws ONE view group whose data changed, the loss curves
+    every other frame and the others in turn: a frame that repainted all six plots took
+    ~30 ms of the UI thread, one group takes a few ms, so the window never stalls
+    (bench/bench_gui_training.py: event-loop lateness)."""
 
-    max_fps = 10.0
+    max_fps = 30.0
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -471,6 +537,7 @@ class LiveViews(QWidget):
         self._later.setSingleShot(True)
         self._later.timeout.connect(self.redraw)
         self._pending: list = []
+        self._frame = self._turn = 0
         self.placeholder = QLabel("Press Train (Ctrl+Enter) to watch the network learn: loss "
                                   "curves, activations, feature maps or the decision "
                                   "boundary appear here.", alignment=Qt.AlignCenter,
@@ -520,8 +587,11 @@ class LiveViews(QWidget):
         self.build()
         for e in events:
             kind = type(e).__name__
-            if kind == "Started" and e.start_epoch == 0 and e.start_batch == 0:
-                self.clear()
+            if kind == "Started":
+                if e.start_epoch == 0 and e.start_batch == 0:
+                    self.clear()
+                self.curves.set_epochs(e.epochs)
+                self.norms.set_steps(e.epochs * e.batches_per_epoch)
             if kind in ("BatchEnd", "EpochEnd"):
                 self.curves.add(e)
             elif kind == "ProbeSnapshot":
@@ -549,12 +619,37 @@ class LiveViews(QWidget):
                 self._later.start(int(wait * 1000) + 1)
             return
         self._last_draw = now
-        self.curves.redraw()
-        self.feature_maps.redraw()
-        self.boundary.redraw()
-        self.predictions.redraw()
-        self.histograms.redraw()
-        self.norms.redraw()
+        dirty = [name for name, (is_dirty, _) in self._groups().items() if is_dirty()]
+        if not dirty:
+            return
+        rest = [g for g in ("model", "histograms", "norms") if g in dirty]
+        if "curves" in dirty and (self._frame % 2 == 0 or not rest):
+            pick = "curves"
+        elif rest:
+            pick = rest[self._turn % len(rest)]
+            self._turn += 1
+        else:  # only the curves, on an odd frame: they wait one frame (~15 a second)
+            self._frame += 1
+            self._later.start(int(1000 / self.max_fps) + 1)
+            return
+        self._frame += 1
+        self._groups()[pick][1]()
+        if len(dirty) > 1:  # the rest on the next frames
+            self._later.start(int(1000 / self.max_fps) + 1)
+
+    def _groups(self) -> dict:
+        """name -> (has new data?, redraw); each group paints one or two plots."""
+        fm, b, p = self.feature_maps, self.boundary, self.predictions
+
+        def model_redraw():
+            fm.redraw()
+            b.redraw()
+            p.redraw()
+        return {"curves": (lambda: self.curves._dirty, self.curves.redraw),
+                "model": (lambda: fm._dirty or b.latest is not None or p.latest is not None,
+                          model_redraw),
+                "histograms": (lambda: self.histograms._dirty, self.histograms.redraw),
+                "norms": (lambda: self.norms._dirty, self.norms.redraw)}
 
     def showEvent(self, e) -> None:
         super().showEvent(e)

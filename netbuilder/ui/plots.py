@@ -19,6 +19,10 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.showGrid(x=True, y=True, alpha=0.2)
+    for name in ("left", "bottom"):
+        # grid lines at major ticks only: the minor ones tripled the paint time (measured:
+        # loss plot 12.8 -> 3.6 ms per refresh), which the live views pay 10+ times a second
+        plot.getAxis(name).setStyle(maxTickLevel=0)
     text = pal.color(QPalette.ColorRole.Text)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
@@ -46,3 +50,59 @@ def add_legend(plot, pal: QPalette | None = None, offset=(-4, 4), alpha: int = 2
                             brush=pg.mkBrush(base))
     legend.setLabelTextSize(size)
     return legend
+
+
+class StickyRange:
+    """Keeps a plot's view around its data without re-ranging on every refresh.
+
+    pyqtgraph's auto-range moves the axes whenever the data grows, and repainting the axes
+    (ticks, labels, grid) is most of a plot's paint time: ~12 ms of ~15 ms for the loss plot
+    on this machine. Here a range changes only when the data leaves it or fills less than
+    `shrink` of it, and then with `pad` to spare, so the axes stay cached between the few
+    changes. `x` can be fixed in advance (e.g. 0..epochs when the run starts)."""
+
+    def __init__(self, plot, pad: float = 0.08, shrink: float = 0.35, log_y: bool = False,
+                 floor: float | None = None):
+        self.plot, self.pad, self.shrink, self.log_y = plot, pad, shrink, log_y
+        self.floor = floor  # y never starts above this (0 for losses and errors)
+        self.x: tuple[float, float] | None = None
+        self.y: tuple[float, float] | None = None
+        self.fixed_x: tuple[float, float] | None = None
+        self.fixed_y: tuple[float, float] | None = None
+        plot.plotItem.vb.disableAutoRange()
+
+    def reset(self, fixed_x=None, fixed_y=None) -> None:
+        self.x = self.y = None
+        self.fixed_x, self.fixed_y = fixed_x, fixed_y
+
+    def _fit(self, cur, lo: float, hi: float, grow_right: bool) -> tuple[float, float] | None:
+        import math
+
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        span = max(hi - lo, abs(hi) * 1e-3, 1e-9)
+        if cur is not None:
+            inside = cur[0] <= lo and hi <= cur[1]
+            if inside and span >= self.shrink * (cur[1] - cur[0]):
+                return cur
+        if grow_right:  # a growing axis (steps, snapshots): double ahead of the data
+            return lo, lo + 2 * span
+        pad = self.pad * span
+        return (lo if lo == self.floor else lo - pad), hi + pad
+
+    def update(self, x_lo: float, x_hi: float, y_lo: float, y_hi: float) -> None:
+        """The data's bounds now (y in data units; log10 is taken for log plots)."""
+        import math
+
+        if self.log_y:
+            if y_lo <= 0 or y_hi <= 0:
+                return
+            y_lo, y_hi = math.log10(y_lo), math.log10(y_hi)
+        if self.floor is not None:
+            y_lo = min(y_lo, self.floor)
+        x = self.fixed_x or self._fit(self.x, x_lo, x_hi, grow_right=True)
+        y = self.fixed_y or self._fit(self.y, y_lo, y_hi, grow_right=False)
+        if x is None or y is None or (x == self.x and y == self.y):
+            return
+        self.x, self.y = x, y
+        self.plot.plotItem.vb.setRange(xRange=x, yRange=y, padding=0)

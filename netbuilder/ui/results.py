@@ -132,6 +132,11 @@ def evaluate_run(run_dir: str | Path) -> Evaluation:
             if x.dtype == torch.float32 and data.mean is not None:
                 x = x * torch.as_tensor(data.std) + torch.as_tensor(data.mean)
             shown.append(x.numpy())
+        if len(split):
+            # the try-it box predicts one sample at a time on the UI thread, and the first
+            # call at a new batch size is slow (~40 ms: kernels are chosen per shape); pay
+            # that here, on the worker thread
+            model(data.batch(split, slice(0, 1))[0])
     out = torch.cat(outs) if outs else torch.zeros(0, plan.output_width)
     info = data.info
     if info.is_classification:
