@@ -54,7 +54,7 @@ def _child_rate(proc) -> float:
 
     from netbuilder.training.worker import Batch, Done, RunOptions
 
-    proc.start(RunOptions(_project().to_json(), tempfile.mkdtemp(), probe_hz=1.5))
+    proc.start(RunOptions(_project().to_json(), tempfile.mkdtemp()))  # the window's pacing
     marks = {}
     while "s" not in marks:
         proc.wait_readable(0.05)

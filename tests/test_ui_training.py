@@ -213,3 +213,28 @@ def test_pause_edit_resume_keeps_unchanged_layers(qtbot, window):
     click(qtbot, panel, "Stop")
     wait_idle(qtbot, ui)
     assert ui.bridge.result.status == "stopped"
+
+
+def test_a_killed_training_process_is_reported_and_the_next_run_works(qtbot, window):
+    """What the window sees when the system kills training (e.g. out of memory)."""
+    import os
+    import signal
+
+    w, ui = window, window.training
+    panel = open_example(w, "spirals_mlp", epochs=2000)
+    click(qtbot, panel, "Train")
+    qtbot.waitUntil(lambda: ui.bridge.state == "running", timeout=WAIT)
+    first = ui.bridge.worker
+    os.kill(first.proc.pid, signal.SIGKILL)
+    wait_idle(qtbot, ui)
+    assert ui.bridge.result.status == "failed"
+    text = panel.error.text()
+    assert panel.error.isVisible() and "ended unexpectedly" in text and "signal 9" in text
+    assert not w.doc.locked and w.doc.project.training.epochs == 2000  # project kept
+    set_field(panel, "epochs", 2)
+    click(qtbot, panel, "Train")  # a new training process takes over
+    wait_idle(qtbot, ui)
+    assert ui.bridge.result.status == "completed" and ui.bridge.worker is not first
+    proc = ui.bridge.worker.proc
+    w.close()  # closing the window ends its training process
+    assert proc.wait(10) is not None

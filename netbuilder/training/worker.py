@@ -1,7 +1,7 @@
 """Training in a child process, driven over a pipe (no Qt).
 
     proc = TrainingProcess()             # spawns the child, which imports torch meanwhile
-    proc.start(project_json, out_dir="runs/x", probe_hz=1.5)
+    proc.start(RunOptions(project_json, out_dir="runs/x"))
     for msg in proc.receive(): ...       # never blocks: Batch / Done / Refused / Died
     proc.pause()
     report = proc.replace(edited_json)   # while paused: CarryReport (see carryover.py)
@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 FLUSH_S = 0.033  # the child sends buffered events at least this often while training
+PROBE_BUDGET = 0.02  # probe snapshots may take at most this share of the training time
 URGENT = {"Started", "EpochEnd", "Paused", "Resumed", "Finished", "Failed", "CheckpointSaved"}
 
 
@@ -74,7 +75,7 @@ class RunOptions:
     out_dir: str
     device: str | None = None
     epochs: int | None = None
-    probe_hz: float = 1.5  # probe snapshots per second (paced by time, not steps)
+    probe_hz: float = 4.0  # at most this many probe snapshots a second (see PROBE_BUDGET)
     checkpoint_every_s: float = 10.0  # see Trainer
     extra: dict = field(default_factory=dict)
 
@@ -247,6 +248,8 @@ class _Child:
         self.buf: list = []
         self.last_flush = 0.0
         self.last_probe = float("-inf")
+        self.probe_gap = 1.0
+        self.batch_end = 0.0
 
     def send(self, msg) -> None:
         with self.send_lock:
@@ -355,6 +358,8 @@ class _Child:
         from .extras import Extras
 
         self.buf, self.last_probe = [], float("-inf")
+        self.probe_gap = 1.0 / options.probe_hz if options.probe_hz > 0 else float("inf")
+        self.batch_end = time.perf_counter()
         try:
             try:
                 trainer.prepare()
@@ -378,15 +383,22 @@ class _Child:
         t, kind, now = self.trainer, type(e).__name__, time.perf_counter()
         hz = self.options.probe_hz
         if kind in ("Started", "BatchEnd") and t is not None:
-            # Paced by time: the next step probes when 1/hz has passed since the last
+            # Paced by time: the next step probes when the gap has passed since the last
             # snapshot (Prober.due is "step % every == 0").
-            t.prober.every = 1 if hz > 0 and now - self.last_probe >= 1.0 / hz else 1 << 40
+            t.prober.every = 1 if hz > 0 and now - self.last_probe >= self.probe_gap else 1 << 40
+            self.batch_end = now
         self.buf.append(e)
         if kind == "ProbeSnapshot":
-            self.last_probe = now
             extra = self.extras.compute(e.step) if self.extras is not None else None
             if extra is not None:
                 self.buf.append(extra)
+            # up to probe_hz snapshots a second, but never more than PROBE_BUDGET of the
+            # training time: a snapshot of the digits CNN costs ~8 ms (about 3 a second), one
+            # of a large model can cost far more (then fewer)
+            done = time.perf_counter()
+            cost = done - self.batch_end
+            self.probe_gap = max(1.0 / hz, cost / PROBE_BUDGET) if hz > 0 else float("inf")
+            self.last_probe = done
         if kind in URGENT or now - self.last_flush >= FLUSH_S:
             self.flush()
 

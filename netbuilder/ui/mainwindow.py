@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([K("Ctrl+Shift+Z"), K("Ctrl+Y")])
         e.addAction(undo)
         e.addAction(redo)
+        self.act_undo, self.act_redo = undo, redo
         e.addSeparator()
         self.act_cut = self._action(e, "Cu&t", self.cut, K.Cut)
         self.act_copy = self._action(e, "&Copy", self.copy, K.Copy)

@@ -106,3 +106,26 @@ class StickyRange:
             return
         self.x, self.y = x, y
         self.plot.plotItem.vb.setRange(xRange=x, yRange=y, padding=0)
+        if self.log_y:
+            self.plot.getAxis("left").setTicks([log_ticks(*y)])
+
+
+def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+    """Labelled ticks for a log axis spanning 10**lo..10**hi: decades, or 1-2-5 steps when
+    the span is short (pyqtgraph labels every minor value then, and they overlap)."""
+    import math
+
+    for steps in ((1,), (1, 3), (1, 2, 5), tuple(range(1, 10))):
+        ticks = []
+        for k in range(math.floor(lo) - 1, math.ceil(hi) + 1):
+            for m in steps:
+                v = math.log10(m) + k
+                if lo <= v <= hi:
+                    ticks.append((v, f"{m * 10.0 ** k:g}"))
+        if len(ticks) >= 3 or steps[-1] == 9:
+            thin = -(-len(ticks) // most)  # keep at most `most` labels
+            ticks = ticks[::thin] if len(ticks) > most else ticks
+            break
+    if len(ticks) < 2:  # less than a step between two labels: label both ends
+        ticks = [(lo, f"{10.0 ** lo:.3g}"), (hi, f"{10.0 ** hi:.3g}")]
+    return ticks

@@ -42,7 +42,7 @@ class TrainingBridge(QObject):
     finished = Signal(object)  # training.Result, once the run has ended
     carriedOver = Signal(object)  # CarryReport, after an edit while paused (before it goes on)
 
-    def __init__(self, parent: QObject | None = None, probe_hz: float = 1.5,
+    def __init__(self, parent: QObject | None = None, probe_hz: float = 4.0,
                  refresh_ms: int = REFRESH_MS):
         super().__init__(parent)
         self.probe_hz = probe_hz

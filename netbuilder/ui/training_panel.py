@@ -534,14 +534,7 @@ def install_training(window) -> TrainingUi:
     bar.setObjectName("Training toolbar")
     for act in ui.panel.actions:
         bar.addAction(act)
-    K = QKeySequence
-    ui.undo_actions = []
-    for key in (K.StandardKey.Undo, K.StandardKey.Redo):
-        for act in window.findChildren(QAction):
-            if act.shortcut().matches(K(key)) == K.SequenceMatch.ExactMatch and \
-                    act not in ui.undo_actions:
-                ui.undo_actions.append(act)
-                break
+    ui.undo_actions = [window.act_undo, window.act_redo]
 
     def grow_live(visible):
         if visible and ui.live_dock.height() < 300:
