@@ -238,3 +238,28 @@ def test_a_killed_training_process_is_reported_and_the_next_run_works(qtbot, win
     proc = ui.bridge.worker.proc
     w.close()  # closing the window ends its training process
     assert proc.wait(10) is not None
+
+
+def test_the_first_node_that_went_non_finite_gets_a_nan_badge(qtbot, window, tmp_path):
+    """A network that blows up (SGD at lr 10): the failure names the first non-finite
+    layer, the canvas marks that node, and the view centres on it."""
+    from netbuilder.core.project import save_project
+    from training_util import project
+
+    p = project([("Linear", {"out_features": 64}), "ReLU", ("Linear", {"out_features": 64}),
+                 "ReLU", ("Linear", {"out_features": 2})], [2], "spirals", epochs=5,
+                optimizer="sgd", lr=10.0)
+    path = tmp_path / "blows_up.json"
+    save_project(p, path)
+    w, ui = window, window.training
+    w.doc.open(path)
+    w.doc.refresh()
+    click(qtbot, ui.panel, "Train")
+    wait_idle(qtbot, ui)
+    assert ui.bridge.result.status == "failed"
+    item = w.canvas.nodes["n2"]  # the first Linear: its weights went non-finite first
+    assert [k for k, _ in item.badges][0] == "nan"
+    assert "non-finite" in item.toolTip() or "NaN" in item.toolTip()
+    nan_nodes = [nid for nid, it in w.canvas.nodes.items()
+                 if any(k == "nan" for k, _ in it.badges)]
+    assert nan_nodes == ["n2"]

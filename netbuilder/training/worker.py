@@ -361,22 +361,17 @@ class _Child:
         self.probe_gap = 1.0 / options.probe_hz if options.probe_hz > 0 else float("inf")
         self.batch_end = time.perf_counter()
         try:
-            try:
-                trainer.prepare()
-                self.extras = Extras(trainer)
-                result = trainer.run()
-            except (DataError, TrainingConfigError, CheckpointError) as e:
-                self.flush()
-                self.send(Refused(str(e)))
-                return
-            except Exception as e:  # noqa: BLE001 (report it; the window keeps working)
-                self.flush()
-                self.send(Refused(f"training could not start: {type(e).__name__}: {e}"))
-                return
-            self.flush()
-            self.send(Done(result))
-        finally:
-            self.trainer = self.extras = None
+            trainer.prepare()
+            self.extras = Extras(trainer)
+            end = Done(trainer.run())
+        except (DataError, TrainingConfigError, CheckpointError) as e:
+            end = Refused(str(e))
+        except Exception as e:  # noqa: BLE001 (report it; the window keeps working)
+            end = Refused(f"training could not start: {type(e).__name__}: {e}")
+        self.flush()
+        # free for the next "start" before the window hears that this run has ended
+        self.trainer = self.extras = None
+        self.send(end)
 
     def on_event(self, e) -> None:
         """Trainer callback, on the training thread: keep it cheap."""
