@@ -107,3 +107,13 @@ def test_paced_checkpoints_write_less_and_keep_the_same_best(tmp_path):
     def losses(state):
         return [(r["train_loss"], r["val_loss"]) for r in state["history"]]
     assert a["epoch"] == b["epoch"] and losses(a) == losses(b)
+
+
+def test_a_checkpoint_that_cannot_be_written_fails_the_run_not_the_caller(tmp_path):
+    (tmp_path / "checkpoints").write_text("a file where the folder should be")
+    events = []
+    result = Trainer(small_example("spirals_mlp", epochs=2), out_dir=tmp_path,
+                     callbacks=[events.append]).run()  # no exception escapes
+    kinds = [type(e).__name__ for e in events]
+    assert result.status == "failed" and kinds[0] == "Started" and kinds[-1] == "Failed"
+    assert "training failed" in result.message

@@ -126,3 +126,11 @@ def test_a_script_without_a_main_guard_can_train(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("status completed") == 1  # printed once: no second copy ran
+
+
+def test_a_malformed_request_gets_an_answer_and_the_process_keeps_working(proc, tmp_path):
+    reply = proc.request("replace", timeout=30)  # no project: the command itself fails
+    assert not reply.ok and "IndexError" in reply.value
+    proc.start(RunOptions(small_example("spirals_mlp", epochs=1).to_json(), str(tmp_path)))
+    _, done = until(proc, Done)
+    assert done.result.status == "completed"

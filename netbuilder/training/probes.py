@@ -89,8 +89,8 @@ class Prober:
     def _subset(self, nid: str, n: int, device) -> torch.Tensor:
         idx = self._subsets.get((nid, n))
         if idx is None:
-            g = torch.Generator().manual_seed(n)
-            idx = torch.randperm(n, generator=g)[:STAT_VALUES].sort().values.to(device)
+            g = torch.Generator().manual_seed(n)  # randint, not randperm: n may be ~10^8
+            idx = torch.randint(n, (STAT_VALUES,), generator=g).sort().values.to(device)
             self._subsets[(nid, n)] = idx
         return idx
 

@@ -61,6 +61,17 @@ class Result:
     traceback: str = ""  # unexpected failures: for a developer
 
 
+def _cpu_copy(obj):
+    """A deep copy with every tensor copied to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return obj.__class__((k, _cpu_copy(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     """The shuffle of epoch `epoch`: a function of (seed, epoch) only."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -96,6 +107,11 @@ class Trainer:
         self._go.set()
         self._stop = threading.Event()
         self._parked = threading.Event()  # set while the training thread waits in a pause
+        # replace_project holds this while it swaps the graph; a parked run takes it before
+        # it goes on, so a swap never overlaps a training step
+        self._swap = threading.Lock()
+        self._started = False  # Started was emitted: later problems are failures of the run
+        self._pending_best = None  # a better epoch not yet written (checkpoint_every_s)
         self.data = self.plan = self.model = None
 
     # ---- control, from any thread --------------------------------------------------------
@@ -126,9 +142,10 @@ class Trainer:
         graph cannot train. Call from any thread, then resume()."""
         from .carryover import swap_graph
 
-        if not self._parked.is_set():
-            raise RuntimeError("replace_project needs a paused run (wait for Paused)")
-        return swap_graph(self, project)
+        with self._swap:
+            if not self._parked.is_set():
+                raise RuntimeError("replace_project needs a paused run (wait for Paused)")
+            return swap_graph(self, project)
 
     # ---- setup ------------------------------------------------------------------------------
 
@@ -165,18 +182,36 @@ class Trainer:
         try:
             self._setup(resume_from)
             return self._loop()
-        except (DataError, TrainingConfigError, ckpt.CheckpointError):
-            raise
+        except (DataError, TrainingConfigError, ckpt.CheckpointError) as e:
+            if not self._started:
+                raise  # a setup problem: nothing has trained
+            return self._crashed(e)  # e.g. a checkpoint could not be written mid-run
         except Exception as e:  # noqa: BLE001 (reported as an event, not lost in a thread)
-            msg = f"training failed: {type(e).__name__}: {e}"
-            try:
-                self._emit(Failed(msg))
-            except Exception:  # noqa: BLE001 (a broken callback must not hide the failure)
-                pass
-            return Result("failed", message=msg, traceback=traceback.format_exc())
+            return self._crashed(e)
         finally:
             if n:
                 torch.set_num_threads(old_threads)
+
+    def _crashed(self, e: Exception) -> Result:
+        """An unexpected error while training: report it, keep what can be kept."""
+        msg = f"training failed: {type(e).__name__}: {e}"
+        tb = traceback.format_exc()
+        try:
+            if self.out_dir is not None and self._pending_best is not None:
+                self._flush_best()  # the best epoch so far is still good
+        except Exception:  # noqa: BLE001 (the disk may be the problem)
+            pass
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            self._emit(Failed(msg))
+        except Exception:  # noqa: BLE001 (a broken callback must not hide the failure)
+            pass
+        return Result("failed", message=msg, traceback=tb)
 
     def _setup(self, resume_from) -> None:
         s, plan, data = self.settings, self.plan, self.data
@@ -248,10 +283,10 @@ class Trainer:
         if self.out_dir is None:
             return
         sched = self.scheduler
-        self._pending_best = (
-            ckpt.Frozen({k: v.detach().clone() for k, v in self.model.state_dict().items()}),
-            ckpt.Frozen(copy.deepcopy(self.optimizer.state_dict())),
-            ckpt.Frozen(copy.deepcopy(sched.state_dict())) if sched is not None else None,
+        self._pending_best = (  # copies on the CPU: no second copy in GPU memory
+            ckpt.Frozen(_cpu_copy(self.model.state_dict())),
+            ckpt.Frozen(_cpu_copy(self.optimizer.state_dict())),
+            ckpt.Frozen(_cpu_copy(sched.state_dict())) if sched is not None else None,
             self._state(), self.project.to_json(),
             {k: v.clone() for k, v in self._rng_state().items()})
 
@@ -275,20 +310,26 @@ class Trainer:
         return rng
 
     def _wait_if_paused(self) -> None:
-        if not self._go.is_set() and not self._stop.is_set():
-            if self.checkpoint_every_s > 0:
-                self._save_now()  # a paused run may be edited, and then fail: keep this one
-            self._parked.set()
-            self._emit(Paused(self.epoch, self.batch))
+        if self._go.is_set() or self._stop.is_set():
+            return
+        if self.checkpoint_every_s > 0:
+            self._save_now()  # a paused run may be edited, and then fail: keep this one
+        self._parked.set()
+        self._emit(Paused(self.epoch, self.batch))
+        while True:
             self._go.wait()
-            self._parked.clear()
-            self._emit(Resumed(self.epoch, self.batch))
+            with self._swap:  # not while replace_project swaps the graph
+                if self._go.is_set() or self._stop.is_set():  # (a new pause: stay parked)
+                    self._parked.clear()
+                    break
+        self._emit(Resumed(self.epoch, self.batch))
 
     def _loop(self) -> Result:
         s, plan, data, model = self.settings, self.plan, self.data, self.model
         dev, classify = plan.device, data.info.is_classification
         t_run = time.perf_counter()
         last_ckpt = None
+        self._started = True
         self._emit(Started(s.epochs, self.nb, self.epoch, self.batch, dev,
                            torch.get_num_threads(), sum(p.numel() for p in model.parameters()),
                            len(data.train), len(data.val), len(data.test)))

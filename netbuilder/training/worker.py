@@ -135,6 +135,14 @@ class TrainingProcess:
             self._died()
             return False
 
+    def _give_up(self, why: str) -> None:
+        """Stop using this process: kill it (it must not train on unseen) and say why."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self._died(why)
+
     def _died(self, why: str = "") -> None:
         if self._dead:
             return
@@ -184,13 +192,19 @@ class TrainingProcess:
         while True:
             left = deadline - time.monotonic()
             try:
-                if left <= 0 or not self.conn.poll(left):
-                    raise TimeoutError(f"the training process did not answer {msg[0]!r} "
-                                       f"within {timeout:g} s")
-                m = self.conn.recv()
+                ready = left > 0 and self.conn.poll(left)
+                m = self.conn.recv() if ready else None
             except (EOFError, OSError):
                 self._died()
                 return Reply(False, "the training process ended unexpectedly")
+            except Exception as e:  # noqa: BLE001 (unreadable: give up on this process)
+                self._give_up(f"unreadable message from the training process "
+                              f"({type(e).__name__}: {e})")
+                return Reply(False, "the training process sent a message it could not read")
+            if not ready:
+                self._give_up(f"the training process did not answer {msg[0]!r} within "
+                              f"{timeout:g} s; it was stopped")
+                return Reply(False, f"the training process did not answer within {timeout:g} s")
             if isinstance(m, Reply):
                 return m
             self._pending.append(m)
@@ -206,9 +220,8 @@ class TrainingProcess:
         except (EOFError, OSError):
             self._died()
         except Exception as e:  # noqa: BLE001 (a message we cannot read: end it cleanly)
-            self.proc.kill()
-            self._died(f"unreadable message from the training process "
-                       f"({type(e).__name__}: {e})")
+            self._give_up(f"unreadable message from the training process "
+                          f"({type(e).__name__}: {e})")
         out += self._pending
         self._pending = []
         return out
@@ -221,11 +234,19 @@ class TrainingProcess:
         except (EOFError, OSError):
             return True
 
-    def close(self, timeout: float = 3.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask the child to stop (it writes its stop checkpoint) and end; read what it sends
+        meanwhile, so it never blocks on a full pipe; terminate, then kill, if it hangs."""
         self._send("quit")
-        if self._exitcode(timeout) is None:
-            self.proc.terminate()
-            self._exitcode(timeout)
+        deadline = time.monotonic() + timeout
+        while self._exitcode(0.05) is None and time.monotonic() < deadline:
+            if not self._dead:
+                self.receive()
+        for end in (self.proc.terminate, self.proc.kill):
+            if self._exitcode(0) is not None:
+                break
+            end()
+            self._exitcode(2)
         self._dead = True
         self.conn.close()
 
@@ -273,27 +294,43 @@ class _Child:
     def listen(self) -> None:
         while True:
             try:
-                cmd, *args = self.conn.recv()
-            except (EOFError, OSError):
-                cmd, args = "quit", []
-            t = self.trainer
-            if cmd == "start":
-                self.begin(args[0])
-            elif cmd == "pause" and t is not None:
-                t.pause()
-            elif cmd == "resume" and t is not None:
-                t.resume()
-            elif cmd == "stop" and t is not None:
+                msg = self.conn.recv()
+            except (EOFError, OSError):  # the window is gone: stop and end
+                msg = ("quit",)
+            except Exception as e:  # noqa: BLE001 (an unreadable message: skip it)
+                print(f"netbuilder training process: unreadable message: {e}", file=sys.stderr)
+                continue
+            cmd, *args = msg if isinstance(msg, tuple) and msg else ("?",)
+            try:
+                if not self.handle(cmd, args):
+                    return
+            except Exception as e:  # noqa: BLE001 (the listener must outlive any command)
+                print(f"netbuilder training process: {cmd!r} failed: "
+                      f"{type(e).__name__}: {e}", file=sys.stderr)
+                if cmd in ("replace", "layer_state"):  # the window waits for an answer
+                    self.send(Reply(False, f"{type(e).__name__}: {e}"))
+
+    def handle(self, cmd: str, args: list) -> bool:
+        """One control message; False to stop listening (quit)."""
+        t = self.trainer
+        if cmd == "start":
+            self.begin(args[0])
+        elif cmd == "pause" and t is not None:
+            t.pause()
+        elif cmd == "resume" and t is not None:
+            t.resume()
+        elif cmd == "stop" and t is not None:
+            t.stop()
+        elif cmd == "replace":
+            self.send(self.replace(args[0]))
+        elif cmd == "layer_state":
+            self.send(self.layer_state(args[0]))
+        elif cmd == "quit":
+            if t is not None:
                 t.stop()
-            elif cmd == "replace":
-                self.send(self.replace(args[0]))
-            elif cmd == "layer_state":
-                self.send(self.layer_state(args[0]))
-            elif cmd == "quit":
-                if t is not None:
-                    t.stop()
-                self.jobs.put(None)
-                return
+            self.jobs.put(None)
+            return False
+        return True
 
     def begin(self, options: RunOptions) -> None:
         from ..core.project import ProjectError, parse_project
@@ -383,10 +420,16 @@ class _Child:
             t.prober.every = 1 if hz > 0 and now - self.last_probe >= self.probe_gap else 1 << 40
             self.batch_end = now
         self.buf.append(e)
-        if kind == "ProbeSnapshot":
-            extra = self.extras.compute(e.step) if self.extras is not None else None
+        if kind == "ProbeSnapshot" and self.extras is not None:
+            try:
+                extra = self.extras.compute(e.step)
+            except Exception as err:  # noqa: BLE001 (a view's extra must not fail the run)
+                print(f"netbuilder training process: live view data off: {err}",
+                      file=sys.stderr)
+                self.extras, extra = None, None
             if extra is not None:
                 self.buf.append(extra)
+        if kind == "ProbeSnapshot":
             # up to probe_hz snapshots a second, but never more than PROBE_BUDGET of the
             # training time: a snapshot of the digits CNN costs ~8 ms (about 3 a second), one
             # of a large model can cost far more (then fewer)

@@ -6,15 +6,18 @@ Qt, coalesced.
     bridge.start(project)                        # a copy of the project is trained
     bridge.pause(); bridge.resume(edited_project); bridge.stop()
 
-Process, not thread: measured in bench/bench_gui_training.py (see worker.py for why). The
+Process, not thread: measured (bench/bench_gui_training.py; with the Trainer in a thread of
+this process, training from the window ran at 0.39x the plain loop and the event loop was
+up to 230 ms late; see worker.py for why). The
 model lives in the child, so what the window needs afterwards comes through files: the
 checkpoints (results panel, export) and metrics.csv (run history). Pause-edit-resume sends
 the edited project to the paused child, which swaps the graph in place (carryover.py).
 
 A 33 ms QTimer takes whatever the child has sent and emits it as one `eventsReady(list)`,
 so the views refresh at most ~30 times per second whatever the batch rate, and the
-training never waits for the window. Probe snapshots are paced by time in the child
-(`probe_hz`), with the decision boundary / predictions (training/extras.py) right after.
+training never waits for the window. Probe snapshots are paced by time in the child (up
+to `probe_hz` a second within a 2 % time budget), with the decision boundary /
+predictions (training/extras.py) right after.
 """
 from __future__ import annotations
 
@@ -27,9 +30,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..core.project import Project, parse_project
 from ..training.extras import Boundary, Predictions  # noqa: F401 (the views' event types)
 from ..training.worker import Batch, Died, Done, Refused, RunOptions, TrainingProcess
-
-# Events are told apart by class name: importing netbuilder.training.events is cheap, but
-# matching names keeps the views free of the training package.
 
 REFRESH_MS = 33  # at most ~30 UI refreshes per second
 CHECKPOINT_EVERY_S = 10.0  # "last" at most this often during a run (always at its end)
@@ -160,7 +160,9 @@ class TrainingBridge(QObject):
                 self.checkpoint = e.path
             elif kind == "Started" and self.state == "starting":
                 self._set_state("running")
-            elif kind == "Paused":
+            elif kind == "Paused" and self.state == "pausing":
+                # only when a pause is wanted: a Paused that crossed a Stop or a quick
+                # Resume on the way must not unlock the graph while the child trains
                 self._set_state("paused")
             elif kind == "Resumed" and self.state == "paused":
                 self._set_state("running")
