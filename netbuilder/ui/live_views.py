@@ -527,7 +527,7 @@ class LiveViews(QWidget):
     ~30 ms of the UI thread, one group takes a few ms, so the window never stalls
     (bench/bench_gui_training.py: event-loop lateness)."""
 
-    max_fps = 30.0
+    max_fps = 20.0  # frames; the loss curves get every other one (10 a second)
 
     def __init__(self, parent=None):
         super().__init__(parent)
