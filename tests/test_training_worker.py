@@ -134,3 +134,31 @@ def test_a_malformed_request_gets_an_answer_and_the_process_keeps_working(proc, 
     proc.start(RunOptions(small_example("spirals_mlp", epochs=1).to_json(), str(tmp_path)))
     _, done = until(proc, Done)
     assert done.result.status == "completed"
+
+
+def test_resume_then_pause_at_once_is_answered_by_a_second_pause(proc, tmp_path):
+    """The window numbers its pauses; the child answers each with the PauseAck of the
+    newest one, also when Resume and Pause both arrive while it is still parked."""
+    proc.start(RunOptions(small_example("spirals_mlp", epochs=2000).to_json(), str(tmp_path)))
+    events = []
+    wait_for_event(proc, "BatchEnd", events)
+    proc.pause(1)
+    wait_for_event(proc, "PauseAck", events)
+    assert [e.seq for e in events if type(e).__name__ == "PauseAck"] == [1]
+    n = len(events)
+    proc.resume()
+    proc.pause(2)  # before the parked run has had time to move
+    deadline = time.monotonic() + 60
+    while not any(type(e).__name__ == "PauseAck" for e in events[n:]):
+        assert time.monotonic() < deadline
+        proc.wait_readable(0.1)
+        for m in proc.receive():
+            events += m.events if isinstance(m, Batch) else []
+    acks = [e for e in events[n:] if type(e).__name__ == "PauseAck"]
+    assert acks[-1].seq == 2
+    kinds = [type(e).__name__ for e in events[n:] if type(e).__name__ in ("Paused", "Resumed")]
+    assert kinds[:2] == ["Resumed", "Paused"]  # it really went on and stopped again
+    assert proc.layer_state(["n2"])["n2"]["weights"]  # and it is parked now
+    proc.stop()
+    _, done = until(proc, Done)
+    assert done.result.status == "stopped"

@@ -319,9 +319,13 @@ class Trainer:
         while True:
             self._go.wait()
             with self._swap:  # not while replace_project swaps the graph
-                if self._go.is_set() or self._stop.is_set():  # (a new pause: stay parked)
+                if self._go.is_set() or self._stop.is_set():
                     self._parked.clear()
                     break
+            # resumed and paused again before this thread woke up: report both, so whoever
+            # waits for the second pause hears it
+            self._emit(Resumed(self.epoch, self.batch))
+            self._emit(Paused(self.epoch, self.batch))
         self._emit(Resumed(self.epoch, self.batch))
 
     def _loop(self) -> Result:

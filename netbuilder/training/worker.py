@@ -49,6 +49,11 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class PauseAck:
+    seq: int  # follows a Paused event: the newest pause request it answers
+
+
+@dataclass(frozen=True)
 class Refused:
     message: str  # settings or data refused before training (TrainingConfigError, DataError)
 
@@ -157,8 +162,9 @@ class TrainingProcess:
     def start(self, options: RunOptions) -> bool:
         return self._send("start", options)
 
-    def pause(self) -> None:
-        self._send("pause")
+    def pause(self, seq: int = 0) -> None:
+        """seq comes back in the PauseAck after the Paused event that answers it."""
+        self._send("pause", seq)
 
     def resume(self) -> None:
         self._send("resume")
@@ -271,6 +277,7 @@ class _Child:
         self.last_probe = float("-inf")
         self.probe_gap = 1.0
         self.batch_end = 0.0
+        self.pause_seq = 0
 
     def send(self, msg) -> None:
         with self.send_lock:
@@ -316,6 +323,7 @@ class _Child:
         if cmd == "start":
             self.begin(args[0])
         elif cmd == "pause" and t is not None:
+            self.pause_seq = args[0] if args else 0
             t.pause()
         elif cmd == "resume" and t is not None:
             t.resume()
@@ -420,6 +428,8 @@ class _Child:
             t.prober.every = 1 if hz > 0 and now - self.last_probe >= self.probe_gap else 1 << 40
             self.batch_end = now
         self.buf.append(e)
+        if kind == "Paused":
+            self.buf.append(PauseAck(self.pause_seq))
         if kind == "ProbeSnapshot" and self.extras is not None:
             try:
                 extra = self.extras.compute(e.step)
@@ -455,4 +465,5 @@ if __name__ == "__main__":
     _serve(Connection(int(sys.argv[1])))
 
 
-__all__ = ["TrainingProcess", "RunOptions", "Batch", "Done", "Refused", "Died", "Reply", "serve"]
+__all__ = ["TrainingProcess", "RunOptions", "Batch", "Done", "Refused", "Died", "Reply",
+           "PauseAck", "serve"]

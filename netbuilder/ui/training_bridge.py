@@ -29,7 +29,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.project import Project, parse_project
 from ..training.extras import Boundary, Predictions  # noqa: F401 (the views' event types)
-from ..training.worker import Batch, Died, Done, Refused, RunOptions, TrainingProcess
+from ..training.worker import (Batch, Died, Done, PauseAck, Refused, RunOptions,
+                               TrainingProcess)
 
 REFRESH_MS = 33  # at most ~30 UI refreshes per second
 CHECKPOINT_EVERY_S = 10.0  # "last" at most this often during a run (always at its end)
@@ -52,6 +53,7 @@ class TrainingBridge(QObject):
         self.result = None
         self.checkpoint: str | None = None  # the last checkpoint written
         self.out_dir: Path | None = None
+        self._pause_seq = 0  # numbers pause requests; the child's PauseAck says which it met
         self.timer = QTimer(self)
         self.timer.setInterval(refresh_ms)
         self.timer.timeout.connect(self.drain)
@@ -88,7 +90,8 @@ class TrainingBridge(QObject):
 
     def pause(self) -> None:
         if self.state in ("running", "starting"):
-            self.worker.pause()
+            self._pause_seq += 1
+            self.worker.pause(self._pause_seq)
             self._set_state("pausing")
 
     def resume(self, project: Project | None = None):
@@ -160,12 +163,13 @@ class TrainingBridge(QObject):
                 self.checkpoint = e.path
             elif kind == "Started" and self.state == "starting":
                 self._set_state("running")
-            elif kind == "Paused" and self.state == "pausing":
-                # only when a pause is wanted: a Paused that crossed a Stop or a quick
-                # Resume on the way must not unlock the graph while the child trains
+            elif kind == "PauseAck" and self.state == "pausing" and e.seq == self._pause_seq:
+                # only the answer to the newest pause request: a Paused that crossed a Stop
+                # or a quick Resume on the way must not unlock the graph while it trains
                 self._set_state("paused")
             elif kind == "Resumed" and self.state == "paused":
                 self._set_state("running")
+        out = [e for e in out if not isinstance(e, PauseAck)]
         if out:
             self.eventsReady.emit(out)
         if end is None:
