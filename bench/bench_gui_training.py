@@ -30,22 +30,11 @@ def _project(epochs=EPOCHS):
 
 
 def _plain_rate(in_thread: bool = False) -> float:
-    """Trainer.run with no callbacks, no probes and no checkpoints: the plain loop, in this
-    process (main thread, or a Python thread), samples/s."""
-    from netbuilder.training import Trainer
+    """Trainer.run with no probes and no checkpoints: the plain loop, in this process (main
+    thread, or a Python thread), samples/s."""
+    from bench_training import trainer_rate
 
-    done = []
-    t = Trainer(_project(), probe_every=0, tensorboard=False,
-                callbacks=[lambda e: done.append(e.seconds) if type(e).__name__ == "Finished"
-                           else None])
-    t.prepare()
-    if in_thread:
-        th = threading.Thread(target=t.run)
-        th.start()
-        th.join()
-    else:
-        t.run()
-    return len(t.data.train) * EPOCHS / done[0]  # as the GUI run: Finished.seconds
+    return trainer_rate(0, in_thread, project=_project())
 
 
 def _child_rate(proc) -> float:

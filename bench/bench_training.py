@@ -27,14 +27,15 @@ def _project():
     return p
 
 
-def trainer_rate(probe_every: int, in_thread: bool = False) -> float:
+def trainer_rate(probe_every: int, in_thread: bool = False, project=None) -> float:
     """Training samples/s of Trainer.run, from its Started to its Finished event."""
     marks = {}
 
     def on(e):
         if isinstance(e, (Started, Finished)):
             marks[type(e).__name__] = time.perf_counter()
-    trainer = Trainer(_project(), probe_every=probe_every, callbacks=[on])
+    project = project or _project()
+    trainer = Trainer(project, probe_every=probe_every, callbacks=[on], tensorboard=False)
     trainer.prepare()
     if in_thread:
         t = threading.Thread(target=trainer.run)
@@ -42,7 +43,8 @@ def trainer_rate(probe_every: int, in_thread: bool = False) -> float:
         t.join()
     else:
         trainer.run()
-    return len(trainer.data.train) * EPOCHS / (marks["Finished"] - marks["Started"])
+    epochs = project.training.epochs
+    return len(trainer.data.train) * epochs / (marks["Finished"] - marks["Started"])
 
 
 def handwritten_rate() -> float:

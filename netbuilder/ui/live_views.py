@@ -358,7 +358,6 @@ class PredictionsView(QWidget):
     def clear(self) -> None:
         self.latest = None
         self.range.reset()
-        self.range.fixed_x = None
         self.target.setData([], [])
         self.pred.setData([], [])
 
@@ -569,6 +568,19 @@ class LiveViews(QWidget):
         g.addWidget(self.norms, 0, 3)
         for c in range(4):
             g.setColumnStretch(c, 1)
+        fm, b, p = self.feature_maps, self.boundary, self.predictions
+
+        def model_redraw():
+            fm.redraw()
+            b.redraw()
+            p.redraw()
+        # name -> (has new data?, redraw); each group paints one or two plots
+        self._groups = {
+            "curves": (lambda: self.curves._dirty, self.curves.redraw),
+            "model": (lambda: fm._dirty or b.latest is not None or p.latest is not None,
+                      model_redraw),
+            "histograms": (lambda: self.histograms._dirty, self.histograms.redraw),
+            "norms": (lambda: self.norms._dirty, self.norms.redraw)}
 
     def clear(self) -> None:
         self.build()
@@ -619,7 +631,7 @@ class LiveViews(QWidget):
                 self._later.start(int(wait * 1000) + 1)
             return
         self._last_draw = now
-        dirty = [name for name, (is_dirty, _) in self._groups().items() if is_dirty()]
+        dirty = [name for name, (is_dirty, _) in self._groups.items() if is_dirty()]
         if not dirty:
             return
         rest = [g for g in ("model", "histograms", "norms") if g in dirty]
@@ -628,28 +640,14 @@ class LiveViews(QWidget):
         elif rest:
             pick = rest[self._turn % len(rest)]
             self._turn += 1
-        else:  # only the curves, on an odd frame: they wait one frame (~15 a second)
+        else:  # only the curves, on an odd frame: they wait one frame (half the frames)
             self._frame += 1
             self._later.start(int(1000 / self.max_fps) + 1)
             return
         self._frame += 1
-        self._groups()[pick][1]()
+        self._groups[pick][1]()
         if len(dirty) > 1:  # the rest on the next frames
             self._later.start(int(1000 / self.max_fps) + 1)
-
-    def _groups(self) -> dict:
-        """name -> (has new data?, redraw); each group paints one or two plots."""
-        fm, b, p = self.feature_maps, self.boundary, self.predictions
-
-        def model_redraw():
-            fm.redraw()
-            b.redraw()
-            p.redraw()
-        return {"curves": (lambda: self.curves._dirty, self.curves.redraw),
-                "model": (lambda: fm._dirty or b.latest is not None or p.latest is not None,
-                          model_redraw),
-                "histograms": (lambda: self.histograms._dirty, self.histograms.redraw),
-                "norms": (lambda: self.norms._dirty, self.norms.redraw)}
 
     def showEvent(self, e) -> None:
         super().showEvent(e)

@@ -103,8 +103,9 @@ class TrainingBridge(QObject):
         report = None
         if project is not None and self.state == "paused" and \
                 project.graph.signature() != self.project.graph.signature():
-            report = self.worker.replace(project.to_json())  # raises: stays paused
-            copy = parse_project(project.to_json(), "the project")
+            text = project.to_json()
+            report = self.worker.replace(text)  # raises TrainingConfigError: stays paused
+            copy = parse_project(text, "the project")
             copy.training = self.project.training  # the run keeps its settings
             self.project = copy
             self.carriedOver.emit(report)
