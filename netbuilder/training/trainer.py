@@ -116,8 +116,12 @@ class Trainer:
 
     # ---- control, from any thread --------------------------------------------------------
 
-    def pause(self) -> None:
-        self._go.clear()
+    def pause(self) -> bool:
+        """Pause at the next batch boundary. True when the run is parked already (paused,
+        resumed and paused again before it moved): then no new Paused event comes."""
+        with self._swap:  # consistent with a parked run deciding whether to go on
+            self._go.clear()
+            return self._parked.is_set()
 
     def resume(self) -> None:
         self._go.set()
@@ -316,16 +320,12 @@ class Trainer:
             self._save_now()  # a paused run may be edited, and then fail: keep this one
         self._parked.set()
         self._emit(Paused(self.epoch, self.batch))
-        while True:
+        while True:  # a resume and a new pause may both come before this thread wakes
             self._go.wait()
             with self._swap:  # not while replace_project swaps the graph
                 if self._go.is_set() or self._stop.is_set():
                     self._parked.clear()
                     break
-            # resumed and paused again before this thread woke up: report both, so whoever
-            # waits for the second pause hears it
-            self._emit(Resumed(self.epoch, self.batch))
-            self._emit(Paused(self.epoch, self.batch))
         self._emit(Resumed(self.epoch, self.batch))
 
     def _loop(self) -> Result:

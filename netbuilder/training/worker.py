@@ -324,7 +324,8 @@ class _Child:
             self.begin(args[0])
         elif cmd == "pause" and t is not None:
             self.pause_seq = args[0] if args else 0
-            t.pause()
+            if t.pause():  # still parked from the last pause: no Paused event will come
+                self.send(Batch([PauseAck(self.pause_seq)]))
         elif cmd == "resume" and t is not None:
             t.resume()
         elif cmd == "stop" and t is not None:
