@@ -77,7 +77,7 @@ def bench_edit_to_repaint():
     repainted with the new shapes (undo command -> inference -> analysis -> items -> paint)."""
     import graphs
     from netbuilder.core.project import Project
-    from netbuilder.ui import commands
+    from netbuilder.ui.document import commands
 
     _app()
     with tempfile.TemporaryDirectory() as tmp:

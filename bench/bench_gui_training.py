@@ -184,7 +184,7 @@ def bench_gui_training_throughput():
     yield "gui_training_event_loop_lateness_median_ms", statistics.median(late)
     # When a run ends the results panel fills in on the UI thread (metrics, mistakes
     # gallery, try-it); the model is rebuilt and evaluated on a worker thread before that.
-    from netbuilder.ui.results import evaluate_run
+    from netbuilder.training.evaluation import evaluate_run
 
     panel = w.results_panel
     ev = evaluate_run(w.training.bridge.out_dir)
@@ -201,7 +201,7 @@ def bench_gui_training_throughput():
 def bench_gui_loss_plot_100k_redraw():
     import numpy as np
 
-    from netbuilder.ui.live_views import Curves
+    from netbuilder.ui.training.live_views import Curves
 
     app = _app()
     c = Curves()

@@ -1,7 +1,7 @@
 """Training-health badges from real probe snapshots of real (badly chosen) networks."""
 from netbuilder.training import Trainer
 from netbuilder.training.events import Failed, ProbeSnapshot
-from netbuilder.ui.health import HealthMonitor
+from netbuilder.training.health import HealthMonitor
 
 from training_util import project
 

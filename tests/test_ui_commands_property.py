@@ -9,7 +9,7 @@ from netbuilder import examples
 from netbuilder.core import registry
 from netbuilder.core.analysis import analyze
 from netbuilder.core.project import Project, parse_project
-from netbuilder.ui import commands
+from netbuilder.ui.document import commands
 
 TYPES = ["Linear", "ReLU", "Conv2d", "Add", "Concat", "Flatten", "Dropout", "Output",
          "Input", "BatchNorm2d", "LSTM", "Reshape"]

@@ -4,8 +4,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from netbuilder import examples
-from netbuilder.ui.datapanel import DataPanel, dataset_notifier
-from netbuilder.ui.document import Document
+from netbuilder.ui.data.panel import DataPanel
+from netbuilder.ui.document.dataset import dataset_notifier
+from netbuilder.ui.document.document import Document
 
 
 @pytest.fixture
@@ -172,7 +173,7 @@ def test_the_notifier_follows_project_replacement(panel, qtbot):
 def test_main_window_has_data_and_results_tabs_and_ctrl_e_export(qtbot, tmp_path, monkeypatch):
     from PySide6.QtGui import QKeySequence
 
-    from netbuilder.ui.exportdialog import ExportDialog
+    from netbuilder.ui.dialogs.export import ExportDialog
     from netbuilder.ui.mainwindow import MainWindow
 
     monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))

@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from netbuilder import examples
 from netbuilder.core.project import Project, load_project
-from netbuilder.ui.canvas import EdgeItem
+from netbuilder.ui.editor.items import EdgeItem
 from netbuilder.ui.mainwindow import MainWindow
-from netbuilder.ui.palette import layer_mime
+from netbuilder.ui.editor.palette import layer_mime
 
 
 @pytest.fixture

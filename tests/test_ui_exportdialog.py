@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from netbuilder import examples
 from netbuilder.api import Graph, Project
 from netbuilder.training import Trainer
-from netbuilder.ui.document import Document
-from netbuilder.ui.exportdialog import TORCHSCRIPT_NOTE, ExportDialog
+from netbuilder.ui.document.document import Document
+from netbuilder.ui.dialogs.export import TORCHSCRIPT_NOTE, ExportDialog
 
 
 @pytest.fixture

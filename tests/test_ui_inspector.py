@@ -5,9 +5,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QLineEdit, QSpinBox, QStyle
                                QStyleOptionButton)
 
 from netbuilder import examples
-from netbuilder.ui import commands
-from netbuilder.ui.document import Document
-from netbuilder.ui.inspector import Inspector
+from netbuilder.ui.document import commands
+from netbuilder.ui.document.document import Document
+from netbuilder.ui.editor.inspector import Inspector
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from netbuilder.core import registry
-from netbuilder.ui.palette import MIME_LAYER, TYPE_ROLE, Palette, layer_from_mime
+from netbuilder.ui.editor.palette import MIME_LAYER, TYPE_ROLE, Palette, layer_from_mime
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from PySide6.QtGui import QFontInfo
 
 from netbuilder import examples
 from netbuilder.core.shapes import topo_order
-from netbuilder.ui import commands
-from netbuilder.ui.document import Document
-from netbuilder.ui.panels import CodePanel, ProblemsPanel, SummaryPanel
+from netbuilder.ui.document import commands
+from netbuilder.ui.document.document import Document
+from netbuilder.ui.editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 
 
 @pytest.fixture
@@ -167,10 +167,10 @@ import sys
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from netbuilder import examples
-from netbuilder.ui.document import Document
-from netbuilder.ui.inspector import Inspector
-from netbuilder.ui.palette import Palette
-from netbuilder.ui.panels import CodePanel, ProblemsPanel, SummaryPanel
+from netbuilder.ui.document.document import Document
+from netbuilder.ui.editor.inspector import Inspector
+from netbuilder.ui.editor.palette import Palette
+from netbuilder.ui.editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 doc = Document(examples.load("digits_cnn"))
 doc.analysis_enabled = False
 palette = Palette()

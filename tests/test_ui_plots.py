@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-from netbuilder.ui.live_views import Curves
-from netbuilder.ui.plots import log_ticks
+from netbuilder.ui.training.live_views import Curves
+from netbuilder.ui.widgets.plots import log_ticks
 
 
 def test_loss_axes_hold_still_while_a_run_streams_in(qtbot):

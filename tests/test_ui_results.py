@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QApplication
 
 from netbuilder import examples
 from netbuilder.training import Trainer
-from netbuilder.ui.document import Document
-from netbuilder.ui.results import ResultsPanel
+from netbuilder.ui.document.document import Document
+from netbuilder.ui.results.panel import ResultsPanel
 
 
 def train(project, out, epochs, **changes):

@@ -79,7 +79,7 @@ def test_digits_cnn_trains_live_then_stops_and_exports(qtbot, window, tmp_path):
     assert ui.views.norms.series  # weight / gradient norms per layer
     assert "samples/s" in panel.rate_label.text() and "ETA" in panel.rate_label.text()
     # the graph is locked while training runs
-    assert w.doc.locked and ui.banner.isVisible()
+    assert w.doc.locked and w.banner.isVisible()
     nodes = len(w.doc.graph.nodes)
     w.canvas.select_nodes(["n10"])
     w.canvas.delete_selection()
@@ -180,7 +180,7 @@ def test_pause_edit_resume_keeps_unchanged_layers(qtbot, window):
     qtbot.waitUntil(lambda: ui.bridge.state == "running", timeout=WAIT)
     click(qtbot, panel, "Pause")
     qtbot.waitUntil(lambda: ui.bridge.state == "paused", timeout=WAIT)
-    assert not w.doc.locked and not ui.banner.isVisible()
+    assert not w.doc.locked and not w.banner.isVisible()
     before = ui.bridge.layer_state(["n2"])["n2"]  # read from the paused training process
     assert before["weights"] and before["optimizer"]  # weights and Adam moments
     # edit while paused: the second hidden layer gets 16 units (via the inspector)

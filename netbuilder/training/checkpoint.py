@@ -172,3 +172,18 @@ def load(path: str | os.PathLike) -> Checkpoint:
 def finite(x: float | None) -> float | None:
     """JSON-safe float (NaN/inf become None)."""
     return x if x is not None and math.isfinite(x) else None
+
+
+CHECKPOINT_KINDS = ("last", "best")  # the Trainer's folders under RUN/checkpoints
+
+
+def find_checkpoint(run_dir: str | Path) -> Path:
+    run = Path(run_dir)
+    for kind in CHECKPOINT_KINDS:
+        ck = run / "checkpoints" / kind
+        if (ck / "model.safetensors").is_file():
+            return ck
+    if (run / "model.safetensors").is_file():
+        return run
+    raise ValueError(f"{run}: no checkpoint (looked for checkpoints/last and "
+                     f"checkpoints/best)")

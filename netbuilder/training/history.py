@@ -51,3 +51,23 @@ class HistoryWriter:
     def close(self) -> None:
         if self.tb:
             self.tb.close()
+
+
+def read_history(run_dir: str | Path) -> list[dict]:
+    """metrics.csv as a list of {column: float} rows ([] when there is none)."""
+    path = Path(run_dir) / "metrics.csv"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return []
+    out = []
+    for r in rows:
+        d = {}
+        for k, v in r.items():
+            try:
+                d[k] = float(v)
+            except (TypeError, ValueError):
+                pass
+        out.append(d)
+    return out

@@ -42,7 +42,7 @@ def apply_theme(app: QApplication) -> None:
     if os.environ.get("NETBUILDER_THEME") == "light":
         dark = False
     if dark:
-        from .theme import dark_palette
+        from .widgets.theme import dark_palette
 
         app.setPalette(dark_palette())
 

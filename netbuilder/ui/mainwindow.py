@@ -1,24 +1,34 @@
-"""The editor window: palette | canvas | inspector, problems/summary/code below."""
+"""The main window, the composition root: it creates every dock and menu and does all the
+wiring between the features (editor, training, data, results, dialogs), which never import
+each other. palette | canvas | inspector; problems/summary/code/data/results below; the
+training panel under the palette and the live views beside the details.
+"""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, QStandardPaths, Qt, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
-                               QInputDialog, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
+                               QMainWindow, QMessageBox, QTabWidget, QWidget)
 
 from .. import examples
-from ..core.project import Project, ProjectError, parse_project
-from . import commands
-from .canvas import Canvas, CanvasView, Minimap, short_int
-from .document import Document
-from .inspector import Inspector
-from .palette import Palette
-from .panels import CodePanel, ProblemsPanel, SummaryPanel
+from ..core.project import Project, ProjectError
+from .data.panel import DataPanel
+from .dialogs.export import ExportDialog
+from .dialogs.gallery import ExampleGallery
+from .document import commands, persistence
+from .document.document import Document
+from .editor.inspector import Inspector
+from .editor.palette import Palette
+from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
+from .editor.scene import Canvas
+from .editor.view import CanvasView, LockBanner, Minimap
+from .results.panel import ResultsPanel
+from .training.feature import TrainingUi
+from .widgets.text import short_int
 
 NODES_MIME = "application/x-netbuilder-nodes"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -34,15 +44,6 @@ def release_clipboard() -> None:
             app.clipboard().clear()
 
 
-def state_dir() -> Path:
-    """Where recent files and the crash-recovery copy live (overridable for tests)."""
-    base = os.environ.get("NETBUILDER_STATE_DIR") or QStandardPaths.writableLocation(
-        QStandardPaths.AppLocalDataLocation) or str(Path.home() / ".netbuilder")
-    path = Path(base)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def app_icon() -> QIcon:
     for name in ("netbuilder.svg", "netbuilder.png"):
         if (ASSETS / name).exists():
@@ -50,38 +51,9 @@ def app_icon() -> QIcon:
     return QIcon()
 
 
-class ExampleGallery(QDialog):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("New from example")
-        self.resize(560, 380)
-        lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("Start from one of the shipped examples:"))
-        self.list = QListWidget()
-        for name in examples.names():
-            p = examples.load(name)
-            item = QListWidgetItem(f"{p.name}\n{p.description}")
-            item.setData(Qt.UserRole, name)
-            self.list.addItem(item)
-        self.list.setWordWrap(True)
-        self.list.setSpacing(4)
-        self.list.setCurrentRow(0)
-        self.list.itemDoubleClicked.connect(self.accept)
-        lay.addWidget(self.list)
-        buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        lay.addWidget(buttons)
-
-    def chosen(self) -> str | None:
-        item = self.list.currentItem()
-        return item.data(Qt.UserRole) if item else None
-
-
 class MainWindow(QMainWindow):
     closed = Signal()  # the window accepted a close (after the unsaved-changes question)
     AUTOSAVE_MS = 5000
-    MAX_RECENT = 8
 
     def __init__(self, doc: Document | None = None):
         super().__init__()
@@ -95,30 +67,35 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.setAcceptDrops(True)
 
+        # ---- the features ----
         self.palette_panel = Palette()
         self.inspector = Inspector(self.doc)
         self.problems_panel = ProblemsPanel(self.doc)
         self.summary_panel = SummaryPanel(self.doc)
         self.code_panel = CodePanel(self.doc)
-        self._dock("Layers", self.palette_panel, Qt.LeftDockWidgetArea)
+        self.training = TrainingUi(self.doc, self)
+        self.data_panel = DataPanel(self.doc)
+        self.results_panel = ResultsPanel(self.doc)
+        self.banner = LockBanner(self.doc, self.view)
+        self.export_dialog: ExportDialog | None = None
+
+        # ---- docks ----
+        layers = self._dock("Layers", self.palette_panel, Qt.LeftDockWidgetArea)
         self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
         self.bottom = QTabWidget()
-        self.bottom.addTab(self.problems_panel, "Problems")
-        self.bottom.addTab(self.summary_panel, "Summary")
-        self.bottom.addTab(self.code_panel, "Code")
-        self._dock("Details", self.bottom, Qt.BottomDockWidgetArea)
-        self.resizeDocks([self.findChild(QDockWidget, "Details")], [190], Qt.Vertical)
+        for widget, title in ((self.problems_panel, "Problems"), (self.summary_panel, "Summary"),
+                              (self.code_panel, "Code"), (self.data_panel, "Data"),
+                              (self.results_panel, "Results")):
+            self.bottom.addTab(widget, title)
+        details = self._dock("Details", self.bottom, Qt.BottomDockWidgetArea)
+        self.resizeDocks([details], [190], Qt.Vertical)
+        self.training_dock = self._dock("Training", self.training.panel, Qt.LeftDockWidgetArea)
+        self.splitDockWidget(layers, self.training_dock, Qt.Vertical)
+        self.live_dock = self._dock("Live", self.training.views, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(details, self.live_dock)
+        details.raise_()
 
-        self.palette_panel.addRequested.connect(self.add_layer_at_center)
-        self.problems_panel.nodeActivated.connect(self.view.center_on_node)
-        self.summary_panel.nodeActivated.connect(self.view.center_on_node)
-        self.canvas.selectionChanged.connect(self._selection_changed)
-        self.canvas.nodeDoubleClicked.connect(self.rename_node)
-        self.doc.analysisChanged.connect(self._update_status)
-        self.doc.undo_stack.cleanChanged.connect(self._update_title)
-        self.doc.pathChanged.connect(self._update_title)
-        self.doc.projectReplaced.connect(self._project_replaced)
-
+        # ---- menus, toolbar, status bar ----
         self._build_actions()
         self._build_status()
         self._update_title()
@@ -127,14 +104,32 @@ class MainWindow(QMainWindow):
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(self.AUTOSAVE_MS)
+        self._wire()
 
-        # --- training (issue 6): docks, Train menu/toolbar, lock banner, health badges ---
-        from .training_panel import install_training
-        self.training = install_training(self)
-
-        # --- data and results (issue 6): Data/Results tabs, File > Export… (datapanel.py) ---
-        from .datapanel import install_data_and_results
-        install_data_and_results(self)
+    def _wire(self) -> None:
+        """Everything that connects one feature to another."""
+        doc, canvas, training = self.doc, self.canvas, self.training
+        self.palette_panel.addRequested.connect(self.add_layer_at_center)
+        self.problems_panel.nodeActivated.connect(self.view.center_on_node)
+        self.summary_panel.nodeActivated.connect(self.view.center_on_node)
+        canvas.selectionChanged.connect(self._selection_changed)
+        canvas.selectionChanged.connect(self._select_in_live_views)
+        canvas.nodeDoubleClicked.connect(self.rename_node)
+        doc.analysisChanged.connect(self._update_status)
+        doc.undo_stack.cleanChanged.connect(self._update_title)
+        doc.pathChanged.connect(self._update_title)
+        doc.projectReplaced.connect(self._project_replaced)
+        doc.editRefused.connect(self._edit_refused)
+        doc.lockChanged.connect(self._lock_changed)
+        training.badgesChanged.connect(canvas.set_badges)
+        training.failedAt.connect(self.view.center_on_node)
+        training.runStarting.connect(self._show_live)
+        training.bridge.finished.connect(self._run_finished)
+        self.live_dock.visibilityChanged.connect(self._grow_live)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(training.shutdown)
+        self.closed.connect(training.shutdown)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -172,6 +167,8 @@ class MainWindow(QMainWindow):
         self._action(f, "&Save", self.save, K.Save)
         self._action(f, "Save &As…", self.save_as, K("Ctrl+Shift+S"))
         f.addSeparator()
+        self.act_export = self._action(f, "&Export…", self.open_export_dialog, K("Ctrl+E"))
+        f.addSeparator()
         self._action(f, "&Quit", self.close, K.Quit)
 
         e = mb.addMenu("&Edit")
@@ -203,6 +200,17 @@ class MainWindow(QMainWindow):
         v.addSeparator()
         for dock in self.findChildren(QDockWidget):
             v.addAction(dock.toggleViewAction())
+
+        t = mb.addMenu("&Train")
+        for act in self.training.panel.actions:
+            t.addAction(act)
+        t.addSeparator()
+        t.addAction(self.training_dock.toggleViewAction())
+        t.addAction(self.live_dock.toggleViewAction())
+        bar = self.addToolBar("Training")
+        bar.setObjectName("Training toolbar")
+        for act in self.training.panel.actions:
+            bar.addAction(act)
 
         h = mb.addMenu("&Help")
         self._action(h, "&About netbuilder", self.about)
@@ -242,6 +250,44 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ids = self.canvas.selected_node_ids()
         self.inspector.set_node(ids[0] if len(ids) == 1 else None)
+
+    def _select_in_live_views(self) -> None:
+        if not shiboken6.isValid(self.canvas):
+            return  # the window is being torn down
+        ids = self.canvas.selected_node_ids()
+        if len(ids) == 1:
+            self.training.select_layer(ids[0])
+
+    # ---- training, data and results ------------------------------------------------------
+
+    def _edit_refused(self, reason: str) -> None:
+        self.statusBar().showMessage(reason or "Editing is locked", 4000)
+
+    def _lock_changed(self, locked: bool) -> None:
+        stack = self.doc.undo_stack
+        self.act_undo.setEnabled(not locked and stack.canUndo())
+        self.act_redo.setEnabled(not locked and stack.canRedo())
+
+    def _show_live(self) -> None:
+        self.live_dock.show()
+        self.live_dock.raise_()
+
+    def _grow_live(self, visible: bool) -> None:
+        if visible and self.live_dock.height() < 300:
+            QTimer.singleShot(0, lambda: self.resizeDocks([self.live_dock], [330],
+                                                          Qt.Vertical))
+
+    def _run_finished(self, result) -> None:
+        """A run ended: show its results from its folder."""
+        out = self.training.bridge.out_dir
+        if out is not None and getattr(result, "status", "") in ("completed", "stopped"):
+            self.results_panel.show_run(out)
+
+    def open_export_dialog(self) -> ExportDialog:
+        dlg = ExportDialog(self.doc, weights=self.results_panel.checkpoint, parent=self)
+        self.export_dialog = dlg
+        dlg.show()
+        return dlg
 
     def _project_replaced(self) -> None:
         self.inspector.set_node(None)
@@ -429,19 +475,10 @@ class MainWindow(QMainWindow):
 
     # recent files
     def recent_files(self) -> list[str]:
-        try:
-            data = json.loads((state_dir() / "recent.json").read_text())
-            return [p for p in data if isinstance(p, str)][: self.MAX_RECENT]
-        except (OSError, ValueError):
-            return []
+        return persistence.recent_files()
 
     def _add_recent(self, path: Path) -> None:
-        items = [str(path.resolve())] + [p for p in self.recent_files()
-                                         if p != str(path.resolve())]
-        try:
-            (state_dir() / "recent.json").write_text(json.dumps(items[: self.MAX_RECENT]))
-        except OSError:
-            pass
+        persistence.add_recent(path)
         self._refresh_recent_menu()
 
     def _refresh_recent_menu(self) -> None:
@@ -454,47 +491,29 @@ class MainWindow(QMainWindow):
 
     # crash recovery: a copy of unsaved work every few seconds
     def recovery_path(self) -> Path:
-        return state_dir() / "recovery.json"
+        return persistence.recovery_path()
 
     def autosave(self) -> None:
-        if not self.doc.modified:
-            return
-        data = {"path": str(self.doc.path) if self.doc.path else None,
-                "project": self.doc.project.to_dict()}
-        try:
-            text = json.dumps(data)
-            target = self.recovery_path()
-            partial = target.with_suffix(".tmp")
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, target)
-        except OSError:
-            pass
+        if self.doc.modified:
+            persistence.write_recovery(self.doc.project, self.doc.path)
 
     def clear_recovery(self) -> None:
-        try:
-            self.recovery_path().unlink()
-        except FileNotFoundError:
-            pass
+        persistence.clear_recovery()
 
     def offer_recovery(self) -> bool:
         """After a crash: offer the unsaved copy. True when it was restored."""
-        path = self.recovery_path()
-        if not path.exists():
+        found = persistence.read_recovery()
+        if found is None:
             return False
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            project = parse_project(json.dumps(data["project"]), "recovered project")
-        except (OSError, ValueError, KeyError, TypeError, ProjectError):
-            self.clear_recovery()
-            return False
+        project, path = found
         answer = self.ask(self, "Recover unsaved work?",
                           "netbuilder did not close normally. Restore the unsaved changes "
-                          f"to {Path(data['path']).name if data.get('path') else 'untitled'}?",
+                          f"to {path.name if path else 'untitled'}?",
                           QMessageBox.Yes | QMessageBox.No)
         if answer != QMessageBox.Yes:
             self.clear_recovery()
             return False
-        self.doc.set_project(project, Path(data["path"]) if data.get("path") else None)
+        self.doc.set_project(project, path)
         # Mark as modified so the user saves the restored work explicitly.
         self.doc.undo_stack.resetClean()
         self._update_title()

@@ -1,5 +1,4 @@
-"""The training panel (settings, Start/Pause/Resume/Stop, progress, errors) and
-`install_training(window)`, which puts training into the editor window.
+"""The training panel: settings, Start/Pause/Resume/Stop, progress, errors.
 
 Settings edits are undo commands (`SetTraining`) on the document's stack: they undo like any
 graph edit and mark the project modified, and Save writes them; a value the project format
@@ -14,18 +13,17 @@ from __future__ import annotations
 
 import time
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QDoubleSpinBox,
-                               QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
+                               QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
-from ..core.project import LOSSES, TrainingSettings
-from . import theme
-from .health import HealthMonitor
-from .live_views import LiveViews
-from .training_bridge import TrainingBridge
+from ...core.project import LOSSES, TrainingSettings
+from ...training.events import BatchEnd, EpochEnd, Failed, Finished, Paused, Started
+from ..document.commands import SetTraining
+from ..widgets import theme
+from .bridge import TrainingBridge
 
 LOSS_LABELS = {"mse": "MSE", "l1": "L1 (MAE)", "huber": "Huber", "bce": "BCE",
                "bce_with_logits": "BCE with logits", "cross_entropy": "Cross-entropy",
@@ -48,20 +46,6 @@ def available_devices() -> list[str]:
     if mps is not None and mps.is_available():
         out.append("mps")
     return out
-
-
-class SetTraining(QUndoCommand):
-    """Replace the project's training settings (one field per command)."""
-
-    def __init__(self, doc, old: TrainingSettings, new: TrainingSettings, text: str):
-        super().__init__(text)
-        self.doc, self.old, self.new = doc, old, new
-
-    def redo(self):
-        self.doc.set_training(self.new)
-
-    def undo(self):
-        self.doc.set_training(self.old)
 
 
 def fmt_eta(seconds: float) -> str:
@@ -306,7 +290,7 @@ class TrainingPanel(QWidget):
         self.bridge.pause()
 
     def resume(self) -> None:
-        from ..training import TrainingConfigError
+        from ...training import TrainingConfigError
 
         if self.doc.analysis_enabled:
             self.doc.refresh()
@@ -351,8 +335,7 @@ class TrainingPanel(QWidget):
     def consume(self, events: list) -> None:
         last_batch, flush = None, False
         for e in events:
-            kind = type(e).__name__
-            if kind == "Started":
+            if isinstance(e, Started):
                 self._t0 = time.perf_counter()
                 self._start_pos = e.start_epoch + e.start_batch / max(1, e.batches_per_epoch)
                 self._total = e.epochs
@@ -361,13 +344,13 @@ class TrainingPanel(QWidget):
                 self.batch_bar.setMaximum(e.batches_per_epoch)
                 self.rate_label.setText(f"Training on {e.device}: {e.train_samples:,} "
                                         f"samples, {e.parameters:,} parameters")
-            elif kind == "BatchEnd":
+            elif isinstance(e, BatchEnd):
                 last_batch = e
-            elif kind == "EpochEnd":
+            elif isinstance(e, EpochEnd):
                 self.epoch_bar.setValue(e.epoch + 1)
-            elif kind == "Failed":
+            elif isinstance(e, Failed):
                 self._show_failure(e)
-            flush = flush or kind in ("Paused", "Finished", "Failed", "EpochEnd")
+            flush = flush or isinstance(e, (Paused, Finished, Failed, EpochEnd))
         if last_batch is not None:
             self._pending_batch = last_batch
         now = time.perf_counter()
@@ -419,126 +402,3 @@ class TrainingPanel(QWidget):
             self.rate_label.setText("Failed (see below)")
             if not self.error.isVisible():
                 self.show_error(f"<b>Training failed.</b> {result.message}")
-
-
-class TrainingUi(QObject):
-    """What install_training added to a window; tests and other panels reach in here."""
-
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        doc = window.doc
-        self.bridge = TrainingBridge(self)
-        self.panel = TrainingPanel(doc, self.bridge)
-        self.views = LiveViews()
-        self.health = HealthMonitor()
-        self.bridge.eventsReady.connect(self.views.consume)
-        self.bridge.eventsReady.connect(self._health)
-        self.panel.startRequested.connect(self._starting)
-        doc.editRefused.connect(self._refused_edit)
-        doc.lockChanged.connect(self._lock_changed)
-        doc.projectReplaced.connect(self._project_replaced)
-        window.canvas.selectionChanged.connect(self._selection_changed)
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
-        window.closed.connect(self.shutdown)
-
-        # the canvas banner while locked
-        self.banner = QLabel(window.view.viewport())
-        self.banner.setStyleSheet("background: #fff3cd; color: #5d4200; border: 1px solid "
-                                  "#e0c060; border-radius: 4px; padding: 4px 10px;")
-        self.banner.hide()
-
-    # ---- wiring ------------------------------------------------------------------------------
-
-    def _starting(self) -> None:
-        self.health.clear()
-        self.window.canvas.set_badges({})
-        self.views.clear()  # builds the plots now, before the run's events start coming
-        dock = self.live_dock
-        dock.show()
-        dock.raise_()
-
-    def _health(self, events: list) -> None:
-        changed = False
-        for e in events:
-            kind = type(e).__name__
-            if kind == "ProbeSnapshot":
-                self.health.update(e)
-                changed = True
-            elif kind == "Failed":
-                self.health.failed(e)
-                changed = True
-                if e.node_id:
-                    self.window.view.center_on_node(e.node_id)
-        if changed:
-            self.window.canvas.set_badges(self.health.badges)
-
-    def _refused_edit(self, reason: str) -> None:
-        self.window.statusBar().showMessage(reason or "Editing is locked", 4000)
-
-    def _lock_changed(self, locked: bool) -> None:
-        self.banner.setText(self.window.doc.lock_reason)
-        self.banner.adjustSize()
-        self.banner.move(12, 10)
-        self.banner.setVisible(locked)
-        for act in self.undo_actions:
-            act.setEnabled(not locked and (self.window.doc.undo_stack.canUndo()
-                                           if act is self.undo_actions[0]
-                                           else self.window.doc.undo_stack.canRedo()))
-
-    def _project_replaced(self) -> None:
-        self.shutdown(wait=False, close=False)
-        self.health.clear()
-        self.window.canvas.set_badges({})
-
-    def _selection_changed(self) -> None:
-        if not (shiboken6.isValid(self.window.canvas) and shiboken6.isValid(self.views)):
-            return  # the window is being torn down
-        ids = self.window.canvas.selected_node_ids()
-        if len(ids) == 1:
-            self.views.select_layer(ids[0])
-
-    def shutdown(self, wait: bool = True, close: bool = True) -> None:
-        """Stop a run (another project opened); with close, also end the training process
-        (the window closes or the app quits)."""
-        if self.bridge.active:
-            self.bridge.stop()
-            if wait:
-                self.bridge.wait(10)
-        if close:
-            self.bridge.close()
-
-
-def install_training(window) -> TrainingUi:
-    """Add training to a MainWindow: a Training dock (settings, controls, progress), a Live
-    dock (plots), a Train menu and toolbar, the canvas lock banner and health badges."""
-    ui = TrainingUi(window)
-    ui.panel_dock = window._dock("Training", ui.panel, Qt.LeftDockWidgetArea)
-    layers = window.findChild(QDockWidget, "Layers")
-    if layers is not None:
-        window.splitDockWidget(layers, ui.panel_dock, Qt.Vertical)
-    ui.live_dock = window._dock("Live", ui.views, Qt.BottomDockWidgetArea)
-    details = window.findChild(QDockWidget, "Details")
-    if details is not None:
-        window.tabifyDockWidget(details, ui.live_dock)
-        details.raise_()
-    menu = window.menuBar().addMenu("&Train")
-    for act in ui.panel.actions:
-        menu.addAction(act)
-    menu.addSeparator()
-    menu.addAction(ui.panel_dock.toggleViewAction())
-    menu.addAction(ui.live_dock.toggleViewAction())
-    bar = window.addToolBar("Training")
-    bar.setObjectName("Training toolbar")
-    for act in ui.panel.actions:
-        bar.addAction(act)
-    ui.undo_actions = [window.act_undo, window.act_redo]
-
-    def grow_live(visible):
-        if visible and ui.live_dock.height() < 300:
-            QTimer.singleShot(0, lambda: window.resizeDocks([ui.live_dock], [330],
-                                                            Qt.Vertical))
-    ui.live_dock.visibilityChanged.connect(grow_live)
-    return ui

@@ -24,6 +24,11 @@ CATEGORY_COLOURS = {
 }
 _FALLBACK = "#8d8d8d"
 
+# The one palette for classes and for series of equal rank (training vs validation, layers,
+# runs): Tableau 10, readable on light and dark backgrounds.
+CLASS_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+                 "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+
 # (light theme, dark theme): dark backgrounds need lighter tints to stay readable.
 _SEVERITY = {"error": ("#c62828", "#ff6b6b"), "warning": ("#b26a00", "#ffb74d")}
 _OK = ("#2e7d32", "#81c784")
@@ -54,6 +59,11 @@ def ok_colour(pal: QPalette | None = None) -> QColor:
 def muted_colour(pal: QPalette | None = None) -> QColor:
     """Secondary text (docs, hints): the placeholder colour of the current theme."""
     return (pal or palette()).color(QPalette.ColorRole.PlaceholderText)
+
+
+def class_colour(i: int) -> QColor:
+    """The colour of class (or series) number i."""
+    return QColor(CLASS_COLOURS[int(i) % len(CLASS_COLOURS)])
 
 
 def css(colour: QColor) -> str:

@@ -1,7 +1,7 @@
 """The open project as the UI sees it: graph + live analysis + undo stack + file state.
 
 Views read from the Document and change it only by pushing undo commands
-(`netbuilder.ui.commands`). Analysis (shape inference + problems) runs coalesced: any
+(`netbuilder.ui.document.commands`). Analysis (shape inference + problems) runs coalesced: any
 number of graph events in one event-loop turn cost one update.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.analysis import ERROR, Problem, analyze
-from ..core.graph import Graph
-from ..core.project import Project, load_project, save_project
-from ..core.shapes import NodeInfo, ShapeInference
+from ...core.analysis import ERROR, Problem, analyze
+from ...core.graph import Graph
+from ...core.project import Project, load_project, save_project
+from ...core.shapes import NodeInfo, ShapeInference
 
 
 class LockableUndoStack(QUndoStack):

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QLabel, QLineEdit, QSc
                                QSplitter, QStackedWidget, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from ..core import registry
-from . import theme
+from ...core import registry
+from ..widgets import theme
 
 MIME_LAYER = "application/x-netbuilder-layer"
 TYPE_ROLE = Qt.ItemDataRole.UserRole

@@ -52,6 +52,11 @@ def add_legend(plot, pal: QPalette | None = None, offset=(-4, 4), alpha: int = 2
     return legend
 
 
+def panel_legend(plot, pal: QPalette | None = None):
+    """The legend of the Data and Results panels' plots (a little larger, top left)."""
+    return add_legend(plot, pal, offset=(6, 4), alpha=170, size="8pt")
+
+
 class StickyRange:
     """Keeps a plot's view around its data without re-ranging on every refresh.
 

@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QFileDialog, QF
                                QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
-from . import theme
-from .datapanel import Background
-from .document import Document
-from .inspector import _plain, _tidy_form
+from ..document.document import Document
+from ..widgets import theme
+from ..widgets.background import Background
+from ..widgets.forms import plain, tidy_form
 
 # format key -> (label, suffix or "" for a folder, what it is for)
 FORMATS = {
@@ -59,9 +59,9 @@ class ExportDialog(QDialog):
         for key, (label, _, _) in FORMATS.items():
             self.format.addItem(label, key)
         self.format.currentIndexChanged.connect(self._format_changed)
-        self.format_doc = _plain(QLabel(wordWrap=True))
+        self.format_doc = plain(QLabel(wordWrap=True))
         self.format_doc.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
-        self.note = _plain(QLabel(TORCHSCRIPT_NOTE, wordWrap=True))
+        self.note = plain(QLabel(TORCHSCRIPT_NOTE, wordWrap=True))
         self.note.setStyleSheet(f"color: {theme.css(theme.severity_colour('warning'))};")
 
         self.path_edit = QLineEdit()
@@ -91,7 +91,7 @@ class ExportDialog(QDialog):
         (self.trained if weights else self.fresh).setChecked(True)
 
         form = QFormLayout()
-        _tidy_form(form)
+        tidy_form(form)
         form.addRow("Format", self.format)
         form.addRow("", self.format_doc)
         form.addRow("Save to", path_row)
@@ -191,8 +191,8 @@ class ExportDialog(QDialog):
         return self.worker.busy
 
     def start_export(self) -> None:
-        from ..core.project import parse_project
-        from ..export import export_project
+        from ...core.project import parse_project
+        from ...export import export_project
 
         target = self.path_edit.text().strip()
         if not target:
@@ -224,7 +224,7 @@ class ExportDialog(QDialog):
             return
         self._set_busy(False)
         if error is not None:
-            from ..export import ExportError
+            from ...export import ExportError
 
             msg = str(error) if isinstance(error, ExportError) else \
                 f"{type(error).__name__}: {error}"

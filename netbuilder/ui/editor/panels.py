@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTex
                                QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from ..core.analysis import ERROR, WARNING
-from ..core.shapes import topo_order
-from . import theme
-from .document import Document
+from ...core.analysis import ERROR, WARNING
+from ...core.shapes import topo_order
+from ..widgets import theme
+from ..document.document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -293,7 +293,7 @@ def generate_code(doc: Document) -> str:
     try:
         import torch
 
-        from ..core.compiler import compile_graph
+        from ...core.compiler import compile_graph
 
         # On the meta device no weights are allocated or initialised: the code and the
         # module reprs are the same, and a 10k×10k Linear costs nothing to show.

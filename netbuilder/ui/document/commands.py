@@ -10,7 +10,7 @@ import copy
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.graph import Edge, Graph
+from ...core.graph import Edge, Graph
 
 
 class GraphCommand(QUndoCommand):
@@ -249,3 +249,17 @@ def clipboard_data(graph: Graph, node_ids) -> dict:
     keep = set(node_ids)
     return {"nodes": [graph.node(n).to_dict() for n in graph.nodes if n in keep],
             "edges": [e.to_dict() for e in graph.edges if e.src in keep and e.dst in keep]}
+
+
+class SetTraining(QUndoCommand):
+    """Replace the project's training settings (one field per command)."""
+
+    def __init__(self, doc, old, new, text: str):
+        super().__init__(text)
+        self.doc, self.old, self.new = doc, old, new
+
+    def redo(self):
+        self.doc.set_training(self.new)
+
+    def undo(self):
+        self.doc.set_training(self.old)

@@ -1,0 +1,262 @@
+"""The node canvas: a QGraphicsScene that mirrors the graph and never writes to it.
+
+Items are created and updated from graph events; every gesture (drop, wire, move,
+delete, insert on a wire) becomes one undo command pushed on the document's stack.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QMenu
+
+from ...core import registry
+from ...core.graph import Edge, Node
+from ...core.layout import auto_layout
+from ..document import commands
+from ..document.document import Document
+from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
+
+
+class Canvas(QGraphicsScene):
+    """Mirrors `doc.graph`. Gestures push commands; graph events update the items."""
+
+    nodeDoubleClicked = Signal(str)
+    addRequestedAt = Signal(str, QPointF)
+
+    def __init__(self, doc: Document, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.snap = True
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self._wire_from: PortItem | None = None
+        self._wire_item: QGraphicsPathItem | None = None
+        self._press_pos: dict[str, tuple] = {}
+        self.setItemIndexMethod(QGraphicsScene.NoIndex)  # many moving items
+        self._graph = None
+        self.selectionChanged.connect(self._raise_selected)
+        doc.projectReplaced.connect(self.rebuild)
+        doc.analysisChanged.connect(self.refresh_status)
+        self.rebuild()
+
+    # ---- mirroring the model -------------------------------------------------------------
+
+    def _connect_graph(self) -> None:
+        if self._graph is not None:
+            ev = self._graph.events
+            for sig, cb in self._handlers():
+                getattr(ev, sig).disconnect(cb)
+        self._graph = self.doc.graph
+        ev = self._graph.events
+        for sig, cb in self._handlers():
+            getattr(ev, sig).connect(cb)
+
+    def _handlers(self):
+        return (("node_added", self._node_added), ("node_removed", self._node_removed),
+                ("node_changed", self._node_changed), ("edge_added", self._edge_added),
+                ("edge_removed", self._edge_removed), ("reset", self.rebuild))
+
+    def rebuild(self) -> None:
+        if self._graph is not self.doc.graph:
+            self._connect_graph()
+        self.clear()
+        self.nodes, self.edges = {}, {}
+        self._wire_item = None
+        for node in self.doc.graph.nodes.values():
+            self._node_added(node)
+        for edge in self.doc.graph.edges:
+            self._edge_added(edge)
+        self.refresh_status()
+
+    def _node_added(self, node: Node) -> None:
+        item = NodeItem(node)
+        self.nodes[node.id] = item
+        self.addItem(item)
+
+    def _node_removed(self, node: Node) -> None:
+        item = self.nodes.pop(node.id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _node_changed(self, node: Node, what: str) -> None:
+        item = self.nodes.get(node.id)
+        if item is None:
+            return
+        if what == "pos":
+            if (item.pos().x(), item.pos().y()) != node.pos:
+                item.setPos(*node.pos)
+                item.follow()
+        elif what == "params":
+            item.rebuild_ports()
+        item.update()
+
+    def _edge_added(self, edge: Edge) -> None:
+        item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst])
+        self.edges[edge] = item
+        self.addItem(item)
+
+    def _edge_removed(self, edge: Edge) -> None:
+        item = self.edges.pop(edge, None)
+        if item is not None:
+            item.detach()
+            self.removeItem(item)
+
+    def refresh_status(self) -> None:
+        infos = self.doc.infos
+        by_node: dict[str, list] = {}
+        for p in self.doc.problems:
+            if p.node_id:
+                by_node.setdefault(p.node_id, []).append(p)
+        for nid, item in self.nodes.items():
+            item.set_status(infos.get(nid), by_node.get(nid, []))
+        for edge, item in self.edges.items():
+            src = infos.get(edge.src)
+            shape = str(src.output) if src is not None and src.output is not None else ""
+            dst_errs = [p.message for p in by_node.get(edge.dst, []) if p.code == "shape"]
+            item.set_status(shape, dst_errs[0] if dst_errs else None)
+
+    # ---- selection helpers -----------------------------------------------------------------
+
+    def _raise_selected(self) -> None:
+        for item in self.nodes.values():
+            item.setZValue(2 if item.isSelected() else 1)
+
+    def set_badges(self, badges: dict) -> None:
+        """Training-health badges per node id ({} clears them all)."""
+        for nid, item in self.nodes.items():
+            item.set_badges(badges.get(nid, ()))
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_nodes(self, ids) -> None:
+        self.clearSelection()
+        for nid in ids:
+            if nid in self.nodes:
+                self.nodes[nid].setSelected(True)
+
+    def push(self, cmd) -> None:
+        if cmd is not None:
+            self.doc.undo_stack.push(cmd)
+
+    # ---- gestures ---------------------------------------------------------------------------
+
+    def delete_selection(self) -> None:
+        self.push(commands.delete_nodes(self.doc.graph, self.selected_node_ids(),
+                                        self.selected_edges()))
+
+    def add_node_at(self, type_name: str, pos: QPointF) -> str:
+        """Add a layer at a scene position; dropped on a wire, it is inserted into it."""
+        x, y = pos.x() - NODE_W / 2, pos.y() - 40
+        if self.snap:
+            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
+        graph = self.doc.graph
+        edge_item = self.edge_at(pos)
+        spec = registry.get(type_name)
+        if edge_item is not None and spec.input_ports({}) and spec.outputs:
+            cmd = commands.insert_on_wire(graph, edge_item.edge, type_name, (x, y))
+            self.push(cmd)
+            new_id = cmd.children[0].node_id
+        else:
+            cmd = commands.AddNode(graph, type_name, (x, y))
+            self.push(cmd)
+            new_id = cmd.node_id
+        self.select_nodes([new_id])
+        return new_id
+
+    def edge_at(self, pos: QPointF) -> EdgeItem | None:
+        for item in self.items(QRectF(pos.x() - 6, pos.y() - 6, 12, 12)):
+            if isinstance(item, EdgeItem) and item.shape().contains(pos):
+                return item
+        return None
+
+    def port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PortItem):
+                return item
+        return None
+
+    def begin_wire(self, port: PortItem, pos: QPointF) -> None:
+        self._wire_from = port
+        pen = QPen(QApplication.palette().color(QPalette.Highlight), 2, Qt.DashLine)
+        self._wire_item = self.addPath(QPainterPath(), pen)
+        self._wire_item.setZValue(3)
+        self.drag_wire(pos)
+
+    def drag_wire(self, pos: QPointF) -> None:
+        if self._wire_item is None:
+            return
+        start = self._wire_from.scenePos()
+        a, b = (start, pos) if self._wire_from.output else (pos, start)
+        self._wire_item.setPath(wire_path(a, b))
+
+    def end_wire(self, pos: QPointF) -> None:
+        start = self._wire_from
+        if self._wire_item is not None:
+            self.removeItem(self._wire_item)
+        self._wire_item, self._wire_from = None, None
+        target = self.port_at(pos)
+        if start is None or target is None or target.output == start.output \
+                or target.node_item is start.node_item:
+            return
+        out, inp = (start, target) if start.output else (target, start)
+        self.connect_ports(out.node_item.node_id, out.name, inp.node_item.node_id, inp.name)
+
+    def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
+        self.push(commands.connect_replacing(self.doc.graph, src, dst, src_port, dst_port))
+
+    def mousePressEvent(self, e):
+        super().mousePressEvent(e)
+        self._press_pos = {i.node_id: (i.pos().x(), i.pos().y())
+                           for i in self.selectedItems() if isinstance(i, NodeItem)}
+
+    def mouseReleaseEvent(self, e):
+        super().mouseReleaseEvent(e)
+        moves = {}
+        for nid, old in self._press_pos.items():
+            item = self.nodes.get(nid)
+            if item is not None:
+                new = (item.pos().x(), item.pos().y())
+                if new != old:
+                    moves[nid] = (self.doc.graph.node(nid).pos, new)
+        self._press_pos = {}
+        if moves:  # one undo entry for the whole drag
+            self.push(commands.Move(self.doc.graph, moves))
+
+    def contextMenuEvent(self, e):
+        item = next((i for i in self.items(e.scenePos())
+                     if isinstance(i, (NodeItem, EdgeItem))), None)
+        menu = QMenu()
+        if isinstance(item, NodeItem):
+            if not item.isSelected():
+                self.select_nodes([item.node_id])
+            menu.addAction("Rename…", lambda: self.nodeDoubleClicked.emit(item.node_id))
+            menu.addAction("Delete", self.delete_selection)
+        elif isinstance(item, EdgeItem):
+            menu.addAction("Delete wire", lambda: self.push(
+                commands.delete_nodes(self.doc.graph, [], [item.edge])))
+        else:
+            add = menu.addMenu("Add layer")
+            pos = e.scenePos()
+            for cat, specs in registry.categories().items():
+                sub = add.addMenu(cat)
+                for spec in specs:
+                    sub.addAction(spec.type, (lambda t: lambda: self.add_node_at(t, pos))(
+                        spec.type))
+        for view in self.views():  # let the window add its own actions (copy, paste …)
+            if hasattr(view, "extend_context_menu"):
+                view.extend_context_menu(menu, item)
+        menu.exec(e.screenPos())
+
+    def auto_layout(self) -> None:
+        pos = auto_layout(self.doc.graph)
+        graph = self.doc.graph
+        moves = {nid: (graph.node(nid).pos, p) for nid, p in pos.items()
+                 if graph.node(nid).pos != p}
+        if moves:
+            cmd = commands.Move(graph, moves)
+            cmd.setText("Auto layout")
+            self.push(cmd)
