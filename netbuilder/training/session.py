@@ -39,9 +39,11 @@ class Ended:
 
 class RunSession:
     def __init__(self, probe_hz: float = 4.0,
-                 on_state: Callable[[str], None] | None = None):
+                 on_state: Callable[[str], None] | None = None,
+                 on_carry: Callable[[object], None] | None = None):
         self.probe_hz = probe_hz
         self.on_state = on_state  # called with the new state on every change
+        self.on_carry = on_carry  # called with the CarryReport of an edit, before it goes on
         self.state = IDLE
         self.process: TrainingProcess | None = None  # started on first use, kept for the next
         self.project: Project | None = None  # the copy being trained
@@ -105,6 +107,8 @@ class RunSession:
             copy = parse_project(text, "the project")
             copy.training = self.project.training  # the run keeps its settings
             self.project = copy
+            if self.on_carry is not None:
+                self.on_carry(report)  # the paused child still holds the carried-over state
         self.process.resume()
         self._set_state(RUNNING)
         return report

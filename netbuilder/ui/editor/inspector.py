@@ -220,7 +220,7 @@ class Inspector(QWidget):
                 value = node.params.get(name, f.param.default)
                 if keep_pending and f.pending and value == f.shown:
                     continue  # another parameter changed: leave the user's rejected text
-                f.showvalue_label(value)
+                f.show_value(value)
                 msg = f.param.check(value)  # a stored bad value (e.g. from a file) is flagged
                 f.set_problem(f"{name} {msg}" if msg else None)
         finally:

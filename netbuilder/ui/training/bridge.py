@@ -40,7 +40,8 @@ class TrainingBridge(QObject):
     def __init__(self, parent: QObject | None = None, probe_hz: float = 4.0,
                  refresh_ms: int = REFRESH_MS):
         super().__init__(parent)
-        self.session = RunSession(probe_hz, on_state=self.stateChanged.emit)
+        self.session = RunSession(probe_hz, on_state=self.stateChanged.emit,
+                                  on_carry=self.carriedOver.emit)
         self.timer = QTimer(self)
         self.timer.setInterval(refresh_ms)
         self.timer.timeout.connect(self.drain)
@@ -74,10 +75,7 @@ class TrainingBridge(QObject):
     def resume(self, project: Project | None = None):
         """Go on, with the graph of `project` when it was edited while paused (see
         RunSession.resume). Returns the CarryReport or None."""
-        report = self.session.resume(project)
-        if report is not None:
-            self.carriedOver.emit(report)
-        return report
+        return self.session.resume(project)
 
     def layer_state(self, node_ids) -> dict:
         return self.session.layer_state(node_ids)

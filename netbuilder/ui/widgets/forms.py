@@ -137,7 +137,7 @@ class ParamField(QWidget):
             w.editingFinished.connect(self.edited)
         return w
 
-    def showvalue_label(self, value: Any) -> None:
+    def show_value(self, value: Any) -> None:
         """Display a stored value without emitting `edited`."""
         w, kind = self.editor, self.param.kind
         self.shown, self.pending = value, False
