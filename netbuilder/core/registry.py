@@ -187,13 +187,7 @@ def register(spec: LayerSpec) -> LayerSpec:
     return spec
 
 
-def _ensure_loaded() -> None:
-    if not _REGISTRY:
-        from . import layers  # noqa: F401  (registers every built-in type)
-
-
 def get(type_name: str) -> LayerSpec:
-    _ensure_loaded()
     try:
         return _REGISTRY[type_name]
     except KeyError:
@@ -203,12 +197,10 @@ def get(type_name: str) -> LayerSpec:
 
 
 def has(type_name: str) -> bool:
-    _ensure_loaded()
     return type_name in _REGISTRY
 
 
 def all_specs() -> list[LayerSpec]:
-    _ensure_loaded()
     return list(_REGISTRY.values())
 
 

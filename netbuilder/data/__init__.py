@@ -6,6 +6,8 @@
 """
 from .registry import (CLASS, CLASSIFICATION, REAL, REGRESSION, SEQUENCE, DataError, DataInfo,
                        DatasetSpec, RawData, all_specs, get, register)
+# The sources register themselves into the registry (which imports none of them back).
+from . import builtin, torchvision_sets, user  # noqa: E402,F401,I001
 
 __all__ = ["load", "get", "all_specs", "register", "DatasetSpec", "DataInfo", "DataError",
            "RawData", "PreparedData", "Split", "CLASSIFICATION", "REGRESSION", "SEQUENCE",

@@ -133,13 +133,7 @@ def register(spec: DatasetSpec) -> DatasetSpec:
     return spec
 
 
-def _ensure_loaded() -> None:
-    if not _REGISTRY:
-        from . import builtin, torchvision_sets, user  # noqa: F401  (they register)
-
-
 def get(name: str) -> DatasetSpec:
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -148,7 +142,6 @@ def get(name: str) -> DatasetSpec:
 
 
 def all_specs() -> list[DatasetSpec]:
-    _ensure_loaded()
     return list(_REGISTRY.values())
 
 

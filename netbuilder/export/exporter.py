@@ -18,6 +18,7 @@ from ..core.project import Project
 from .atomic import staged_dir, staged_file
 from .errors import ExportError
 from .formats import FORMATS
+from .inputs import probe_inputs  # noqa: F401 (part of this module's API)
 from .weights import load_weights
 
 FORMAT_NAMES = (*FORMATS, "python")
@@ -68,22 +69,6 @@ class ExportContext:
             if op and (op in code.lower() or op in n.type.lower()):
                 return f"{n.name!r} ({n.type}{' ' + code if code else ''})"
         return None
-
-
-def probe_inputs(project: Project, batch: int, seed: int = 0) -> list[torch.Tensor]:
-    g = torch.Generator().manual_seed(seed + batch)
-    vocab = min((n.params["num_embeddings"] for n in project.graph.nodes.values()
-                 if n.type == "Embedding"), default=2)
-    xs = []
-    for n in project.graph.nodes.values():
-        if n.type != "Input":
-            continue
-        shape = (batch, *n.params["shape"])
-        if n.params["dtype"] == "int64":
-            xs.append(torch.randint(0, vocab, shape, generator=g))
-        else:
-            xs.append(torch.randn(shape, generator=g))
-    return xs
 
 
 def _outputs(y) -> list[torch.Tensor]:

@@ -24,6 +24,7 @@ from ..core.layers import decode_template
 from ..core.project import Project
 from ..core.registry import fmt_shape, identifier
 from .errors import ExportError
+from .inputs import probe_inputs
 from .trainscript import train_script
 
 INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
@@ -268,8 +269,6 @@ def load_generated(folder: Path, cls: str) -> nn.Module:
 
 
 def write_python(project: Project, model: fx.GraphModule, folder: Path, ctx):
-    from .exporter import probe_inputs
-
     src, cls = model_source(project, model, probe_inputs(project, 1, ctx.seed))
     (folder / "model.py").write_text(src, encoding="utf-8")
     torch.save(model.state_dict(), folder / "weights.pt")
