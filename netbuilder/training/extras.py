@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .probabilities import plan_probabilities
+
 GRID = 64  # decision-boundary resolution
 BOUNDARY_POINTS = 600
 PREDICTION_POINTS = 400
@@ -97,24 +99,12 @@ class Extras:
         return out.float().cpu()
 
     def compute(self, step: int):
-        import torch
-
         if self.kind is None:
             return None
         t0 = time.perf_counter()
         out = self._forward(self.grid if self.kind == "boundary" else self.x_in)
         if self.kind == "boundary":
-            loss = self.trainer.plan.loss
-            if out.shape[-1] == 1:
-                p = torch.sigmoid(out) if loss == "bce_with_logits" else out.clamp(0, 1)
-                probs = torch.cat([1 - p, p], 1)
-            elif loss == "nll":
-                probs = out.exp()
-            elif loss == "bce":
-                probs = out.clamp(0, 1)
-            else:
-                probs = torch.softmax(out, 1)
-            probs = probs.reshape(GRID, GRID, -1).numpy()
+            probs = plan_probabilities(out, self.trainer.plan).reshape(GRID, GRID, -1).numpy()
             return Boundary(step, self.extent, probs, self.points, self.labels,
                             time.perf_counter() - t0)
         pred = out.reshape(len(out), -1)[:, 0].numpy()
