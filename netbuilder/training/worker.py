@@ -36,9 +36,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
+                     ProbeSnapshot, Resumed, Started)
+
 FLUSH_S = 0.033  # the child sends buffered events at least this often while training
 PROBE_BUDGET = 0.02  # probe snapshots may take at most this share of the training time
-URGENT = {"Started", "EpochEnd", "Paused", "Resumed", "Finished", "Failed", "CheckpointSaved"}
+URGENT = (Started, EpochEnd, Paused, Resumed, Finished, Failed, CheckpointSaved)
 
 
 # ---- messages, child -> window ---------------------------------------------------------------
@@ -421,17 +424,17 @@ class _Child:
 
     def on_event(self, e) -> None:
         """Trainer callback, on the training thread: keep it cheap."""
-        t, kind, now = self.trainer, type(e).__name__, time.perf_counter()
+        t, now = self.trainer, time.perf_counter()
         hz = self.options.probe_hz
-        if kind in ("Started", "BatchEnd") and t is not None:
+        if isinstance(e, (Started, BatchEnd)) and t is not None:
             # Paced by time: the next step probes when the gap has passed since the last
             # snapshot (Prober.due is "step % every == 0").
             t.prober.every = 1 if hz > 0 and now - self.last_probe >= self.probe_gap else 1 << 40
             self.batch_end = now
         self.buf.append(e)
-        if kind == "Paused":
+        if isinstance(e, Paused):
             self.buf.append(PauseAck(self.pause_seq))
-        if kind == "ProbeSnapshot" and self.extras is not None:
+        if isinstance(e, ProbeSnapshot) and self.extras is not None:
             try:
                 extra = self.extras.compute(e.step)
             except Exception as err:  # noqa: BLE001 (a view's extra must not fail the run)
@@ -440,7 +443,7 @@ class _Child:
                 self.extras, extra = None, None
             if extra is not None:
                 self.buf.append(extra)
-        if kind == "ProbeSnapshot":
+        if isinstance(e, ProbeSnapshot):
             # up to probe_hz snapshots a second, but never more than PROBE_BUDGET of the
             # training time: a snapshot of the digits CNN costs ~8 ms (about 3 a second), one
             # of a large model can cost far more (then fewer)
@@ -448,7 +451,7 @@ class _Child:
             cost = done - self.batch_end
             self.probe_gap = max(1.0 / hz, cost / PROBE_BUDGET) if hz > 0 else float("inf")
             self.last_probe = done
-        if kind in URGENT or now - self.last_flush >= FLUSH_S:
+        if isinstance(e, URGENT) or now - self.last_flush >= FLUSH_S:
             self.flush()
 
     def flush(self) -> None:
