@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QWidget
 from ...training.events import BatchEnd, EpochEnd, ProbeSnapshot, Started
 from ...training.extras import Boundary, Predictions
 from ..widgets import theme
-from .live_curves import Curves, Norms, Series  # noqa: F401 (Series: for benches and tests)
+from .live_curves import Curves, Norms
 from .live_model import BoundaryView, FeatureMaps, Histograms, PredictionsView
 
 
