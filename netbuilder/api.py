@@ -28,9 +28,14 @@ def _graph_and_loss(obj):
 
 
 def validate(obj: Graph | Project) -> list[Problem]:
-    """Errors first, then warnings. A project also enables the loss-dependent lints."""
-    graph, loss = _graph_and_loss(obj)
-    return analyze(graph, loss=loss)
+    """Errors first, then warnings. A project also enables the loss-dependent lints and,
+    when it names a dataset, the checks that the network can train on it (the same the
+    Train button and `netbuilder train` refuse with)."""
+    if isinstance(obj, Project):
+        from .training.compat import project_problems
+
+        return project_problems(obj)
+    return analyze(obj)
 
 
 def compile(obj: Graph | Project, seed: int | None = None):  # noqa: A001 (API name)
