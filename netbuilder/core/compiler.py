@@ -6,7 +6,10 @@ the hand-written module would. Submodules are named after the nodes ("Conv 1" ->
 """
 from __future__ import annotations
 
+import re
+
 from .analysis import analyze, errors
+from .blocks import BLOCK, PORT_IN, PORT_OUT
 from .graph import Graph
 from .registry import identifier
 from .shapes import ShapeInference, topo_order
@@ -34,10 +37,19 @@ def module_names(graph: Graph) -> dict[str, str]:
     return out
 
 
+def class_name_for(name: str) -> str:
+    """'basic block' -> 'BasicBlock': the class of a definition's compiled module."""
+    words = re.findall(r"[A-Za-z0-9]+", name)
+    out = "".join(w[:1].upper() + w[1:] for w in words) or "Block"
+    return out if out[0].isalpha() else "Block" + out
+
+
 def compile_graph(graph: Graph, inference: ShapeInference | None = None,
                   class_name: str = "Network", seed: int | None = None):
+    """The graph as a GraphModule. A block instance is a submodule (a GraphModule of its
+    definition's class), a repeat an nn.Sequential of copies, so the state_dict keys nest
+    as in hand-written PyTorch (`layer1.0.conv1.weight`)."""
     import torch
-    import torch.fx as fx
 
     own = inference is None
     if own:
@@ -49,44 +61,69 @@ def compile_graph(graph: Graph, inference: ShapeInference | None = None,
         infos = inference.update()
         if seed is not None:
             torch.manual_seed(seed)
-        names = module_names(graph)
-        order, _ = topo_order(graph)
-        into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
-        for e in graph.edges:
-            into[e.dst][e.dst_port] = e.src
-
-        fxg = fx.Graph()
-        tracer = fx.proxy.GraphAppendingTracer(fxg)
-        modules: dict[str, torch.nn.Module] = {}
-        values: dict[str, fx.Proxy] = {}
-        # Inputs first, in node order, so forward(...)'s arguments are predictable.
-        inputs = [n for n in graph.nodes.values() if n.type == "Input"]
-        for n in inputs:
-            values[n.id] = fx.Proxy(fxg.placeholder(names[n.id]), tracer)
-        for nid in order:
-            node = graph.nodes[nid]
-            spec = node.spec
-            if node.type == "Input":
-                continue
-            srcs = [into[nid][p] for p in spec.input_ports(node.params)]
-            xs = [values[s] for s in srcs]
-            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
-            module = spec.build(node.params, shapes) if spec.build else None
-            call = None
-            if module is not None:
-                qual = names[nid]
-                modules[qual] = module
-                call = (lambda q: lambda *a, **k: tracer.create_proxy("call_module", q, a, k)
-                        )(qual)
-            values[nid] = spec.apply(call, xs, node.params)
-        outs = [values[n.id] for n in graph.nodes.values() if n.type == "Output"]
-        result = outs[0] if len(outs) == 1 else tuple(outs)
-        fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
-                                         else v))
-        gm = fx.GraphModule(modules, fxg, class_name=class_name)
-        gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
-        gm.input_names = [names[n.id] for n in inputs]
-        return gm
+        return _build(graph, infos, class_name)
     finally:
         if own:
             inference.close()
+
+
+def _build(graph: Graph, infos: dict, class_name: str):
+    import torch
+    import torch.fx as fx
+
+    names = module_names(graph)
+    order, _ = topo_order(graph)
+    into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
+    for e in graph.edges:
+        into[e.dst][e.dst_port] = e.src
+
+    fxg = fx.Graph()
+    tracer = fx.proxy.GraphAppendingTracer(fxg)
+    modules: dict[str, torch.nn.Module] = {}
+    values: dict[str, fx.Proxy] = {}
+    # Inputs (a definition's input ports) first, in node order, so forward(...)'s arguments
+    # are predictable.
+    entry = PORT_IN if graph.is_definition else "Input"
+    inputs = [n for n in graph.nodes.values() if n.type == entry]
+    for n in inputs:
+        values[n.id] = fx.Proxy(fxg.placeholder(names[n.id]), tracer)
+    for nid in order:
+        node = graph.nodes[nid]
+        spec = node.spec
+        if node.type == entry:
+            continue
+        srcs = [into[nid][p] for p in node.input_ports()]
+        xs = [values[s] for s in srcs]
+        if node.type == BLOCK:
+            module = _instance(graph, node, infos[nid])
+        else:
+            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
+            module = spec.build(node.params, shapes) if spec.build else None
+        call = None
+        if module is not None:
+            qual = names[nid]
+            modules[qual] = module
+            call = (lambda q: lambda *a, **k: tracer.create_proxy("call_module", q, a, k)
+                    )(qual)
+        values[nid] = spec.apply(call, xs, node.params)
+    exit_ = PORT_OUT if graph.is_definition else "Output"
+    outs = [values[n.id] for n in graph.nodes.values() if n.type == exit_]
+    result = outs[0] if len(outs) == 1 else tuple(outs)
+    fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
+                                     else v))
+    gm = fx.GraphModule(modules, fxg, class_name=class_name)
+    gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
+    gm.input_names = [names[n.id] for n in inputs]
+    return gm
+
+
+def _instance(graph: Graph, node, info):
+    """One block instance: its definition compiled per copy with that copy's shapes."""
+    import torch
+
+    definition = graph.blocks[node.params["block"]]
+    cls = class_name_for(node.params["block"])
+    copies = [_build(definition, inner, cls) for inner in info.inner]
+    if len(copies) == 1:
+        return copies[0]
+    return torch.nn.Sequential(*copies)

@@ -187,9 +187,13 @@ def register(spec: LayerSpec) -> LayerSpec:
     return spec
 
 
+_LOADED: list[bool] = []
+
+
 def _ensure_loaded() -> None:
-    if not _REGISTRY:
-        from . import layers  # noqa: F401  (registers every built-in type)
+    if not _LOADED:  # a flag, not "registry empty": blocks.py may register first
+        _LOADED.append(True)
+        from . import blocks, layers  # noqa: F401  (register every built-in type)
 
 
 def get(type_name: str) -> LayerSpec:
