@@ -147,6 +147,36 @@ class BlockLibrary:
         """Changes whenever `name` or anything it uses is edited (cache keys)."""
         return tuple((n, self.versions.get(n, 0)) for n in sorted(self.closure(name)))
 
+    def name_of(self, graph) -> str | None:
+        for name, g in self._defs.items():
+            if g is graph:
+                return name
+        return None
+
+    def check_use(self, graph, used: str) -> None:
+        """Refuse a Block of `used` inside `graph` when that would nest recursively."""
+        holder = self.name_of(graph)
+        if holder is None or used not in self._defs:
+            return
+        if holder == used or holder in self.closure(used):
+            path = self._path(used, holder) or [used]
+            loop = SEP.join([holder, *path]) if path[-1] == holder else SEP.join([holder, used])
+            raise BlockError(f"block {holder!r} cannot contain {used!r}: that would nest "
+                             f"recursively ({loop})")
+
+    def _path(self, start: str, goal: str) -> list[str] | None:
+        """Definitions from start to goal through uses (start first), or None."""
+        stack, seen = [[start]], set()
+        while stack:
+            path = stack.pop()
+            if path[-1] == goal:
+                return path
+            for m in self.uses(path[-1]):
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(path + [m])
+        return None
+
     def instances(self, name: str) -> list[tuple[str | None, object]]:
         """(definition holding it or None for the root graph, Block node) of every use."""
         out = [(None, n) for n in self.owner.nodes.values()

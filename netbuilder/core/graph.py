@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from psygnal import Signal
 
 from . import registry
-from .blocks import BlockLibrary
+from .blocks import BlockError, BlockLibrary
 
 
 class GraphError(ValueError):
@@ -135,6 +135,8 @@ class Graph:
         spec = registry.get(type_name)
         if id is not None and id in self.nodes:
             raise GraphError(f"node id {id!r} is already used")
+        if type_name == "Block":
+            self._check_block_use((params or {}).get("block"))
         node = Node(id=id or self.new_id(), type=type_name,
                     name=name if name is not None else self.unique_name(type_name),
                     params=spec.fill(copy.deepcopy(params or {})),
@@ -165,6 +167,8 @@ class Graph:
         new.update(copy.deepcopy(values))
         if new == node.params:
             return
+        if node.type == "Block" and "block" in values:
+            self._check_block_use(values["block"])
         old_ports = node.input_ports()
         node.params = new
         # Shrinking a merge's port list drops wires into ports that no longer exist.
@@ -175,6 +179,12 @@ class Graph:
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         self.set_params(node_id, {name: value})
+
+    def _check_block_use(self, used) -> None:
+        try:
+            self.blocks.check_use(self, used)
+        except BlockError as e:
+            raise GraphError(str(e)) from None
 
     def rename(self, node_id: str, name: str) -> None:
         node = self.node(node_id)
