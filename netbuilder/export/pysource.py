@@ -155,26 +155,85 @@ def _shape_comment(n: fx.Node) -> str:
     return "  # " + fmt_shape((None, *tuple(meta.shape)[1:]))
 
 
-def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, str]:
-    """(source of model.py, class name)."""
-    cls = class_name(project)
-    ShapeProp(model).propagate(*probe)
-    imports: set[str] = set()
-    by_module = {v: project.graph.nodes[k] for k, v in model.node_modules.items()}
-    namespace = {"nn": nn, "torch": torch, "F": F}
-    init_lines, uses_learned = [], False
-    for name, module in model.named_children():
-        node = by_module.get(name)
-        code = _module_code(node, module, imports)
-        uses_learned |= code.startswith("LearnedTensor(")
+class _Classes:
+    """Writes one class per block definition (per distinct variant: two instances whose
+    inferred sizes differ, such as a dense layer fed more channels, get two classes)."""
+
+    def __init__(self, project: Project, imports: set[str]):
+        self.project, self.imports = project, imports
+        self.namespace = {"nn": nn, "torch": torch, "F": F}
+        self.sources: list[str] = []  # class definitions, innermost first
+        self.by_key: dict[tuple, str] = {}
+        self.taken: set[str] = set()
+        self.uses_learned = False
+        self.inputs: dict[int, tuple] = {}  # id(GraphModule) -> the args it was called with
+
+    def capture(self, model: nn.Module):
+        """Hooks recording each block module's inputs during one probe run."""
+        handles = []
+        for m in model.modules():
+            if m is not model and isinstance(m, fx.GraphModule):
+                handles.append(m.register_forward_pre_hook(
+                    lambda mod, args: self.inputs.setdefault(id(mod), args)))
+        return handles
+
+    def init_lines(self, gm: fx.GraphModule, graph) -> list[str]:
+        by_module = {v: graph.nodes[k] for k, v in gm.node_modules.items()}
+        lines = []
+        for name, module in gm.named_children():
+            node = by_module.get(name)
+            code = self.constructor(node, module, name)
+            comment = f"  # {node.name}" if node is not None and identifier(node.name) != name \
+                else ""
+            lines.append(f"        self.{name} = {code}{comment}")
+        return lines
+
+    def constructor(self, node, module: nn.Module, name: str) -> str:
+        if node is not None and node.type == "Block":
+            copies = list(module) if isinstance(module, nn.Sequential) else [module]
+            made = [f"{self.block_class(c, node.params['block'])}()" for c in copies]
+            return made[0] if len(made) == 1 else self._sequential(made)
+        code = _module_code(node, module, self.imports)
+        self.uses_learned |= code.startswith("LearnedTensor(")
         if not code.startswith("LearnedTensor(") and not (node and node.type == "Module"):
-            _check_rebuilt(code, module, repr(node.name if node else name), namespace)
-        comment = f"  # {node.name}" if node is not None and identifier(node.name) != name \
-            else ""
-        init_lines.append(f"        self.{name} = {code}{comment}")
-    inputs = [n.name for n in model.graph.nodes if n.op == "placeholder"]
+            _check_rebuilt(code, module, repr(node.name if node else name), self.namespace)
+        return code
+
+    @staticmethod
+    def _sequential(made: list[str]) -> str:
+        if len(set(made)) == 1:  # identical copies: say so, as a person would
+            return f"nn.Sequential(*[{made[0]} for _ in range({len(made)})])"
+        return "nn.Sequential(" + ", ".join(made) + ")"
+
+    def block_class(self, gm: fx.GraphModule, block: str) -> str:
+        graph = self.project.graph.blocks[block]
+        args = self.inputs.get(id(gm))
+        if args is not None:
+            ShapeProp(gm).propagate(*args)
+        init = self.init_lines(gm, graph)
+        params, fwd = _forward_lines(gm, self.imports)
+        key = (block, tuple(init), tuple(fwd))
+        if key in self.by_key:
+            return self.by_key[key]
+        from ..core.compiler import class_name_for
+
+        base = class_name_for(block)
+        cls, k = base, 2
+        while cls in self.taken:
+            cls, k = f"{base}{k}", k + 1
+        self.taken.add(cls)
+        self.by_key[key] = cls
+        self.sources.append("\n".join([
+            "", "", f"class {cls}(nn.Module):", f'    """Block {block!r}."""', "",
+            "    def __init__(self):", "        super().__init__()", *init, "",
+            f"    def forward(self, {', '.join(params)}):", *fwd]))
+        return cls
+
+
+def _forward_lines(gm: fx.GraphModule, imports: set[str]) -> tuple[list[str], list[str]]:
+    params = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     fwd = []
-    for n in model.graph.nodes:
+    for n in gm.graph.nodes:
         if n.op == "placeholder":
             continue
         if n.op == "output":
@@ -183,6 +242,24 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
                        else f"        return {', '.join(_arg(r) for r in result)}")
             continue
         fwd.append(f"        {n.name} = {_statement(n, imports)}{_shape_comment(n)}")
+    return params, fwd
+
+
+def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, str]:
+    """(source of model.py, class name)."""
+    cls = class_name(project)
+    imports: set[str] = set()
+    classes = _Classes(project, imports)
+    handles = classes.capture(model)
+    try:
+        ShapeProp(model).propagate(*probe)
+    finally:
+        for h in handles:
+            h.remove()
+    classes.taken.add(cls)
+    init_lines = classes.init_lines(model, project.graph)
+    uses_learned = classes.uses_learned
+    inputs, fwd = _forward_lines(model, imports)
     in_shapes = ", ".join(f"{n.name} {fmt_shape((None, *n.params['shape']))}"
                           for n in project.graph.nodes.values() if n.type == "Input")
     header = [
@@ -232,7 +309,8 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
         '    print(f"' + cls + ': {sum(p.numel() for p in model.parameters())} parameters; "',
         '          f"output shape(s) for a batch of 2: {shapes}")',
     ]
-    text = "\n".join(header) + (LEARNED_TENSOR if uses_learned else "") + "\n".join(body) + "\n"
+    text = ("\n".join(header) + (LEARNED_TENSOR if uses_learned else "")
+            + "\n".join(classes.sources) + "\n".join(body) + "\n")
     return text, cls
 
 

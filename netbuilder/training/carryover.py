@@ -1,8 +1,9 @@
 """Pause, edit the graph, resume: carry the weights and optimizer state of unchanged layers
 into the recompiled model; changed and new layers start from their fresh initialisation.
 
-A layer is *unchanged* when the new graph has a node with the same id, type and parameters
-and its compiled module has the same state_dict keys and shapes (an inferred size such as
+A layer is *unchanged* when the new graph has a node at the same place (the same id; inside
+a block instance, the same instance id, copy and id in the definition) with the same type
+and parameters, and its compiled module has the same state_dict keys and shapes (an inferred size such as
 in_features that changed because an upstream layer changed makes it "changed"). Its whole
 state (weights and buffers such as BatchNorm running statistics) is copied, and so is the
 optimizer's per-parameter state (Adam moments, momentum buffers, step counts). The
@@ -27,7 +28,9 @@ from ..core.graph import Graph
 
 @dataclass(frozen=True)
 class CarryReport:
-    kept: tuple[str, ...] = ()  # node ids whose weights and optimizer state were carried over
+    # Places are node ids; a layer inside a block instance is "instance id/copy/inner id"
+    # (nested blocks add levels), so an edit inside one block keeps every other's weights.
+    kept: tuple[str, ...] = ()  # places whose weights and optimizer state were carried over
     reinitialised: tuple[str, ...] = ()  # node ids with parameters that start fresh
     removed: tuple[str, ...] = ()  # node ids with modules that are gone
     reasons: dict = field(default_factory=dict)  # node id -> why it was re-initialised
@@ -45,8 +48,26 @@ def _shapes(module: torch.nn.Module) -> dict:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-def _why_changed(old_graph: Graph, new_graph: Graph, nid: str, old_m, new_m) -> str | None:
-    a, b = old_graph.nodes.get(nid), new_graph.nodes[nid]
+def layers(model, graph: Graph, prefix: str = "") -> dict:
+    """place -> (Node, qualified module name) for every layer with a module, looking
+    inside block instances (a repeat's copies are numbered as in the state_dict)."""
+    out = {}
+    for nid, qual in getattr(model, "node_modules", {}).items():
+        node = graph.nodes[nid]
+        if node.type != "Block":
+            out[prefix + nid] = (node, qual)
+            continue
+        module = model.get_submodule(qual)
+        definition = graph.blocks[node.params["block"]]
+        copies = list(module) if isinstance(module, torch.nn.Sequential) else [module]
+        for k, sub in enumerate(copies):
+            inner = layers(sub, definition, f"{prefix}{nid}/{k}/")
+            dotted = f"{qual}.{k}." if isinstance(module, torch.nn.Sequential) else f"{qual}."
+            out.update({place: (n, dotted + q) for place, (n, q) in inner.items()})
+    return out
+
+
+def _why_changed(a, b, old_m, new_m) -> str | None:
     if a is None:
         return "new layer"
     if a.type != b.type:
@@ -64,15 +85,16 @@ def carry_over(old_model, old_graph: Graph, new_model, new_graph: Graph,
                old_opt=None, new_opt=None) -> CarryReport:
     """Copy unchanged layers' state from old_model into new_model (in place) and, given both
     optimizers, their per-parameter optimizer state and the param-group hyperparameters."""
-    old_names = getattr(old_model, "node_modules", {})
-    new_names = getattr(new_model, "node_modules", {})
+    old_layers = layers(old_model, old_graph)
+    new_layers = layers(new_model, new_graph)
     kept, fresh, reasons = [], [], {}
     pairs: list[tuple[torch.nn.Parameter, torch.nn.Parameter]] = []
-    for nid, qname in new_names.items():
+    for nid, (node, qname) in new_layers.items():
         new_m = new_model.get_submodule(qname)
-        old_m = old_model.get_submodule(old_names[nid]) if nid in old_names else None
+        old = old_layers.get(nid)
+        old_m = old_model.get_submodule(old[1]) if old else None
         has_state = bool(new_m.state_dict())
-        why = _why_changed(old_graph, new_graph, nid, old_m, new_m)
+        why = _why_changed(old[0] if old else None, node, old_m, new_m)
         if why is None:
             if has_state:
                 with torch.no_grad():
@@ -82,7 +104,7 @@ def carry_over(old_model, old_graph: Graph, new_model, new_graph: Graph,
         elif has_state:
             fresh.append(nid)
             reasons[nid] = why
-    removed = tuple(nid for nid, q in old_names.items() if nid not in new_names
+    removed = tuple(nid for nid, (_, q) in old_layers.items() if nid not in new_layers
                     and old_model.get_submodule(q).state_dict())
     if old_opt is not None and new_opt is not None:
         for og, ng in zip(old_opt.param_groups, new_opt.param_groups):
