@@ -13,6 +13,7 @@ This module does not import graph.py (graph.py imports it).
 """
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Iterator
 
@@ -24,6 +25,8 @@ BLOCK, PORT_IN, PORT_OUT = "Block", "BlockInput", "BlockOutput"
 SEP = " › "  # between the levels of a place: "layer2 › 1 › conv2"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \-]{0,63}$")
 MAX_REPEAT = 1000
+# One counter for every library, so (name, version) never means two contents (cache keys).
+_REVISIONS = itertools.count(1)
 
 register(LayerSpec(
     PORT_IN, "Blocks", "An input port of a block definition (the port is named after the "
@@ -68,7 +71,7 @@ class BlockLibrary:
         self.owner = owner  # the root Graph
         self.events = BlockEvents()
         self._defs: dict[str, object] = {}
-        self.versions: dict[str, int] = {}  # bumped on every edit inside a definition
+        self.versions: dict[str, int] = {}  # a new revision on every edit inside a definition
         self._hooks: dict[str, object] = {}
 
     # ---- queries ---------------------------------------------------------------------------
@@ -216,7 +219,7 @@ class BlockLibrary:
             for n in graph.nodes.values():
                 n.library = self
         self._defs[name] = graph
-        self.versions[name] = self.versions.get(name, 0) + 1
+        self.versions[name] = next(_REVISIONS)
         self._listen(name, graph)
         self.events.defined.emit(name)
         return graph
@@ -226,7 +229,7 @@ class BlockLibrary:
         graph = self[name]
         self._unlisten(name, graph)
         del self._defs[name]
-        self.versions[name] = self.versions.get(name, 0) + 1
+        self.versions[name] = next(_REVISIONS)
         self.events.removed.emit(name)
         return graph
 
@@ -241,7 +244,8 @@ class BlockLibrary:
         users = self.instances(old)
         self._unlisten(old, graph)
         self._defs = {(new if k == old else k): v for k, v in self._defs.items()}
-        self.versions[new] = self.versions.pop(old, 0) + 1
+        self.versions.pop(old, None)
+        self.versions[new] = next(_REVISIONS)
         self._listen(new, graph)
         for holder, node in users:
             g = self.owner if holder is None else self._defs[new if holder == old else holder]
@@ -250,7 +254,7 @@ class BlockLibrary:
 
     def _listen(self, name: str, graph) -> None:
         def bump(*_):
-            self.versions[name] = self.versions.get(name, 0) + 1
+            self.versions[name] = next(_REVISIONS)
             self.events.changed.emit(name)
 
         ev = graph.events
@@ -282,5 +286,5 @@ class BlockLibrary:
             g = type(self.owner)(blocks=self)
             g.load_dict(gd)
             self._defs[name] = g
-            self.versions[name] = self.versions.get(name, 0) + 1
+            self.versions[name] = next(_REVISIONS)
             self._listen(name, g)
