@@ -40,6 +40,17 @@ def test_a_definition_used_with_different_sizes_still_exports(tmp_path):
     src = (tmp_path / "src" / "model.py").read_text()
     assert "class DenseLayer(nn.Module):" in src and "class DenseBlock(nn.Module):" in src
     assert "class Transition(nn.Module):" in src and " = None" not in src
+    # one class for the definition, its input size as the constructor argument
+    assert "DenseLayer2" not in src and "DenseBlock2" not in src
+    assert "def __init__(self, in_channels):" in src
+    assert "nn.Sequential(*[DenseLayer(in_channels + 8 * i) for i in range(3)])" in src
+    assert "self.denseblock1 = DenseBlock(16)" in src and "self.denseblock2 = DenseBlock(24)" in src
+    loaded = load_generated(tmp_path / "src", "SmallDenseNet")
+    trained = compile(project, seed=3).eval()
+    loaded.load_state_dict(trained.state_dict(), strict=True)
+    x = probe_inputs(project, 3)[0]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(x), trained(x))
 
 
 def test_resume_keeps_weights_inside_unchanged_blocks():

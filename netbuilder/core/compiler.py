@@ -124,6 +124,8 @@ def _instance(graph: Graph, node, info):
     definition = graph.blocks[node.params["block"]]
     cls = class_name_for(node.params["block"])
     copies = [_build(definition, inner, cls) for inner in info.inner]
+    for c in copies:
+        c.block_name = node.params["block"]  # which definition (model.py writes its class)
     if len(copies) == 1:
         return copies[0]
     return torch.nn.Sequential(*copies)

@@ -156,17 +156,21 @@ def _shape_comment(n: fx.Node) -> str:
 
 
 class _Classes:
-    """Writes one class per block definition (per distinct variant: two instances whose
-    inferred sizes differ, such as a dense layer fed more channels, get two classes)."""
+    """One class per block definition. Instances whose inferred sizes differ (a dense layer
+    fed more channels) share it when the difference is their input size, which becomes the
+    constructor argument (`DenseLayer(24)`), as a person would write it; otherwise each
+    variant gets a class of its own (`Bottleneck2`)."""
+
+    SIZE_ARGS = (("in_channels", 1), ("in_features", -1))
 
     def __init__(self, project: Project, imports: set[str]):
         self.project, self.imports = project, imports
         self.namespace = {"nn": nn, "torch": torch, "F": F}
         self.sources: list[str] = []  # class definitions, innermost first
-        self.by_key: dict[tuple, str] = {}
         self.taken: set[str] = set()
         self.uses_learned = False
         self.inputs: dict[int, tuple] = {}  # id(GraphModule) -> the args it was called with
+        self.calls: dict[int, str] = {}  # id(GraphModule) -> its constructor call
 
     def capture(self, model: nn.Module):
         """Hooks recording each block module's inputs during one probe run."""
@@ -176,6 +180,79 @@ class _Classes:
                 handles.append(m.register_forward_pre_hook(
                     lambda mod, args: self.inputs.setdefault(id(mod), args)))
         return handles
+
+    def plan(self, model: nn.Module) -> None:
+        """Decide every block module's class, definitions used inside others first."""
+        by_block: dict[str, list] = {}
+        for m in model.modules():
+            if m is not model and getattr(m, "block_name", None):
+                by_block.setdefault(m.block_name, []).append(m)
+        lib = self.project.graph.blocks
+        done: list[str] = []
+
+        def visit(name):
+            if name in done:
+                return
+            done.append(name)  # (recursion is refused before compiling)
+            for inner in lib.uses(name):
+                visit(inner)
+            if name in by_block:
+                self._decide(name, by_block[name])
+
+        for name in list(by_block):
+            visit(name)
+
+    def _decide(self, block: str, modules: list) -> None:
+        graph = self.project.graph.blocks[block]
+        variants = []
+        for gm in modules:
+            args = self.inputs.get(id(gm))
+            if args is not None:
+                ShapeProp(gm).propagate(*args)
+            init = self.init_lines(gm, graph)
+            params, fwd = _forward_lines(gm, self.imports)
+            shape = tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else ()
+            variants.append((gm, init, params, fwd, shape))
+        if len({tuple(v[1]) for v in variants}) == 1:
+            cls = self._emit(block, variants[0], None)
+            self.calls.update((id(v[0]), f"{cls}()") for v in variants)
+            return
+        for arg, dim in self.SIZE_ARGS:
+            if not all(len(v[4]) > 1 for v in variants):
+                break
+            templates = {tuple(_substitute(line, v[4][dim], arg) for line in v[1])
+                         for v in variants}
+            if len(templates) == 1:
+                first = variants[0]
+                cls = self._emit(block, (first[0], list(templates.pop()), *first[2:]), arg)
+                self.calls.update((id(v[0]), f"{cls}({v[4][dim]})") for v in variants)
+                return
+        by_init: dict[tuple, str] = {}
+        for v in variants:
+            key = tuple(v[1])
+            if key not in by_init:
+                by_init[key] = self._emit(block, v, None)
+            self.calls[id(v[0])] = f"{by_init[key]}()"
+
+    def _emit(self, block: str, variant, arg: str | None) -> str:
+        from ..core.compiler import class_name_for
+
+        _, init, params, fwd, shape = variant
+        base = class_name_for(block)
+        cls, k = base, 2
+        while cls in self.taken:
+            cls, k = f"{base}{k}", k + 1
+        self.taken.add(cls)
+        doc = f"Block {block!r}."
+        if arg:
+            doc += f" Shapes in comments are for its first use ({arg}={shape[1]})." \
+                if arg == "in_channels" else \
+                f" Shapes in comments are for its first use ({arg}={shape[-1]})."
+        self.sources.append("\n".join([
+            "", "", f"class {cls}(nn.Module):", f'    """{doc}"""', "",
+            f"    def __init__(self{', ' + arg if arg else ''}):", "        super().__init__()",
+            *init, "", f"    def forward(self, {', '.join(params)}):", *fwd]))
+        return cls
 
     def init_lines(self, gm: fx.GraphModule, graph) -> list[str]:
         by_module = {v: graph.nodes[k] for k, v in gm.node_modules.items()}
@@ -191,43 +268,32 @@ class _Classes:
     def constructor(self, node, module: nn.Module, name: str) -> str:
         if node is not None and node.type == "Block":
             copies = list(module) if isinstance(module, nn.Sequential) else [module]
-            made = [f"{self.block_class(c, node.params['block'])}()" for c in copies]
-            return made[0] if len(made) == 1 else self._sequential(made)
+            made = [self.calls[id(c)] for c in copies]
+            return made[0] if len(made) == 1 else _sequential(made)
         code = _module_code(node, module, self.imports)
         self.uses_learned |= code.startswith("LearnedTensor(")
         if not code.startswith("LearnedTensor(") and not (node and node.type == "Module"):
             _check_rebuilt(code, module, repr(node.name if node else name), self.namespace)
         return code
 
-    @staticmethod
-    def _sequential(made: list[str]) -> str:
-        if len(set(made)) == 1:  # identical copies: say so, as a person would
-            return f"nn.Sequential(*[{made[0]} for _ in range({len(made)})])"
-        return "nn.Sequential(" + ", ".join(made) + ")"
 
-    def block_class(self, gm: fx.GraphModule, block: str) -> str:
-        graph = self.project.graph.blocks[block]
-        args = self.inputs.get(id(gm))
-        if args is not None:
-            ShapeProp(gm).propagate(*args)
-        init = self.init_lines(gm, graph)
-        params, fwd = _forward_lines(gm, self.imports)
-        key = (block, tuple(init), tuple(fwd))
-        if key in self.by_key:
-            return self.by_key[key]
-        from ..core.compiler import class_name_for
+def _substitute(line: str, size: int, arg: str) -> str:
+    return re.sub(rf"(?<![\w.]){size}(?![\w.])", arg, line)
 
-        base = class_name_for(block)
-        cls, k = base, 2
-        while cls in self.taken:
-            cls, k = f"{base}{k}", k + 1
-        self.taken.add(cls)
-        self.by_key[key] = cls
-        self.sources.append("\n".join([
-            "", "", f"class {cls}(nn.Module):", f'    """Block {block!r}."""', "",
-            "    def __init__(self):", "        super().__init__()", *init, "",
-            f"    def forward(self, {', '.join(params)}):", *fwd]))
-        return cls
+
+def _sequential(made: list[str]) -> str:
+    """nn.Sequential of a repeat's copies, written as a loop when they follow a pattern."""
+    n = len(made)
+    if len(set(made)) == 1:  # identical copies
+        return f"nn.Sequential(*[{made[0]} for _ in range({n})])"
+    calls = [re.fullmatch(r"(\w+)\((\d+)\)", m) for m in made]
+    if all(calls) and len({c.group(1) for c in calls}) == 1:
+        sizes = [int(c.group(2)) for c in calls]
+        step = sizes[1] - sizes[0]
+        if all(b - a == step for a, b in zip(sizes, sizes[1:])):  # DenseNet: in + i·growth
+            return (f"nn.Sequential(*[{calls[0].group(1)}({sizes[0]} + {step} * i) "
+                    f"for i in range({n})])")
+    return "nn.Sequential(" + ", ".join(made) + ")"
 
 
 def _forward_lines(gm: fx.GraphModule, imports: set[str]) -> tuple[list[str], list[str]]:
@@ -257,6 +323,7 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
         for h in handles:
             h.remove()
     classes.taken.add(cls)
+    classes.plan(model)
     init_lines = classes.init_lines(model, project.graph)
     uses_learned = classes.uses_learned
     inputs, fwd = _forward_lines(model, imports)
@@ -309,7 +376,8 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
         '    print(f"' + cls + ': {sum(p.numel() for p in model.parameters())} parameters; "',
         '          f"output shape(s) for a batch of 2: {shapes}")',
     ]
-    text = ("\n".join(header) + (LEARNED_TENSOR if uses_learned else "")
+    text = ("\n".join(header) + (LEARNED_TENSOR if uses_learned else "\n" if classes.sources
+                                  else "")
             + "\n".join(classes.sources) + "\n".join(body) + "\n")
     return text, cls
 
