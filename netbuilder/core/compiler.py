@@ -27,7 +27,8 @@ def module_names(graph: Graph) -> dict[str, str]:
     used: set[str] = set()
     out = {}
     for node in graph.nodes.values():
-        base = identifier(node.name)
+        # a number stays a number: `layer1.0.conv1` as nn.Sequential names its children
+        base = node.name if node.name.isdigit() and len(node.name) < 10 else identifier(node.name)
         name, i = base, 1
         while name in used:
             i += 1

@@ -134,7 +134,9 @@ def _call_args(args, kwargs) -> str:
 
 def _statement(n: fx.Node, imports: set[str]) -> str:
     if n.op == "call_module":
-        return f"self.{n.target}({_call_args(n.args, n.kwargs)})"
+        target = f"self.{n.target}" if n.target.isidentifier() else \
+            f"getattr(self, {n.target!r})"
+        return f"{target}({_call_args(n.args, n.kwargs)})"
     if n.op == "call_method":
         return f"{_arg(n.args[0])}.{n.target}({_call_args(n.args[1:], n.kwargs)})"
     if n.op == "get_attr":
@@ -260,9 +262,10 @@ class _Classes:
         for name, module in gm.named_children():
             node = by_module.get(name)
             code = self.constructor(node, module, name)
-            comment = f"  # {node.name}" if node is not None and identifier(node.name) != name \
-                else ""
-            lines.append(f"        self.{name} = {code}{comment}")
+            named = node is None or name in (node.name, identifier(node.name))
+            comment = "" if named else f"  # {node.name}"
+            lines.append(f"        self.{name} = {code}{comment}" if name.isidentifier()
+                         else f"        self.add_module({name!r}, {code}){comment}")
         return lines
 
     def constructor(self, node, module: nn.Module, name: str) -> str:
