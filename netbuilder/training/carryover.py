@@ -4,8 +4,8 @@ into the recompiled model; changed and new layers start from their fresh initial
 A layer is *unchanged* when the new graph has a node at the same place (the same id; inside
 a block instance, the same instance id, copy and id in the definition) with the same type
 and parameters, and its compiled module has the same state_dict keys and shapes (an
-inferred size such as
-in_features that changed because an upstream layer changed makes it "changed"). Its whole
+inferred size such as in_features that changed because an upstream layer changed makes it
+"changed"). Its whole
 state (weights and buffers such as BatchNorm running statistics) is copied, and so is the
 optimizer's per-parameter state (Adam moments, momentum buffers, step counts). The
 optimizer's hyperparameters (its current learning rate) and the LR schedule's position are
