@@ -10,7 +10,7 @@ from netbuilder.cli import main
 from netbuilder.core.analysis import errors
 from netbuilder.core.block_library import add_classic
 from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.grouping import group, ungroup
+from netbuilder.core.grouping import group, regroup, ungroup
 from netbuilder.core.project import (VERSION, Project, ProjectError, load_project,
                                      parse_project)
 from netbuilder.core.shapes import ShapeInference
@@ -269,3 +269,36 @@ def test_classic_library_blocks_compile():
         assert y.shape[0] == 2 and torch.isfinite(y).all()
     with pytest.raises(ValueError, match="no option 'size'"):
         add_classic(Graph().blocks, "vgg", size=3)
+
+
+def test_ungroup_a_shared_repeated_instance_and_regroup_restores_it():
+    g = net(repeat=3)
+    before = g.signature()
+    layer1 = g.by_name("layer1")
+    done = ungroup(g, layer1.id)
+    assert "Unit" in g.blocks  # layer2 still uses it
+    assert sorted(n.name for n in done.nodes) == ["conv1", "conv1 1", "conv1 2", "relu",
+                                                   "relu 1", "relu 2"]
+    assert not errors(validate(g))
+    assert str(summary(g)[-3].output) == "N×512"
+    regroup(g, done)
+    assert g.signature() == before
+    # the last instance: ungroup drops the definition, regroup brings it back
+    done = ungroup(g, g.by_name("layer2").id)
+    done2 = ungroup(g, g.by_name("layer1").id)
+    assert "Unit" not in g.blocks and done2.dropped is not None
+    regroup(g, done2)
+    regroup(g, done)
+    assert g.signature() == before
+
+
+def test_renaming_an_input_port_rewires_every_instance_and_back():
+    g = net()
+    d = g.blocks["Unit"]
+    port = d.by_name("in")
+    d.rename(port.id, "x")
+    assert g.by_name("layer1").input_ports() == ("x",)
+    assert [e.dst_port for e in g.in_edges(g.by_name("layer2").id)] == ["x"]
+    assert not errors(validate(g))
+    d.rename(port.id, "in")
+    assert [e.dst_port for e in g.in_edges(g.by_name("layer1").id)] == ["in"]

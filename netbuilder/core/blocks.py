@@ -253,8 +253,16 @@ class BlockLibrary:
         self.events.renamed.emit(old, new)
 
     def _listen(self, name: str, graph) -> None:
+        ports = {n.id: n.name for n in graph.nodes.values() if n.type == PORT_IN}
+
         def bump(*_):
             self.versions[name] = next(_REVISIONS)
+            now = {n.id: n.name for n in graph.nodes.values() if n.type == PORT_IN}
+            renamed = {ports[i]: now[i] for i in now if i in ports and ports[i] != now[i]}
+            ports.clear()
+            ports.update(now)
+            if renamed:
+                self._rewire(self.name_of(graph) or name, renamed)
             self.events.changed.emit(name)
 
         ev = graph.events
@@ -262,6 +270,20 @@ class BlockLibrary:
                     ev.edge_removed, ev.reset):
             sig.connect(bump)
         self._hooks[name] = bump
+
+    def _rewire(self, name: str, renamed: dict[str, str]) -> None:
+        """A renamed input port: the wires of every instance follow it (renaming it back,
+        as an undo does, moves them back)."""
+        for holder, node in self.instances(name):
+            g = self.owner if holder is None else self._defs[holder]
+            moves = [e for e in g.in_edges(node.id) if e.dst_port in renamed]
+            taken = {e.dst_port for e in g.in_edges(node.id)} - set(renamed)
+            # a wire whose new port is taken stays where it is (reported as stale)
+            moves = [e for e in moves if renamed[e.dst_port] not in taken]
+            for e in moves:
+                g.disconnect(e)
+            for e in moves:
+                g.connect(e.src, e.dst, e.src_port, renamed[e.dst_port])
 
     def _unlisten(self, name: str, graph) -> None:
         bump = self._hooks.pop(name)

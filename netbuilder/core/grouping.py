@@ -9,8 +9,10 @@ are each other's inverse.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .blocks import BLOCK, PORT_IN, PORT_OUT, BlockError
-from .graph import Graph, GraphError, Node
+from .graph import Edge, Graph, GraphError, Node
 
 IO_TYPES = ("Input", "Output", PORT_IN, PORT_OUT)
 PORT_GAP = 180.0  # how far left/right of the grouped nodes the port nodes are placed
@@ -99,9 +101,35 @@ def group(graph: Graph, node_ids, block_name: str | None = None, name: str | Non
     return node
 
 
-def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> list[Node]:
+@dataclass
+class Ungrouped:
+    """What `ungroup` did, so `regroup` can undo it exactly."""
+
+    nodes: list[Node]  # the nodes that replaced the instance
+    instance: dict  # the instance node as Node.to_dict()
+    in_edges: list[Edge]
+    out_edges: list[Edge]
+    dropped: object = None  # the definition Graph, when ungroup removed it
+
+
+def regroup(graph: Graph, done: Ungrouped) -> Node:
+    """The inverse of `ungroup`: the instance (same id, name, parameters, place and wires)
+    replaces the nodes ungroup made, and a dropped definition comes back."""
+    inst = done.instance
+    if done.dropped is not None:
+        graph.blocks.define(inst["params"]["block"], done.dropped)
+    for n in done.nodes:
+        graph.remove_node(n.id)
+    node = graph.add_node(BLOCK, inst["name"], inst["params"], inst["pos"], id=inst["id"])
+    for e in [*done.in_edges, *done.out_edges]:
+        graph.connect(e.src, e.dst, e.src_port, e.dst_port)
+    return node
+
+
+def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> Ungrouped:
     """Replace a block instance by its definition's nodes (repeat N: N chained copies).
-    The definition is removed too when nothing else uses it and `drop_unused`."""
+    The definition is removed too when nothing else uses it and `drop_unused`.
+    `regroup(graph, result)` undoes it."""
     node = graph.node(instance_id)
     if node.type != BLOCK:
         raise GraphError(f"{node.name} ({node.type}) is not a block instance")
@@ -115,6 +143,8 @@ def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> list[No
     if len(outs) != 1 or (repeat > 1 and len(ins) != 1):
         raise GraphError(f"cannot ungroup {node.name}: block {name!r} needs one BlockOutput"
                          f"{' and one input to repeat' if repeat > 1 else ''}")
+    record = Ungrouped([], node.to_dict(), graph.in_edges(instance_id),
+                       graph.out_edges(instance_id))
     feeds = {e.dst_port: (e.src, e.src_port) for e in graph.in_edges(instance_id)}
     consumers = [(e.dst, e.dst_port) for e in graph.out_edges(instance_id)]
     body = [n for n in definition.nodes.values() if n.type not in (PORT_IN, PORT_OUT)]
@@ -151,5 +181,6 @@ def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> list[No
         for dst, port in consumers:
             graph.connect(result[0], dst, result[1], port)
     if drop_unused and not graph.blocks.instances(name):
-        graph.blocks.remove(name)
-    return made
+        record.dropped = graph.blocks.remove(name)
+    record.nodes = made
+    return record
