@@ -165,6 +165,10 @@ def test_nested_blocks_and_paths_in_messages():
     msgs = [p.message for p in errors(validate(g))]
     assert any(m.startswith("layer2 › unit › 0 › conv1: Conv2d cannot take N×3×8×8")
                for m in msgs), msgs
+    (problem,) = [p for p in errors(validate(g)) if p.code == "shape"]
+    # the place, level by level: instance, copy 0 of Outer, unit, copy 0 of Inner, conv1
+    assert problem.path == (g.by_name("layer2").id, 0, g.blocks["Outer"].by_name("unit").id,
+                            0, inner.by_name("conv1").id)
     assert [r.name for r in summary(g, depth=None)][1:3] == ["layer2 › unit › 0 › conv1",
                                                              "layer2 › unit › 0 › relu"]
 

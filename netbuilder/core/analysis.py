@@ -26,6 +26,9 @@ class Problem:
     # Problems inside a block definition: its name (node_id is then a node of that
     # definition). None for the top-level graph.
     block: str | None = None
+    # A problem inside a block instance: the instance's id, then (copy index, node id in
+    # the definition) per level down to the failing layer.
+    path: tuple = ()
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.message}"
@@ -138,7 +141,8 @@ def _analyze_one(graph: Graph, inference: ShapeInference | None, loss: str | Non
                             node.id, "stale-port"))
             if info is not None and info.error:
                 sep = SEP if info.inner else ": "  # from inside: the path continues
-                add(Problem(ERROR, f"{node.name}{sep}{info.error}", node.id, "shape"))
+                add(Problem(ERROR, f"{node.name}{sep}{info.error}", node.id, "shape",
+                            path=(node.id, *info.where)))
         elif info is not None and info.error:
             # shape messages already start with the layer type ("Linear expects …")
             prefix = "" if node.name == node.type else f"{node.name}: "

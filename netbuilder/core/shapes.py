@@ -39,6 +39,9 @@ class NodeInfo:
     # Block instances: one {inner node id: NodeInfo} per copy (params and flops above are
     # the totals over every copy and every layer inside).
     inner: tuple = field(default=(), compare=False, hash=False, repr=False)
+    # Block instances with an error inside: where, as (copy index, inner node id, ...)
+    # down to the failing layer, so an editor can open the block there.
+    where: tuple = ()
 
 
 BLOCKED = NodeInfo(blocked=True)
@@ -385,7 +388,8 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
         where = f"{k}{SEP}" if repeat > 1 else ""
         problem = _first_problem(graph, infos)
         if problem:
-            info = NodeInfo(error=where + problem, inner=tuple(copies))
+            message, place = problem
+            info = NodeInfo(error=where + message, inner=tuple(copies), where=(k, *place))
             break
         out = infos[outs[0].id].output
         if out is None:
@@ -403,14 +407,15 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
     return info
 
 
-def _first_problem(graph: Graph, infos: dict) -> str | None:
-    """The first shape error inside a definition, as "inner › path: message"."""
+def _first_problem(graph: Graph, infos: dict) -> tuple[str, tuple] | None:
+    """The first shape error inside a definition: ("inner › path: message", place)."""
     order, _ = topo_order(graph)
     for nid in order:
-        err = infos[nid].error if nid in infos else None
-        if err:
+        info = infos.get(nid)
+        if info is not None and info.error:
             node = graph.nodes[nid]
-            return f"{node.name}{SEP if node.type == BLOCK else ': '}{err}"
+            sep = SEP if node.type == BLOCK and info.inner else ": "
+            return f"{node.name}{sep}{info.error}", (nid, *info.where)
     return None
 
 
