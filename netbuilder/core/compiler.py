@@ -130,3 +130,27 @@ def _instance(graph: Graph, node, info):
     if len(copies) == 1:
         return copies[0]
     return torch.nn.Sequential(*copies)
+
+
+def layer_places(model, graph: Graph, prefix: str = "") -> dict:
+    """place -> (Node, qualified module name) for every layer with a module of a compiled
+    graph, looking inside block instances. A place is a node id, and inside an instance
+    "instance id/copy/inner id" (nested blocks add levels); the qualified name is the
+    state_dict prefix (`layer1.0.conv1`). Carry-over, probes and an editor showing an
+    opened block use it."""
+    import torch
+
+    out = {}
+    for nid, qual in getattr(model, "node_modules", {}).items():
+        node = graph.nodes[nid]
+        if node.type != BLOCK:
+            out[prefix + nid] = (node, qual)
+            continue
+        module = model.get_submodule(qual)
+        definition = graph.blocks[node.params["block"]]
+        seq = isinstance(module, torch.nn.Sequential)
+        for k, sub in enumerate(module if seq else [module]):
+            dotted = f"{qual}.{k}." if seq else f"{qual}."
+            for place, (n, q) in layer_places(sub, definition, f"{prefix}{nid}/{k}/").items():
+                out[place] = (n, dotted + q)
+    return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..core.compiler import compile_graph
+from ..core.compiler import compile_graph, layer_places
 from ..core.graph import Graph
 
 
@@ -49,25 +49,6 @@ def _shapes(module: torch.nn.Module) -> dict:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-def layers(model, graph: Graph, prefix: str = "") -> dict:
-    """place -> (Node, qualified module name) for every layer with a module, looking
-    inside block instances (a repeat's copies are numbered as in the state_dict)."""
-    out = {}
-    for nid, qual in getattr(model, "node_modules", {}).items():
-        node = graph.nodes[nid]
-        if node.type != "Block":
-            out[prefix + nid] = (node, qual)
-            continue
-        module = model.get_submodule(qual)
-        definition = graph.blocks[node.params["block"]]
-        copies = list(module) if isinstance(module, torch.nn.Sequential) else [module]
-        for k, sub in enumerate(copies):
-            inner = layers(sub, definition, f"{prefix}{nid}/{k}/")
-            dotted = f"{qual}.{k}." if isinstance(module, torch.nn.Sequential) else f"{qual}."
-            out.update({place: (n, dotted + q) for place, (n, q) in inner.items()})
-    return out
-
-
 def _why_changed(a, b, old_m, new_m) -> str | None:
     if a is None:
         return "new layer"
@@ -86,8 +67,8 @@ def carry_over(old_model, old_graph: Graph, new_model, new_graph: Graph,
                old_opt=None, new_opt=None) -> CarryReport:
     """Copy unchanged layers' state from old_model into new_model (in place) and, given both
     optimizers, their per-parameter optimizer state and the param-group hyperparameters."""
-    old_layers = layers(old_model, old_graph)
-    new_layers = layers(new_model, new_graph)
+    old_layers = layer_places(old_model, old_graph)
+    new_layers = layer_places(new_model, new_graph)
     kept, fresh, reasons = [], [], {}
     pairs: list[tuple[torch.nn.Parameter, torch.nn.Parameter]] = []
     for nid, (node, qname) in new_layers.items():
