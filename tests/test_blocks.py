@@ -306,3 +306,19 @@ def test_renaming_an_input_port_rewires_every_instance_and_back():
     assert not errors(validate(g))
     d.rename(port.id, "in")
     assert [e.dst_port for e in g.in_edges(g.by_name("layer1").id)] == ["in"]
+
+
+def test_group_inside_an_opened_definition_nests_a_block():
+    g = example("small_resnet").graph
+    before = g.signature()
+    d = g.blocks["Basic Block"]
+    x = torch.randn(2, 1, 8, 8)
+    ref = compile(g, seed=0)(x)
+    inner = group(d, [d.by_name(n).id for n in ("conv1", "bn1", "relu")], "ConvBnRelu",
+                  "stem")
+    assert g.blocks.uses("Basic Block") == ["ConvBnRelu"]
+    keys = compile(g).state_dict()
+    assert "layer1.1.stem.conv1.weight" in keys  # every instance of Basic Block follows
+    ungroup(d, inner.id)
+    assert g.signature() == before
+    torch.testing.assert_close(compile(g, seed=0)(x), ref)
