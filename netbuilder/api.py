@@ -4,15 +4,13 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .core.analysis import ERROR, WARNING, Problem, analyze
 from .core.compiler import CompileError, compile_graph
 from .core.graph import Edge, Graph, GraphError, Node
 from .core.layout import apply_layout
 from .core.project import (DatasetChoice, Project, ProjectError, TrainingSettings,
                            load_project, save_project)
-from .core.shapes import ShapeInference, topo_order
+from .core.summary import SummaryRow, summary_rows
 from . import examples
 
 __all__ = ["Graph", "Node", "Edge", "GraphError", "Project", "ProjectError", "TrainingSettings",
@@ -44,32 +42,12 @@ def compile(obj: Graph | Project, seed: int | None = None):  # noqa: A001 (API n
     return compile_graph(graph, seed=seed)
 
 
-@dataclass(frozen=True)
-class SummaryRow:
-    node_id: str
-    name: str
-    type: str
-    output: str
-    params: int
-    flops: int
-
-
-def summary(obj: Graph | Project) -> list[SummaryRow]:
-    """One row per node in execution order (output shape, parameters, FLOPs per sample)."""
+def summary(obj: Graph | Project, depth: int | None = 1) -> list[SummaryRow]:
+    """Rows in execution order (output shape, parameters, FLOPs per sample): one per
+    top-level node at depth 1, block instances expanded for each level more, one per layer
+    with depth=None. The rows add up to the totals at any depth."""
     graph, _ = _graph_and_loss(obj)
-    si = ShapeInference(graph)
-    try:
-        infos = si.update()
-    finally:
-        si.close()
-    order, stuck = topo_order(graph)
-    rows = []
-    for nid in order + [n for n in graph.nodes if n in stuck]:
-        node, info = graph.nodes[nid], infos[nid]
-        rows.append(SummaryRow(nid, node.name, node.type,
-                               str(info.output) if info.output else "?", info.params,
-                               info.flops))
-    return rows
+    return summary_rows(graph, depth)
 
 
 def example(name: str) -> Project:

@@ -50,11 +50,24 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _depth(text: str):
+    if text == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 or 'all', "
+                                         f"not {text!r}")
+    return n
+
+
 def cmd_summary(args) -> int:
     from .api import ERROR, open_project, summary, validate
 
     project = open_project(args.project)
-    rows = summary(project)
+    rows = summary(project, depth=args.depth)
     table = [("node", "type", "output", "params", "FLOPs")]
     table += [(r.name, r.type, r.output, _fmt_int(r.params), _fmt_flops(r.flops))
               for r in rows]
@@ -115,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_validate)
     s = sub.add_parser("summary", help="table of output shapes, parameters and FLOPs")
     s.add_argument("project", help="a project file or the name of an example")
+    s.add_argument("--depth", type=_depth, default=1, metavar="N|all",
+                   help="block levels to expand (1 = one row per top-level node, the "
+                        "default; all = one row per layer); totals are over every layer")
     s.set_defaults(func=cmd_summary)
     s = sub.add_parser("train", help="train a project on its dataset, without the GUI")
     s.add_argument("project", help="a project file or the name of an example")

@@ -198,7 +198,7 @@ CASES = [
     ("top_level_array", raw(dump([valid()])), ["top level", "list"]),
     ("wrong_format", set_top("format", "keras-model"), ["format", "keras-model"]),
     ("missing_format", del_top("format"), ["format"]),
-    ("version_too_new", set_top("version", 2), ["version 2", "newer"]),
+    ("version_too_new", set_top("version", 3), ["version 3", "newer"]),
     ("version_string", set_top("version", "1"), ["version", "'1'"]),
     ("version_zero", set_top("version", 0), ["version"]),
     ("version_float", set_top("version", 1.0), ["version", "1.0"]),

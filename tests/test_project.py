@@ -19,7 +19,7 @@ def test_save_then_load_is_identical(tmp_path):
     assert q.graph.signature() == p.graph.signature()
     assert q.training == p.training and q.dataset == p.dataset and q.name == p.name
     data = json.loads(path.read_text())
-    assert data["format"] == "netbuilder-project" and data["version"] == 1
+    assert data["format"] == "netbuilder-project" and data["version"] == project_mod.VERSION
 
 
 def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):

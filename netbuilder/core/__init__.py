@@ -4,4 +4,4 @@ Importing the package registers the built-in layer types (layers.py registers th
 registry.py, which imports nothing back), so the registry is complete whatever module of
 the package is imported first.
 """
-from . import layers  # noqa: F401  (registers every built-in layer type)
+from . import blocks, layers  # noqa: F401  (register every built-in type)

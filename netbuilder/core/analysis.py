@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
 from .graph import Graph, Node
 from .shapes import ShapeInference, topo_order
 
@@ -22,6 +23,12 @@ class Problem:
     node_id: str | None = None
     code: str = ""
     param: str | None = None
+    # Problems inside a block definition: its name (node_id is then a node of that
+    # definition). None for the top-level graph.
+    block: str | None = None
+    # A problem inside a block instance: the instance's id, then (copy index, node id in
+    # the definition) per level down to the failing layer.
+    path: tuple = ()
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.message}"
@@ -44,8 +51,47 @@ class _Adjacency:
 
 def analyze(graph: Graph, inference: ShapeInference | None = None, loss: str | None = None
             ) -> list[Problem]:
-    """Every problem, errors first. `loss` (a training-settings loss name) enables the
-    lints that depend on it."""
+    """Every problem, errors first, including those inside the block definitions the graph
+    uses (messages name the place: "Bottleneck › conv2 (Conv2d): …"). `loss` (a
+    training-settings loss name) enables the lints that depend on it."""
+    out = _analyze_one(graph, inference, loss)
+    if not graph.is_definition:
+        for name in graph.blocks.used():
+            out.extend(_analyze_definition(graph.blocks, name))
+    return sorted(out, key=lambda p: p.severity != ERROR)
+
+
+def _analyze_definition(library, name: str) -> list[Problem]:
+    g = library[name]
+    out = []
+    for p in _analyze_one(g, None, None):
+        out.append(Problem(p.severity, f"{name}{SEP}{p.message}", p.node_id, p.code, p.param,
+                           block=name))
+    ins = [n for n in g.nodes.values() if n.type == PORT_IN]
+    outs = [n for n in g.nodes.values() if n.type == PORT_OUT]
+    if not ins:
+        out.append(Problem(ERROR, f"Block {name!r} has no BlockInput; add one for each value "
+                                  f"it takes.", None, "block-no-input", block=name))
+    if len(outs) != 1:
+        out.append(Problem(ERROR, f"Block {name!r} has {len(outs)} BlockOutput nodes; a "
+                                  f"block has exactly one.", None, "block-outputs", block=name))
+    seen: dict[str, str] = {}
+    for n in ins:
+        if n.name in seen:
+            out.append(Problem(ERROR, f"{name}{SEP}{n.name}: two input ports share the name "
+                                      f"{n.name!r}; rename one.", n.id, "block-port-name",
+                               block=name))
+        seen[n.name] = n.id
+    for n in g.nodes.values():
+        if n.type in ("Input", "Output"):
+            out.append(Problem(ERROR, f"{name}{SEP}{_label(n)}: a block definition takes "
+                                      f"values through BlockInput/BlockOutput ports, not "
+                                      f"{n.type} nodes.", n.id, "io-in-block", block=name))
+    return out
+
+
+def _analyze_one(graph: Graph, inference: ShapeInference | None, loss: str | None
+                 ) -> list[Problem]:
     if inference is None:
         inference = ShapeInference(graph)
         infos = inference.update()
@@ -57,10 +103,11 @@ def analyze(graph: Graph, inference: ShapeInference | None = None, loss: str | N
     nodes = graph.nodes
     adj = _Adjacency(graph)
 
-    if not any(n.type == "Input" for n in nodes.values()):
+    top = not graph.is_definition
+    if top and not any(n.type == "Input" for n in nodes.values()):
         add(Problem(ERROR, "The graph has no Input node; add one from the Input/Output "
                            "category.", code="no-input"))
-    if not any(n.type == "Output" for n in nodes.values()):
+    if top and not any(n.type == "Output" for n in nodes.values()):
         add(Problem(ERROR, "The graph has no Output node; connect the last layer to an "
                            "Output.", code="no-output"))
 
@@ -77,13 +124,26 @@ def analyze(graph: Graph, inference: ShapeInference | None = None, loss: str | N
         for pname, msg in spec.check_params(node.params):
             add(Problem(ERROR, f"{_label(node)}: parameter {pname} {msg}.", node.id,
                         "invalid-param", pname))
-        for port in spec.input_ports(node.params):
+        ports = node.input_ports()
+        for port in ports:
             if port not in adj.ports[node.id]:
                 what = "its input is" if port == "in" else f"input {port} is"
                 add(Problem(ERROR, f"{_label(node)}: {what} not connected.", node.id,
                             "unconnected"))
+        if top and node.type in (PORT_IN, PORT_OUT):
+            add(Problem(ERROR, f"{_label(node)}: {node.type} belongs inside a block "
+                               f"definition; use Input/Output here.", node.id, "port-outside"))
         info = infos.get(node.id)
-        if info is not None and info.error:
+        if node.type == BLOCK:
+            for port in sorted(adj.ports[node.id] - set(ports)):
+                add(Problem(ERROR, f"{node.name}: a wire goes into port {port!r}, which block "
+                                   f"{node.params['block']!r} no longer has; remove it.",
+                            node.id, "stale-port"))
+            if info is not None and info.error:
+                sep = SEP if info.inner else ": "  # from inside: the path continues
+                add(Problem(ERROR, f"{node.name}{sep}{info.error}", node.id, "shape",
+                            path=(node.id, *info.where)))
+        elif info is not None and info.error:
             # shape messages already start with the layer type ("Linear expects …")
             prefix = "" if node.name == node.type else f"{node.name}: "
             add(Problem(ERROR, f"{prefix}{info.error}", node.id, "shape"))
@@ -92,7 +152,7 @@ def analyze(graph: Graph, inference: ShapeInference | None = None, loss: str | N
                                  f"delete it.", node.id, "unused"))
 
     out.extend(_lints(graph, adj, loss))
-    return sorted(out, key=lambda p: p.severity != ERROR)
+    return out
 
 
 def _cycles(graph: Graph, stuck: set[str]) -> list[list[str]]:

@@ -6,7 +6,10 @@ the hand-written module would. Submodules are named after the nodes ("Conv 1" ->
 """
 from __future__ import annotations
 
+import re
+
 from .analysis import analyze, errors
+from .blocks import BLOCK, PORT_IN, PORT_OUT
 from .graph import Graph
 from .registry import identifier
 from .shapes import ShapeInference, topo_order
@@ -24,7 +27,8 @@ def module_names(graph: Graph) -> dict[str, str]:
     used: set[str] = set()
     out = {}
     for node in graph.nodes.values():
-        base = identifier(node.name)
+        # a number stays a number: `layer1.0.conv1` as nn.Sequential names its children
+        base = node.name if node.name.isdigit() and len(node.name) < 10 else identifier(node.name)
         name, i = base, 1
         while name in used:
             i += 1
@@ -34,10 +38,19 @@ def module_names(graph: Graph) -> dict[str, str]:
     return out
 
 
+def class_name_for(name: str) -> str:
+    """'basic block' -> 'BasicBlock': the class of a definition's compiled module."""
+    words = re.findall(r"[A-Za-z0-9]+", name)
+    out = "".join(w[:1].upper() + w[1:] for w in words) or "Block"
+    return out if out[0].isalpha() else "Block" + out
+
+
 def compile_graph(graph: Graph, inference: ShapeInference | None = None,
                   class_name: str = "Network", seed: int | None = None):
+    """The graph as a GraphModule. A block instance is a submodule (a GraphModule of its
+    definition's class), a repeat an nn.Sequential of copies, so the state_dict keys nest
+    as in hand-written PyTorch (`layer1.0.conv1.weight`)."""
     import torch
-    import torch.fx as fx
 
     own = inference is None
     if own:
@@ -49,44 +62,95 @@ def compile_graph(graph: Graph, inference: ShapeInference | None = None,
         infos = inference.update()
         if seed is not None:
             torch.manual_seed(seed)
-        names = module_names(graph)
-        order, _ = topo_order(graph)
-        into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
-        for e in graph.edges:
-            into[e.dst][e.dst_port] = e.src
-
-        fxg = fx.Graph()
-        tracer = fx.proxy.GraphAppendingTracer(fxg)
-        modules: dict[str, torch.nn.Module] = {}
-        values: dict[str, fx.Proxy] = {}
-        # Inputs first, in node order, so forward(...)'s arguments are predictable.
-        inputs = [n for n in graph.nodes.values() if n.type == "Input"]
-        for n in inputs:
-            values[n.id] = fx.Proxy(fxg.placeholder(names[n.id]), tracer)
-        for nid in order:
-            node = graph.nodes[nid]
-            spec = node.spec
-            if node.type == "Input":
-                continue
-            srcs = [into[nid][p] for p in spec.input_ports(node.params)]
-            xs = [values[s] for s in srcs]
-            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
-            module = spec.build(node.params, shapes) if spec.build else None
-            call = None
-            if module is not None:
-                qual = names[nid]
-                modules[qual] = module
-                call = (lambda q: lambda *a, **k: tracer.create_proxy("call_module", q, a, k)
-                        )(qual)
-            values[nid] = spec.apply(call, xs, node.params)
-        outs = [values[n.id] for n in graph.nodes.values() if n.type == "Output"]
-        result = outs[0] if len(outs) == 1 else tuple(outs)
-        fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
-                                         else v))
-        gm = fx.GraphModule(modules, fxg, class_name=class_name)
-        gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
-        gm.input_names = [names[n.id] for n in inputs]
-        return gm
+        return _build(graph, infos, class_name)
     finally:
         if own:
             inference.close()
+
+
+def _build(graph: Graph, infos: dict, class_name: str):
+    import torch
+    import torch.fx as fx
+
+    names = module_names(graph)
+    order, _ = topo_order(graph)
+    into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
+    for e in graph.edges:
+        into[e.dst][e.dst_port] = e.src
+
+    fxg = fx.Graph()
+    tracer = fx.proxy.GraphAppendingTracer(fxg)
+    modules: dict[str, torch.nn.Module] = {}
+    values: dict[str, fx.Proxy] = {}
+    # Inputs (a definition's input ports) first, in node order, so forward(...)'s arguments
+    # are predictable.
+    entry = PORT_IN if graph.is_definition else "Input"
+    inputs = [n for n in graph.nodes.values() if n.type == entry]
+    for n in inputs:
+        values[n.id] = fx.Proxy(fxg.placeholder(names[n.id]), tracer)
+    for nid in order:
+        node = graph.nodes[nid]
+        spec = node.spec
+        if node.type == entry:
+            continue
+        srcs = [into[nid][p] for p in node.input_ports()]
+        xs = [values[s] for s in srcs]
+        if node.type == BLOCK:
+            module = _instance(graph, node, infos[nid])
+        else:
+            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
+            module = spec.build(node.params, shapes) if spec.build else None
+        call = None
+        if module is not None:
+            qual = names[nid]
+            modules[qual] = module
+            call = (lambda q: lambda *a, **k: tracer.create_proxy("call_module", q, a, k)
+                    )(qual)
+        values[nid] = spec.apply(call, xs, node.params)
+    exit_ = PORT_OUT if graph.is_definition else "Output"
+    outs = [values[n.id] for n in graph.nodes.values() if n.type == exit_]
+    result = outs[0] if len(outs) == 1 else tuple(outs)
+    fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
+                                     else v))
+    gm = fx.GraphModule(modules, fxg, class_name=class_name)
+    gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
+    gm.input_names = [names[n.id] for n in inputs]
+    return gm
+
+
+def _instance(graph: Graph, node, info):
+    """One block instance: its definition compiled per copy with that copy's shapes."""
+    import torch
+
+    definition = graph.blocks[node.params["block"]]
+    cls = class_name_for(node.params["block"])
+    copies = [_build(definition, inner, cls) for inner in info.inner]
+    for c in copies:
+        c.block_name = node.params["block"]  # which definition (model.py writes its class)
+    if len(copies) == 1:
+        return copies[0]
+    return torch.nn.Sequential(*copies)
+
+
+def layer_places(model, graph: Graph, prefix: str = "") -> dict:
+    """place -> (Node, qualified module name) for every layer with a module of a compiled
+    graph, looking inside block instances. A place is a node id, and inside an instance
+    "instance id/copy/inner id" (nested blocks add levels); the qualified name is the
+    state_dict prefix (`layer1.0.conv1`). Carry-over, probes and an editor showing an
+    opened block use it."""
+    import torch
+
+    out = {}
+    for nid, qual in getattr(model, "node_modules", {}).items():
+        node = graph.nodes[nid]
+        if node.type != BLOCK:
+            out[prefix + nid] = (node, qual)
+            continue
+        module = model.get_submodule(qual)
+        definition = graph.blocks[node.params["block"]]
+        seq = isinstance(module, torch.nn.Sequential)
+        for k, sub in enumerate(module if seq else [module]):
+            dotted = f"{qual}.{k}." if seq else f"{qual}."
+            for place, (n, q) in layer_places(sub, definition, f"{prefix}{nid}/{k}/").items():
+                out[place] = (n, dotted + q)
+    return out

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from psygnal import Signal
 
 from . import registry
+from .blocks import BlockError, BlockLibrary
 
 
 class GraphError(ValueError):
@@ -41,12 +42,17 @@ class Node:
     name: str
     params: dict = field(default_factory=dict)
     pos: tuple[float, float] = (0.0, 0.0)
+    # The block library of the graph holding this node: a Block instance's ports are its
+    # definition's. Not part of the node's value.
+    library: Any = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self) -> registry.LayerSpec:
         return registry.get(self.type)
 
     def input_ports(self) -> tuple[str, ...]:
+        if self.type == "Block" and self.library is not None:
+            return self.library.input_ports(self.params.get("block"))
         return self.spec.input_ports(self.params)
 
     def output_ports(self) -> tuple[str, ...]:
@@ -69,8 +75,12 @@ class GraphEvents:
 
 
 class Graph:
-    def __init__(self) -> None:
+    """A network, or (inside a BlockLibrary) one block definition. Every graph of a project
+    shares the root's `blocks` library, so a Block node anywhere resolves its definition."""
+
+    def __init__(self, blocks=None) -> None:
         self.events = GraphEvents()
+        self.blocks = blocks if blocks is not None else BlockLibrary(owner=self)
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
         self._ids = itertools.count(1)
@@ -125,10 +135,12 @@ class Graph:
         spec = registry.get(type_name)
         if id is not None and id in self.nodes:
             raise GraphError(f"node id {id!r} is already used")
+        if type_name == "Block":
+            self._check_block_use((params or {}).get("block"))
         node = Node(id=id or self.new_id(), type=type_name,
                     name=name if name is not None else self.unique_name(type_name),
                     params=spec.fill(copy.deepcopy(params or {})),
-                    pos=(float(tuple(pos)[0]), float(tuple(pos)[1])))
+                    pos=(float(tuple(pos)[0]), float(tuple(pos)[1])), library=self.blocks)
         self.nodes[node.id] = node
         self._names[node.name] += 1
         self.events.node_added.emit(node)
@@ -155,6 +167,8 @@ class Graph:
         new.update(copy.deepcopy(values))
         if new == node.params:
             return
+        if node.type == "Block" and "block" in values:
+            self._check_block_use(values["block"])
         old_ports = node.input_ports()
         node.params = new
         # Shrinking a merge's port list drops wires into ports that no longer exist.
@@ -165,6 +179,12 @@ class Graph:
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         self.set_params(node_id, {name: value})
+
+    def _check_block_use(self, used) -> None:
+        try:
+            self.blocks.check_use(self, used)
+        except BlockError as e:
+            raise GraphError(str(e)) from None
 
     def rename(self, node_id: str, name: str) -> None:
         node = self.node(node_id)
@@ -229,23 +249,36 @@ class Graph:
 
     # ---- whole-graph ----------------------------------------------------------------------
 
+    @property
+    def is_definition(self) -> bool:
+        return self.blocks.owner is not self
+
     def to_dict(self) -> dict:
-        return {"nodes": [n.to_dict() for n in self.nodes.values()],
-                "edges": [e.to_dict() for e in self.edges]}
+        out = {"nodes": [n.to_dict() for n in self.nodes.values()],
+               "edges": [e.to_dict() for e in self.edges]}
+        if not self.is_definition and len(self.blocks):
+            out["blocks"] = self.blocks.to_dict()
+        return out
 
     def signature(self) -> tuple:
-        """A comparable value: equal for graphs that are the same to a user."""
+        """A comparable value: equal for graphs that are the same to a user (the root's
+        includes every block definition)."""
         nodes = tuple(sorted((n.id, n.type, n.name, repr(sorted(n.params.items())), n.pos)
                              for n in self.nodes.values()))
-        return nodes, tuple(sorted((e.src, e.src_port, e.dst, e.dst_port) for e in self.edges))
+        edges = tuple(sorted((e.src, e.src_port, e.dst, e.dst_port) for e in self.edges))
+        if self.is_definition:
+            return nodes, edges
+        return nodes, edges, self.blocks.signature()
 
     def load_dict(self, data: dict) -> None:
         """Replace everything with an already-validated dict (see project.py)."""
+        if not self.is_definition:
+            self.blocks.load_dict(data.get("blocks") or {})
         self.nodes = {}
         for n in data["nodes"]:
             node = Node(id=n["id"], type=n["type"], name=n["name"],
                         params=registry.get(n["type"]).fill(copy.deepcopy(n["params"])),
-                        pos=(float(n["pos"][0]), float(n["pos"][1])))
+                        pos=(float(n["pos"][0]), float(n["pos"][1])), library=self.blocks)
             self.nodes[node.id] = node
         self.edges = [Edge(e["src"], e["src_port"], e["dst"], e["dst_port"])
                       for e in data["edges"]]
@@ -260,6 +293,7 @@ class Graph:
         return g
 
     def copy(self) -> "Graph":
+        """An independent copy (a root graph's copy has its own copy of the library)."""
         return Graph.from_dict(self.to_dict())
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ from . import registry
 from .graph import Graph
 
 FORMAT = "netbuilder-project"
-VERSION = 1
+VERSION = 2  # 2: graph.blocks (block definitions); version 1 files have none and still open
 MAX_BYTES = 64 * 1024 * 1024
 MAX_NODES = 100_000
 
@@ -56,9 +56,15 @@ class EdgeModel(_Strict):
     dst_port: str = "in"
 
 
+class DefinitionModel(_Strict):
+    nodes: Annotated[list[NodeModel], Field(max_length=MAX_NODES)]
+    edges: list[EdgeModel] = []
+
+
 class GraphModel(_Strict):
     nodes: Annotated[list[NodeModel], Field(max_length=MAX_NODES)]
     edges: list[EdgeModel] = []
+    blocks: Annotated[dict[str, DefinitionModel], Field(max_length=10_000)] = {}
 
 
 LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll", "hinge",
@@ -231,16 +237,19 @@ def project_from_data(data, where: str = "<project>") -> Project:
     except ValidationError as e:
         raise ProjectError(f"{where}: " + _explain(e, data)) from None
     graph_data = model.graph.model_dump()
-    _check_graph(graph_data, where)
+    _check_blocks(graph_data, where)
+    _check_graph(graph_data, where, _ports_of(graph_data["blocks"]))
     graph = Graph.from_dict(graph_data)
     return Project(graph=graph, name=model.name or Path(where).stem,
                    description=model.description, training=model.training,
                    dataset=model.dataset)
 
 
-def _node_label(data, idx) -> str:
+def _node_label(data, idx, loc=("graph", "nodes")) -> str:
     try:
-        n = data["graph"]["nodes"][idx]
+        n = data
+        for part in (*loc, idx):
+            n = n[part]
         return f" (node {n.get('id')!r} {n.get('name', '')!r})"
     except (KeyError, IndexError, TypeError, AttributeError):
         return ""
@@ -254,8 +263,10 @@ def _explain(err: ValidationError, data) -> str:
         for i, part in enumerate(loc):
             if isinstance(part, int):
                 parts[-1] += f"[{part}]"
-                if loc[:i] == ("graph", "nodes"):
-                    parts[-1] += _node_label(data, part)
+                if loc[:i] == ("graph", "nodes") or (
+                        len(loc[:i]) == 4 and loc[:2] == ("graph", "blocks")
+                        and loc[3] == "nodes"):
+                    parts[-1] += _node_label(data, part, loc[:i])
             else:
                 parts.append(str(part))
         field_ = ".".join(parts) or "(top level)"
@@ -280,11 +291,52 @@ def _jsonable(v) -> bool:
         return False
 
 
-def _check_graph(g: dict, where: str) -> None:
+def _ports_of(blocks: dict) -> dict[str, tuple[str, ...]]:
+    """definition name -> its input port names (BlockInput node names, in node order)."""
+    return {name: tuple(n["name"] for n in d["nodes"] if n["type"] == "BlockInput")
+            for name, d in blocks.items()}
+
+
+def _check_blocks(g: dict, where: str) -> None:
+    """Block definitions: names, contents, references between them, no recursion."""
+    from .blocks import NAME_RE
+
+    blocks = g["blocks"]
+    ports = _ports_of(blocks)
+    uses: dict[str, list[str]] = {}
+    for name, d in blocks.items():
+        place = f"graph.blocks[{name!r}]"
+        if not NAME_RE.match(name) or name != name.strip():
+            raise ProjectError(f"{where}: {place}: a block name must start with a letter and "
+                               f"use letters, digits, spaces, '-' or '_' (at most 64)")
+        _check_graph(d, where, ports, place)
+        for i, n in enumerate(d["nodes"]):
+            if n["type"] in ("Input", "Output"):
+                raise ProjectError(f"{where}: {place}.nodes[{i}] (node {n['id']!r} "
+                                   f"{n['name']!r}): a block definition takes values through "
+                                   f"BlockInput/BlockOutput ports, not {n['type']} nodes")
+        uses[name] = [n["params"].get("block") for n in d["nodes"] if n["type"] == "Block"]
+    for name in blocks:  # depth-first search for a definition that contains itself
+        stack = [(name, [name])]
+        while stack:
+            cur, path = stack.pop()
+            for m in uses.get(cur, []):
+                if m == name:
+                    loop = " › ".join(path + [m])
+                    raise ProjectError(f"{where}: graph.blocks[{name!r}]: block {name!r} "
+                                       f"contains itself ({loop}); blocks cannot nest "
+                                       f"recursively")
+                if m in uses and m not in path:
+                    stack.append((m, path + [m]))
+
+
+def _check_graph(g: dict, where: str, block_ports: dict | None = None,
+                 place: str = "graph") -> None:
     """What pydantic cannot know: layer types, their parameters and ports, wiring."""
+    block_ports = block_ports or {}
     ids: dict[str, dict] = {}
     for i, n in enumerate(g["nodes"]):
-        label = f"graph.nodes[{i}] (node {n['id']!r} {n['name']!r})"
+        label = f"{place}.nodes[{i}] (node {n['id']!r} {n['name']!r})"
         if n["id"] in ids:
             raise ProjectError(f"{where}: {label}: node id {n['id']!r} is used twice")
         ids[n["id"]] = n
@@ -303,9 +355,13 @@ def _check_graph(g: dict, where: str) -> None:
                 raise ProjectError(f"{where}: {label}.params.{pname}: {msg}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise ProjectError(f"{where}: {label}.params.{pname}: must be finite")
+        if n["type"] == "Block" and n["params"].get("block") not in block_ports:
+            known = ", ".join(repr(b) for b in block_ports) or "none"
+            raise ProjectError(f"{where}: {label}: uses block {n['params'].get('block')!r}, "
+                               f"which is not defined in graph.blocks (defined: {known})")
     taken: set[tuple[str, str]] = set()
     for i, e in enumerate(g["edges"]):
-        label = f"graph.edges[{i}] ({e['src']} -> {e['dst']})"
+        label = f"{place}.edges[{i}] ({e['src']} -> {e['dst']})"
         for end in ("src", "dst"):
             if e[end] not in ids:
                 raise ProjectError(f"{where}: {label}: refers to node {e[end]!r}, which does "
@@ -315,7 +371,8 @@ def _check_graph(g: dict, where: str) -> None:
         if e["src_port"] not in s_spec.outputs:
             raise ProjectError(f"{where}: {label}: {s['type']} has no output port "
                                f"{e['src_port']!r}")
-        ports = d_spec.input_ports(d["params"])
+        ports = (block_ports[d["params"]["block"]] if d["type"] == "Block"
+                 else d_spec.input_ports(d["params"]))
         if e["dst_port"] not in ports:
             raise ProjectError(f"{where}: {label}: {d['type']} has no input port "
                                f"{e['dst_port']!r} (it has: {', '.join(ports) or 'none'})")

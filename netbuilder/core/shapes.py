@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import registry
+from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
 from .graph import Edge, Graph, Node
 from .registry import fmt_shape
 
@@ -35,6 +36,12 @@ class NodeInfo:
     flops: int = 0  # per sample, forward pass
     error: str | None = None  # this node's own shape problem, for a person
     blocked: bool = False  # cannot infer because of something upstream/unconnected/params
+    # Block instances: one {inner node id: NodeInfo} per copy (params and flops above are
+    # the totals over every copy and every layer inside).
+    inner: tuple = field(default=(), compare=False, hash=False, repr=False)
+    # Block instances with an error inside: where, as (copy index, inner node id, ...)
+    # down to the failing layer, so an editor can open the block there.
+    where: tuple = ()
 
 
 BLOCKED = NodeInfo(blocked=True)
@@ -160,12 +167,26 @@ def topo_order(graph: Graph) -> tuple[list[str], set[str]]:
 class ShapeInference:
     """Keeps `infos` (node id -> NodeInfo) current as the graph changes."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, ports: dict | None = None, listen: bool = True,
+                 stack: tuple = ()) -> None:
+        """`ports` (port name -> TensorInfo) evaluates a block definition for one instance's
+        inputs; `stack` is the chain of definitions being evaluated (refuses recursion);
+        listen=False for a one-shot evaluation that never sees edits."""
         self.graph = graph
+        self.ports = ports
+        self.stack = stack
         self.infos: dict[str, NodeInfo] = {}
         self.recomputed: int = 0  # nodes re-evaluated by the last update
         self._dirty: set[str] = set(graph.nodes)
         self._structure: tuple | None = None  # (order, stuck, inputs by node)
+        self._listening = listen
+        if not listen:
+            return
+        lib = graph.blocks.events
+        lib.changed.connect(self._on_block_changed)
+        lib.defined.connect(self._on_blocks)
+        lib.removed.connect(self._on_blocks)
+        lib.renamed.connect(self._on_blocks)
         ev = graph.events
         ev.node_added.connect(self._on_node)
         ev.node_removed.connect(self._on_removed)
@@ -175,6 +196,13 @@ class ShapeInference:
         ev.reset.connect(self._on_reset)
 
     def close(self) -> None:
+        if not self._listening:
+            return
+        self._listening = False
+        lib = self.graph.blocks.events
+        lib.changed.disconnect(self._on_block_changed)
+        for sig in (lib.defined, lib.removed, lib.renamed):
+            sig.disconnect(self._on_blocks)
         ev = self.graph.events
         for sig, cb in ((ev.node_added, self._on_node), (ev.node_removed, self._on_removed),
                         (ev.node_changed, self._on_changed), (ev.edge_added, self._on_edge),
@@ -200,6 +228,20 @@ class ShapeInference:
     def _on_edge(self, edge: Edge) -> None:
         self._dirty.add(edge.dst)
         self._structure = None
+
+    def _on_block_changed(self, name: str) -> None:
+        """An edit inside a definition: only the instances that use it, directly or through
+        another definition, are re-evaluated."""
+        lib = self.graph.blocks
+        for node in self.graph.nodes.values():
+            if node.type == BLOCK and name in lib.closure(node.params["block"]):
+                self._dirty.add(node.id)
+
+    def _on_blocks(self, *names) -> None:
+        for node in self.graph.nodes.values():
+            if node.type == BLOCK:
+                self._dirty.add(node.id)
+        self._structure = None  # port lists may have changed
 
     def _on_reset(self) -> None:
         self.infos.clear()
@@ -253,7 +295,7 @@ class ShapeInference:
             info = self._infer(node, srcs)
             if info != self.infos.get(nid):
                 changed.add(nid)
-                self.infos[nid] = info
+            self.infos[nid] = info  # also when only a block's inner infos changed
         for nid in stuck:
             self.infos[nid] = NodeInfo(blocked=True, error=None)
         self._dirty.clear()
@@ -264,14 +306,32 @@ class ShapeInference:
         spec = node.spec
         if spec.check_params(node.params):
             return BLOCKED  # the analysis explains invalid parameters
+        if node.type == PORT_IN:
+            return self._port_input(node)
         inputs = []
-        for port in spec.input_ports(node.params):
+        for port in node.input_ports():
             src = srcs.get(port)
             info = self.infos.get(src) if src else None
             if info is None or info.output is None:
                 return BLOCKED
             inputs.append(info.output)
+        if node.type == BLOCK:
+            return evaluate_block(self.graph.blocks, node, tuple(inputs), self.stack)
         return evaluate(node, tuple(inputs))
+
+    def _port_input(self, node: Node) -> NodeInfo:
+        given = (self.ports or {}).get(node.name)
+        if given is None:
+            return BLOCKED  # a definition on its own: its shapes come from an instance
+        rank, dtype = node.params["rank"], node.params["dtype"]
+        if given.dtype != dtype:
+            return NodeInfo(error=f"port {node.name} takes {dtype} but gets {given.dtype} "
+                                  f"({given})")
+        if rank and len(given.shape) != rank:
+            return NodeInfo(error=f"port {node.name} takes rank {rank} "
+                                  f"({fmt_shape((None,) + ('?',) * (rank - 1))}) but gets "
+                                  f"{given}")
+        return NodeInfo(output=given)
 
     def input_infos(self, node_id: str) -> list[TensorInfo | None]:
         """The tensors arriving at each input port of a node (None when unknown)."""
@@ -289,6 +349,81 @@ class ShapeInference:
         self.update()
         return (sum(i.params for i in self.infos.values()),
                 sum(i.flops for i in self.infos.values()))
+
+
+# ---- block instances -------------------------------------------------------------------------
+
+def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: tuple = ()
+                   ) -> NodeInfo:
+    """Run the definition once per copy, each copy fed by the previous one. Cached by the
+    definition's deep version (so an edit inside it, or inside anything it uses, misses)."""
+    name, repeat = node.params["block"], node.params["repeat"]
+    if name not in library:
+        return NodeInfo(error=f"block {name!r} is not defined in this project")
+    if name in stack:
+        loop = SEP.join((*stack[stack.index(name):], name))
+        return NodeInfo(error=f"block {name!r} uses itself ({loop}); blocks cannot nest "
+                              f"recursively")
+    ins, outs = library.port_nodes(name)
+    if len(outs) != 1:
+        return NodeInfo(error=f"block {name!r} needs exactly one BlockOutput, has {len(outs)}")
+    if repeat > 1 and len(ins) != 1:
+        return NodeInfo(error=f"repeat {repeat} chains copies output to input, so block "
+                              f"{name!r} needs one input port (it has {len(ins)})")
+    key = ("block", name, library.deep_key(name), repeat, inputs, stack)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    graph = library[name]
+    copies: list[dict] = []
+    params = flops = 0
+    current = inputs
+    info = None
+    for k in range(repeat):
+        si = ShapeInference(graph, dict(zip((n.name for n in ins), current)), listen=False,
+                            stack=(*stack, name))
+        infos = dict(si.update())
+        copies.append(infos)
+        where = f"{k}{SEP}" if repeat > 1 else ""
+        problem = _first_problem(graph, infos)
+        if problem:
+            message, place = problem
+            info = NodeInfo(error=where + message, inner=tuple(copies), where=(k, *place))
+            break
+        out = infos[outs[0].id].output
+        if out is None:
+            # incomplete: the definition's own analysis says why
+            info = NodeInfo(blocked=True, inner=tuple(copies))
+            break
+        params += sum(i.params for i in infos.values())
+        flops += sum(i.flops for i in infos.values())
+        current = (out,)
+    if info is None:
+        info = NodeInfo(output=current[0], params=params, flops=flops, inner=tuple(copies))
+    _CACHE[key] = info
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return info
+
+
+def _first_problem(graph: Graph, infos: dict) -> tuple[str, tuple] | None:
+    """The first shape error inside a definition: ("inner › path: message", place)."""
+    order, _ = topo_order(graph)
+    for nid in order:
+        info = infos.get(nid)
+        if info is not None and info.error:
+            node = graph.nodes[nid]
+            sep = SEP if node.type == BLOCK and info.inner else ": "
+            return f"{node.name}{sep}{info.error}", (nid, *info.where)
+    return None
+
+
+def port_output(graph: Graph, infos: dict) -> NodeInfo | None:
+    for n in graph.nodes.values():
+        if n.type == PORT_OUT:
+            return infos.get(n.id)
+    return None
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.block_library import add_classic
 from ..core.graph import Graph
 from ..core.layout import apply_layout
 from ..core.project import DatasetChoice, Project, TrainingSettings, save_project
@@ -118,8 +119,58 @@ def text_gru() -> Project:
                     loss="cross_entropy", lr=0.005, epochs=30)
 
 
+def small_resnet() -> Project:
+    g = Graph()
+    plain = add_classic(g.blocks, "basic", channels=16)
+    down = add_classic(g.blocks, "basic", "Basic Block Down", channels=32, stride=2)
+    g.chain(g.add_node("Input", "image", {"shape": [1, 8, 8]}),
+            g.add_node("Conv2d", "conv1", {"out_channels": 16, "padding": 1, "bias": False}),
+            g.add_node("BatchNorm2d", "bn1"), g.add_node("ReLU", "relu"),
+            g.add_node("Block", "layer1", {"block": plain, "repeat": 2}),
+            g.add_node("Block", "layer2", {"block": down}),
+            g.add_node("AdaptiveAvgPool2d", "avgpool"), g.add_node("Flatten", "flatten"),
+            g.add_node("Linear", "fc", {"out_features": 10}), "Output")
+    return _project("Small ResNet", "A ResNet built from blocks: a stem, two basic blocks "
+                    "(layer1, repeat 2) and a strided block with a 1x1 shortcut (layer2).",
+                    g, {"name": "digits"}, loss="cross_entropy", lr=0.003, epochs=10)
+
+
+def small_densenet() -> Project:
+    g = Graph()
+    dense = add_classic(g.blocks, "dense", layers=3, growth=8)
+    trans = add_classic(g.blocks, "transition", channels=24)
+    g.chain(g.add_node("Input", "image", {"shape": [1, 8, 8]}),
+            g.add_node("Conv2d", "conv0", {"out_channels": 16, "padding": 1, "bias": False}),
+            g.add_node("Block", "denseblock1", {"block": dense}),
+            g.add_node("Block", "transition1", {"block": trans}),
+            g.add_node("Block", "denseblock2", {"block": dense}),
+            g.add_node("BatchNorm2d", "norm5"), g.add_node("ReLU", "relu"),
+            g.add_node("AdaptiveAvgPool2d", "avgpool"), g.add_node("Flatten", "flatten"),
+            g.add_node("Linear", "classifier", {"out_features": 10}), "Output")
+    return _project("Small DenseNet", "Two dense blocks (one definition, used twice) of "
+                    "three dense layers each, joined by a transition.", g,
+                    {"name": "digits"}, loss="cross_entropy", lr=0.003, epochs=10)
+
+
+def small_transformer() -> Project:
+    g = Graph()
+    layer = add_classic(g.blocks, "transformer", dim=32, heads=4, mlp=64)
+    g.chain(g.add_node("Input", "tokens", {"shape": [16], "dtype": "int64"}),
+            g.add_node("Embedding", "embed", {"num_embeddings": 512, "embedding_dim": 32}),
+            g.add_node("Block", "encoder", {"block": layer, "repeat": 2}),
+            g.add_node("LayerNorm", "norm"),
+            g.add_node("Mean", "pool", {"dims": [1]}),
+            g.add_node("Linear", "head", {"out_features": 2}), "Output")
+    return _project("Small transformer classifier", "Embedding, two pre-norm encoder layers "
+                    "(one block, repeat 2), mean pooling over tokens and a linear head, on "
+                    "the built-in review sentences.", g,
+                    {"name": "tiny_reviews", "options": {"max_len": 16}},
+                    loss="cross_entropy", lr=0.002, epochs=20)
+
+
 EXAMPLES = {f.__name__: f for f in (spirals_mlp, digits_mlp, digits_cnn, residual_cnn,
-                                      sine_lstm, textbook_mlp, square_regression, text_gru)}
+                                      sine_lstm, textbook_mlp, square_regression, text_gru,
+                                      small_resnet, small_densenet, small_transformer)}
 
 
 def main() -> None:

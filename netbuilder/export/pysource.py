@@ -135,7 +135,9 @@ def _call_args(args, kwargs) -> str:
 
 def _statement(n: fx.Node, imports: set[str]) -> str:
     if n.op == "call_module":
-        return f"self.{n.target}({_call_args(n.args, n.kwargs)})"
+        target = f"self.{n.target}" if n.target.isidentifier() else \
+            f"getattr(self, {n.target!r})"
+        return f"{target}({_call_args(n.args, n.kwargs)})"
     if n.op == "call_method":
         return f"{_arg(n.args[0])}.{n.target}({_call_args(n.args[1:], n.kwargs)})"
     if n.op == "get_attr":
@@ -156,26 +158,152 @@ def _shape_comment(n: fx.Node) -> str:
     return "  # " + fmt_shape((None, *tuple(meta.shape)[1:]))
 
 
-def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, str]:
-    """(source of model.py, class name)."""
-    cls = class_name(project)
-    ShapeProp(model).propagate(*probe)
-    imports: set[str] = set()
-    by_module = {v: project.graph.nodes[k] for k, v in model.node_modules.items()}
-    namespace = {"nn": nn, "torch": torch, "F": F}
-    init_lines, uses_learned = [], False
-    for name, module in model.named_children():
-        node = by_module.get(name)
-        code = _module_code(node, module, imports)
-        uses_learned |= code.startswith("LearnedTensor(")
+class _Classes:
+    """One class per block definition. Instances whose inferred sizes differ (a dense layer
+    fed more channels) share it when the difference is their input size, which becomes the
+    constructor argument (`DenseLayer(24)`), as a person would write it; otherwise each
+    variant gets a class of its own (`Bottleneck2`)."""
+
+    SIZE_ARGS = (("in_channels", 1), ("in_features", -1))
+
+    def __init__(self, project: Project, imports: set[str]):
+        self.project, self.imports = project, imports
+        self.namespace = {"nn": nn, "torch": torch, "F": F}
+        self.sources: list[str] = []  # class definitions, innermost first
+        self.taken: set[str] = set()
+        self.uses_learned = False
+        self.inputs: dict[int, tuple] = {}  # id(GraphModule) -> the args it was called with
+        self.calls: dict[int, str] = {}  # id(GraphModule) -> its constructor call
+
+    def capture(self, model: nn.Module):
+        """Hooks recording each block module's inputs during one probe run."""
+        handles = []
+        for m in model.modules():
+            if m is not model and isinstance(m, fx.GraphModule):
+                handles.append(m.register_forward_pre_hook(
+                    lambda mod, args: self.inputs.setdefault(id(mod), args)))
+        return handles
+
+    def plan(self, model: nn.Module) -> None:
+        """Decide every block module's class, definitions used inside others first."""
+        by_block: dict[str, list] = {}
+        for m in model.modules():
+            if m is not model and getattr(m, "block_name", None):
+                by_block.setdefault(m.block_name, []).append(m)
+        lib = self.project.graph.blocks
+        done: list[str] = []
+
+        def visit(name):
+            if name in done:
+                return
+            done.append(name)  # (recursion is refused before compiling)
+            for inner in lib.uses(name):
+                visit(inner)
+            if name in by_block:
+                self._decide(name, by_block[name])
+
+        for name in list(by_block):
+            visit(name)
+
+    def _decide(self, block: str, modules: list) -> None:
+        graph = self.project.graph.blocks[block]
+        variants = []
+        for gm in modules:
+            args = self.inputs.get(id(gm))
+            if args is not None:
+                ShapeProp(gm).propagate(*args)
+            init = self.init_lines(gm, graph)
+            params, fwd = _forward_lines(gm, self.imports)
+            shape = tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else ()
+            variants.append((gm, init, params, fwd, shape))
+        if len({tuple(v[1]) for v in variants}) == 1:
+            cls = self._emit(block, variants[0], None)
+            self.calls.update((id(v[0]), f"{cls}()") for v in variants)
+            return
+        for arg, dim in self.SIZE_ARGS:
+            if not all(len(v[4]) > 1 for v in variants):
+                break
+            templates = {tuple(_substitute(line, v[4][dim], arg) for line in v[1])
+                         for v in variants}
+            if len(templates) == 1:
+                first = variants[0]
+                cls = self._emit(block, (first[0], list(templates.pop()), *first[2:]), arg)
+                self.calls.update((id(v[0]), f"{cls}({v[4][dim]})") for v in variants)
+                return
+        by_init: dict[tuple, str] = {}
+        for v in variants:
+            key = tuple(v[1])
+            if key not in by_init:
+                by_init[key] = self._emit(block, v, None)
+            self.calls[id(v[0])] = f"{by_init[key]}()"
+
+    def _emit(self, block: str, variant, arg: str | None) -> str:
+        from ..core.compiler import class_name_for
+
+        _, init, params, fwd, shape = variant
+        base = class_name_for(block)
+        cls, k = base, 2
+        while cls in self.taken:
+            cls, k = f"{base}{k}", k + 1
+        self.taken.add(cls)
+        doc = f"Block {block!r}."
+        if arg:
+            doc += f" Shapes in comments are for its first use ({arg}={shape[1]})." \
+                if arg == "in_channels" else \
+                f" Shapes in comments are for its first use ({arg}={shape[-1]})."
+        self.sources.append("\n".join([
+            "", "", f"class {cls}(nn.Module):", f'    """{doc}"""', "",
+            f"    def __init__(self{', ' + arg if arg else ''}):", "        super().__init__()",
+            *init, "", f"    def forward(self, {', '.join(params)}):", *fwd]))
+        return cls
+
+    def init_lines(self, gm: fx.GraphModule, graph) -> list[str]:
+        by_module = {v: graph.nodes[k] for k, v in gm.node_modules.items()}
+        lines = []
+        for name, module in gm.named_children():
+            node = by_module.get(name)
+            code = self.constructor(node, module, name)
+            named = node is None or name in (node.name, identifier(node.name))
+            comment = "" if named else f"  # {node.name}"
+            lines.append(f"        self.{name} = {code}{comment}" if name.isidentifier()
+                         else f"        self.add_module({name!r}, {code}){comment}")
+        return lines
+
+    def constructor(self, node, module: nn.Module, name: str) -> str:
+        if node is not None and node.type == "Block":
+            copies = list(module) if isinstance(module, nn.Sequential) else [module]
+            made = [self.calls[id(c)] for c in copies]
+            return made[0] if len(made) == 1 else _sequential(made)
+        code = _module_code(node, module, self.imports)
+        self.uses_learned |= code.startswith("LearnedTensor(")
         if not code.startswith("LearnedTensor(") and not (node and node.type == "Module"):
-            _check_rebuilt(code, module, repr(node.name if node else name), namespace)
-        comment = f"  # {node.name}" if node is not None and identifier(node.name) != name \
-            else ""
-        init_lines.append(f"        self.{name} = {code}{comment}")
-    inputs = [n.name for n in model.graph.nodes if n.op == "placeholder"]
+            _check_rebuilt(code, module, repr(node.name if node else name), self.namespace)
+        return code
+
+
+def _substitute(line: str, size: int, arg: str) -> str:
+    return re.sub(rf"(?<![\w.]){size}(?![\w.])", arg, line)
+
+
+def _sequential(made: list[str]) -> str:
+    """nn.Sequential of a repeat's copies, written as a loop when they follow a pattern."""
+    n = len(made)
+    if len(set(made)) == 1:  # identical copies
+        return f"nn.Sequential(*[{made[0]} for _ in range({n})])"
+    calls = [re.fullmatch(r"(\w+)\((\d+)\)", m) for m in made]
+    if all(calls) and len({c.group(1) for c in calls}) == 1:
+        sizes = [int(c.group(2)) for c in calls]
+        step = sizes[1] - sizes[0]
+        if all(b - a == step for a, b in zip(sizes, sizes[1:])):  # DenseNet: in + i·growth
+            return (f"nn.Sequential(*[{calls[0].group(1)}({sizes[0]} + {step} * i) "
+                    f"for i in range({n})])")
+    return "nn.Sequential(" + ", ".join(made) + ")"
+
+
+def _forward_lines(gm: fx.GraphModule, imports: set[str]) -> tuple[list[str], list[str]]:
+    params = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     fwd = []
-    for n in model.graph.nodes:
+    for n in gm.graph.nodes:
         if n.op == "placeholder":
             continue
         if n.op == "output":
@@ -184,6 +312,25 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
                        else f"        return {', '.join(_arg(r) for r in result)}")
             continue
         fwd.append(f"        {n.name} = {_statement(n, imports)}{_shape_comment(n)}")
+    return params, fwd
+
+
+def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, str]:
+    """(source of model.py, class name)."""
+    cls = class_name(project)
+    imports: set[str] = set()
+    classes = _Classes(project, imports)
+    handles = classes.capture(model)
+    try:
+        ShapeProp(model).propagate(*probe)
+    finally:
+        for h in handles:
+            h.remove()
+    classes.taken.add(cls)
+    classes.plan(model)
+    init_lines = classes.init_lines(model, project.graph)
+    uses_learned = classes.uses_learned
+    inputs, fwd = _forward_lines(model, imports)
     in_shapes = ", ".join(f"{n.name} {fmt_shape((None, *n.params['shape']))}"
                           for n in project.graph.nodes.values() if n.type == "Input")
     header = [
@@ -233,7 +380,9 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
         '    print(f"' + cls + ': {sum(p.numel() for p in model.parameters())} parameters; "',
         '          f"output shape(s) for a batch of 2: {shapes}")',
     ]
-    text = "\n".join(header) + (LEARNED_TENSOR if uses_learned else "") + "\n".join(body) + "\n"
+    text = ("\n".join(header) + (LEARNED_TENSOR if uses_learned else "\n" if classes.sources
+                                  else "")
+            + "\n".join(classes.sources) + "\n".join(body) + "\n")
     return text, cls
 
 

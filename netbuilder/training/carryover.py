@@ -1,9 +1,11 @@
 """Pause, edit the graph, resume: carry the weights and optimizer state of unchanged layers
 into the recompiled model; changed and new layers start from their fresh initialisation.
 
-A layer is *unchanged* when the new graph has a node with the same id, type and parameters
-and its compiled module has the same state_dict keys and shapes (an inferred size such as
-in_features that changed because an upstream layer changed makes it "changed"). Its whole
+A layer is *unchanged* when the new graph has a node at the same place (the same id; inside
+a block instance, the same instance id, copy and id in the definition) with the same type
+and parameters, and its compiled module has the same state_dict keys and shapes (an
+inferred size such as in_features that changed because an upstream layer changed makes it
+"changed"). Its whole
 state (weights and buffers such as BatchNorm running statistics) is copied, and so is the
 optimizer's per-parameter state (Adam moments, momentum buffers, step counts). The
 optimizer's hyperparameters (its current learning rate) and the LR schedule's position are
@@ -21,13 +23,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..core.compiler import compile_graph
+from ..core.compiler import compile_graph, layer_places
 from ..core.graph import Graph
 
 
 @dataclass(frozen=True)
 class CarryReport:
-    kept: tuple[str, ...] = ()  # node ids whose weights and optimizer state were carried over
+    # Places are node ids; a layer inside a block instance is "instance id/copy/inner id"
+    # (nested blocks add levels), so an edit inside one block keeps every other's weights.
+    kept: tuple[str, ...] = ()  # places whose weights and optimizer state were carried over
     reinitialised: tuple[str, ...] = ()  # node ids with parameters that start fresh
     removed: tuple[str, ...] = ()  # node ids with modules that are gone
     reasons: dict = field(default_factory=dict)  # node id -> why it was re-initialised
@@ -45,8 +49,7 @@ def _shapes(module: torch.nn.Module) -> dict:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-def _why_changed(old_graph: Graph, new_graph: Graph, nid: str, old_m, new_m) -> str | None:
-    a, b = old_graph.nodes.get(nid), new_graph.nodes[nid]
+def _why_changed(a, b, old_m, new_m) -> str | None:
     if a is None:
         return "new layer"
     if a.type != b.type:
@@ -64,15 +67,16 @@ def carry_over(old_model, old_graph: Graph, new_model, new_graph: Graph,
                old_opt=None, new_opt=None) -> CarryReport:
     """Copy unchanged layers' state from old_model into new_model (in place) and, given both
     optimizers, their per-parameter optimizer state and the param-group hyperparameters."""
-    old_names = getattr(old_model, "node_modules", {})
-    new_names = getattr(new_model, "node_modules", {})
+    old_layers = layer_places(old_model, old_graph)
+    new_layers = layer_places(new_model, new_graph)
     kept, fresh, reasons = [], [], {}
     pairs: list[tuple[torch.nn.Parameter, torch.nn.Parameter]] = []
-    for nid, qname in new_names.items():
+    for nid, (node, qname) in new_layers.items():
         new_m = new_model.get_submodule(qname)
-        old_m = old_model.get_submodule(old_names[nid]) if nid in old_names else None
+        old = old_layers.get(nid)
+        old_m = old_model.get_submodule(old[1]) if old else None
         has_state = bool(new_m.state_dict())
-        why = _why_changed(old_graph, new_graph, nid, old_m, new_m)
+        why = _why_changed(old[0] if old else None, node, old_m, new_m)
         if why is None:
             if has_state:
                 with torch.no_grad():
@@ -82,7 +86,7 @@ def carry_over(old_model, old_graph: Graph, new_model, new_graph: Graph,
         elif has_state:
             fresh.append(nid)
             reasons[nid] = why
-    removed = tuple(nid for nid, q in old_names.items() if nid not in new_names
+    removed = tuple(nid for nid, (_, q) in old_layers.items() if nid not in new_layers
                     and old_model.get_submodule(q).state_dict())
     if old_opt is not None and new_opt is not None:
         for og, ng in zip(old_opt.param_groups, new_opt.param_groups):
