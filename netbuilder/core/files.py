@@ -1,0 +1,185 @@
+"""Writing files so that nothing is lost: atomic replacement, room checks, and messages for
+the errors of the environment (full disk, no permission) that name the path.
+
+Every netbuilder write that must not be half-done (project saves, the editor's recovery
+copy, checkpoint files, exports) goes through `write_bytes` or `atomic_write`: the bytes
+are written to a temporary file in the target's folder, flushed to the disk, and renamed
+over the target in one step, so a reader sees the old file or the new one, never a part.
+The temporary file follows the umask like any other file (mkstemp alone makes 0600).
+No Qt, no torch: the editor, the trainer and the exporters all use it.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+class DiskError(OSError):
+    """A write the environment refused; str() is a message for a person naming the path."""
+
+    def __init__(self, message: str, errno_: int | None = None):
+        super().__init__(errno_, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def explain(e: OSError, path: str | os.PathLike, needed: int | None = None) -> str:
+    """`e` (raised while writing `path`) as a sentence that says what to do."""
+    path = Path(path)
+    code = getattr(e, "errno", None)
+    if isinstance(e, DiskError):
+        return e.message
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        where = _mount_of(path)
+        need = f": {mib(needed)} needed" if needed else ""
+        return (f"no space left on {where}{need} (while writing {path}); free some space "
+                f"or choose another location")
+    if code in (errno.EACCES, errno.EPERM):
+        return (f"{path}: permission denied; choose a folder you can write to, or change "
+                f"its permissions")
+    if code == errno.EROFS:
+        return f"{path}: the file system is read-only; choose another location"
+    if code == errno.ENOTDIR:
+        return f"{path}: a part of this path is a file, not a folder"
+    if code == errno.EISDIR:
+        return f"{path}: is a folder; give a file name"
+    if code == errno.ENOENT:
+        return f"{path}: the folder does not exist"
+    return f"{path}: cannot write ({e.strerror or e})"
+
+
+def _mount_of(path: Path) -> Path:
+    p = Path(os.path.abspath(path))
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    while not os.path.ismount(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    p = Path(os.path.abspath(path))
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return shutil.disk_usage(p).free
+    except OSError:
+        return None
+
+
+def check_room(folder: str | os.PathLike, needed: int, what: str) -> None:
+    """Raise DiskError unless `folder` is (or can become) a writable folder with `needed`
+    bytes free. Called before long work, so a full disk is found before it, not after."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DiskError(f"{folder}: is a file, not a folder; choose a folder for {what}",
+                        errno.ENOTDIR) from None
+    except OSError as e:
+        raise DiskError(explain(e, folder), e.errno) from None
+    if not folder.is_dir():
+        raise DiskError(f"{folder}: is not a folder; choose a folder for {what}",
+                        errno.ENOTDIR)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".netbuilder-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise DiskError(explain(e, folder), e.errno) from None
+    free = free_bytes(folder)
+    if free is not None and free < needed:
+        raise DiskError(f"no space left on {_mount_of(folder)}: {mib(needed)} needed for "
+                        f"{what}, {mib(free)} free; free some space or choose another "
+                        f"location", errno.ENOSPC)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (the one primitive fault tests break)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> None:
+    """Create or truncate `path` and write `data`, flushed to the disk. Not atomic by
+    itself: use it inside a folder nobody reads yet, or use atomic_write. A failure
+    removes the partial file and raises DiskError naming the path."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    except OSError as e:
+        raise DiskError(explain(e, path, len(data)), e.errno) from None
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    except OSError as e:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise DiskError(explain(e, path, len(data)), e.errno) from None
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename in `folder` durable (not possible on every system: best effort)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+    """Replace `path` with `data` in one step: readers see the old or the new content,
+    and a failure (full disk, no permission, a kill) leaves the old file as it was and no
+    temporary file. The new file gets the umask's permissions, like `open()` gives."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if path.is_dir():
+        raise DiskError(f"{path}: is a folder; give a file name", errno.EISDIR)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise DiskError(explain(e, path, len(data)), e.errno) from None
+    try:
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise DiskError(explain(e, path, len(data)), e.errno) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
