@@ -56,6 +56,11 @@ def explain(e: OSError, path: str | os.PathLike, needed: int | None = None) -> s
     if code == errno.EROFS:
         return f"{path}: the file system is read-only; choose another location"
     if code == errno.ENOTDIR:
+        blocker = next((p for p in Path(os.path.abspath(path)).parents
+                        if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return (f"{blocker}: is a file, not a folder, so {path} cannot be made; "
+                    f"choose another location")
         return f"{path}: a part of this path is a file, not a folder"
     if code == errno.EISDIR:
         return f"{path}: is a folder; give a file name"

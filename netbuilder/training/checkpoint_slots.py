@@ -36,19 +36,21 @@ STATE = "state.json"
 
 def fault_point(step: str) -> None:
     """Fault-injection hook for the tests: NETBUILDER_FAULT="checkpoint:K=kill" ends the
-    process (like kill -9) at the K-th step of a save, "=sigint" sends it a Ctrl-C."""
+    process (like kill -9) at the K-th step of a save, "=sigint" sends it a Ctrl-C; several
+    may be given, separated by commas."""
     spec = os.environ.get("NETBUILDER_FAULT")
     if not spec:
         return
-    _COUNT[0] += 1
-    where, _, action = spec.partition("=")
-    if where == f"checkpoint:{_COUNT[0]}" or where == f"checkpoint:{step}":
-        if action == "sigint":
-            import signal
+    _COUNT[0] += 1  # steps count across every save of the process
+    for item in spec.split(","):
+        where, _, action = item.partition("=")
+        if where in (f"checkpoint:{_COUNT[0]}", f"checkpoint:{step}"):
+            if action == "sigint":
+                import signal
 
-            os.kill(os.getpid(), signal.SIGINT)
-        else:
-            os._exit(137)
+                os.kill(os.getpid(), signal.SIGINT)
+            else:
+                os._exit(137)
 
 
 _COUNT = [0]
@@ -221,7 +223,12 @@ def write_slot(slot: Path, files: dict[str, bytes]) -> Path:
     try:
         fault_point("mkdir")
         for name in sorted(files, key=lambda n: n == STATE):  # state.json last
-            write_bytes(version / name, files[name])
+            try:
+                write_bytes(version / name, files[name])
+            except OSError as e:  # name the slot, not the hidden version folder
+                code = e.errno
+                raise DiskError(explain(OSError(code, os.strerror(code) if code else str(e)),
+                                        slot, needed), code) from None
             fault_point(name)
         fsync_dir(version)
         try:

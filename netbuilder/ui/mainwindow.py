@@ -463,10 +463,9 @@ class MainWindow(QMainWindow):
                 "project": self.doc.project.to_dict()}
         try:
             text = json.dumps(data)
-            target = self.recovery_path()
-            partial = target.with_suffix(".tmp")
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, target)
+            from ..core.files import atomic_write  # fsync + rename, no .tmp left behind
+
+            atomic_write(self.recovery_path(), text)
         except OSError:
             pass
 
