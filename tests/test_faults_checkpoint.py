@@ -157,8 +157,8 @@ def test_the_output_location_is_checked_before_training(tmp_path, monkeypatch):
         free = 1000
 
     monkeypatch.setattr(shutil, "disk_usage", lambda p: Usage)
-    with pytest.raises(CheckpointError, match=r"no space left on .*: 0\.\d MiB needed for "
-                                              r"the checkpoints, 0\.0 MiB free"):
+    with pytest.raises(CheckpointError, match=r"no space left on .*: [\d.]+ KiB needed for "
+                                              r"the checkpoints, 1000 bytes free"):
         Trainer(small_example("spirals_mlp"), out_dir=tmp_path / "run",
                 callbacks=[events.append]).run()
     assert events == []

@@ -21,16 +21,35 @@ from pathlib import Path
 class DiskError(OSError):
     """A write the environment refused; str() is a message for a person naming the path."""
 
-    def __init__(self, message: str, errno_: int | None = None):
+    def __init__(self, message: str, errno_: int | None = None, path=None):
         super().__init__(errno_, message)
         self.message = message
+        self.path = Path(path) if path is not None else None  # the file being written
+
+    @property
+    def temporary(self) -> bool:
+        """The failed write was to a hidden temporary file or folder (name the target)."""
+        return self.path is not None and any(
+            p.startswith(".") and (".partial" in p or p.endswith(".tmp"))
+            for p in self.path.parts)
 
     def __str__(self) -> str:
         return self.message
 
 
-def mib(n: float) -> str:
-    return f"{n / 2**20:.1f} MiB"
+def size(n: float) -> str:
+    """1.2 MiB, 340.0 KiB, 1000 bytes."""
+    for unit, k in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= k:
+            return f"{n / k:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def reword(e: OSError, path: str | os.PathLike, needed: int | None = None) -> "DiskError":
+    """`e` again, explained for `path` (the file the user named, not a temporary one)."""
+    code = getattr(e, "errno", None)
+    plain = OSError(code, os.strerror(code)) if code else e
+    return DiskError(explain(plain, path, needed), code)
 
 
 def _umask() -> int:
@@ -47,7 +66,7 @@ def explain(e: OSError, path: str | os.PathLike, needed: int | None = None) -> s
         return e.message
     if code in (errno.ENOSPC, errno.EDQUOT):
         where = _mount_of(path)
-        need = f": {mib(needed)} needed" if needed else ""
+        need = f": {size(needed)} needed" if needed else ""
         return (f"no space left on {where}{need} (while writing {path}); free some space "
                 f"or choose another location")
     if code in (errno.EACCES, errno.EPERM):
@@ -110,8 +129,8 @@ def check_room(folder: str | os.PathLike, needed: int, what: str) -> None:
         raise DiskError(explain(e, folder), e.errno) from None
     free = free_bytes(folder)
     if free is not None and free < needed:
-        raise DiskError(f"no space left on {_mount_of(folder)}: {mib(needed)} needed for "
-                        f"{what}, {mib(free)} free; free some space or choose another "
+        raise DiskError(f"no space left on {_mount_of(folder)}: {size(needed)} needed for "
+                        f"{what}, {size(free)} free; free some space or choose another "
                         f"location", errno.ENOSPC)
 
 
@@ -131,7 +150,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> N
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     except OSError as e:
-        raise DiskError(explain(e, path, len(data)), e.errno) from None
+        raise DiskError(explain(e, path, len(data)), e.errno, path) from None
     try:
         write_all(fd, data)
         os.fsync(fd)
@@ -139,7 +158,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> N
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
-        raise DiskError(explain(e, path, len(data)), e.errno) from None
+        raise DiskError(explain(e, path, len(data)), e.errno, path) from None
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
@@ -170,7 +189,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise DiskError(explain(e, path, len(data)), e.errno) from None
+        raise DiskError(explain(e, path, len(data)), e.errno, path) from None
     try:
         try:
             os.fchmod(fd, 0o666 & ~_umask())
@@ -182,7 +201,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     except OSError as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise DiskError(explain(e, path, len(data)), e.errno) from None
+        raise DiskError(explain(e, path, len(data)), e.errno, path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

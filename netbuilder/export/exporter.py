@@ -15,7 +15,7 @@ import torch
 
 from ..core.compiler import CompileError, compile_graph, module_names
 from ..core.project import Project
-from ..core.files import check_room, explain
+from ..core.files import DiskError, check_room, reword
 from .atomic import staged_dir, staged_file
 from .errors import ExportError
 from .formats import FORMATS
@@ -123,8 +123,11 @@ def export_project(project: Project, fmt: str, path: str | Path, weights=None,
     that cannot be written is an ExportError naming the path, and leaves no file."""
     try:
         return _export(project, fmt, Path(path), weights, batch_sizes, seed)
-    except OSError as e:  # DiskError from our writes; anything else a library raised
-        raise ExportError(explain(e, getattr(e, "filename", None) or path)) from None
+    except DiskError as e:
+        # name the target the user gave, not the hidden file it was being staged in
+        raise ExportError(str(reword(e, path) if e.temporary else e)) from None
+    except OSError as e:  # raised by a library's own reader or writer
+        raise ExportError(str(reword(e, path))) from None
 
 
 def estimate_bytes(model, fmt: str) -> int:

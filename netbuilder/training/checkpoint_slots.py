@@ -27,7 +27,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ..core.files import DiskError, explain, fsync_dir, write_bytes
+from ..core.files import DiskError, explain, fsync_dir, reword, write_bytes
 
 FORMAT = "netbuilder-checkpoint"
 FILES = ("model.safetensors", "optimizer.safetensors", "project.json", "state.json")
@@ -226,9 +226,7 @@ def write_slot(slot: Path, files: dict[str, bytes]) -> Path:
             try:
                 write_bytes(version / name, files[name])
             except OSError as e:  # name the slot, not the hidden version folder
-                code = e.errno
-                raise DiskError(explain(OSError(code, os.strerror(code) if code else str(e)),
-                                        slot, needed), code) from None
+                raise reword(e, slot, needed) from None
             fault_point(name)
         fsync_dir(version)
         try:
