@@ -86,3 +86,32 @@ def test_saved_files_follow_the_umask(tmp_path, mask):
         os.umask(old)
     for name in ("p.json", "m.safetensors"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_leftovers_of_a_killed_export_or_save_are_removed_at_the_next_one(tmp_path):
+    dead = _dead_pid()
+    stale = [tmp_path / f".m.pt2.{dead}-x1.partial.pt2", tmp_path / f".p.json.{dead}-x2.tmp",
+             tmp_path / f".m.onnx.{dead}-x3.partial.onnx.data"]
+    for p in stale:
+        p.write_text("half")
+    running = tmp_path / f".m.pt2.1-x4.partial.pt2"  # pid 1 is alive: not a leftover
+    running.write_text("being written")
+    (tmp_path / "src").mkdir()
+    stale_dir = tmp_path / f".src.{dead}-x5.partial"
+    stale_dir.mkdir()
+    (stale_dir / "model.py").write_text("half")
+    export_project(example("spirals_mlp"), "pt2", tmp_path / "m.pt2")
+    export_project(example("spirals_mlp"), "onnx", tmp_path / "m.onnx")
+    export_project(example("spirals_mlp"), "python", tmp_path / "src")
+    save_project(example("spirals_mlp"), tmp_path / "p.json")
+    assert not any(p.exists() for p in (*stale, stale_dir))
+    assert running.read_text() == "being written"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -134,6 +135,41 @@ def check_room(folder: str | os.PathLike, needed: int, what: str) -> None:
                         f"location", errno.ENOSPC)
 
 
+def temp_prefix(target: Path) -> str:
+    """The name of temporary files staged for `target` carries the writer's process id,
+    so leftovers of a killed writer can be told from the files of one still running."""
+    return f".{target.name}.{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but not ours to signal
+        return True
+    return True
+
+
+def remove_leftovers(target: Path, suffix: str) -> list[Path]:
+    """Remove what a killed writer staged for `target` (temp_prefix ... suffix): the
+    "next start" clean-up of interrupted saves and exports."""
+    target = Path(target)
+    removed = []
+    pat = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-.*{re.escape(suffix)}(\..*)?$")
+    with contextlib.suppress(OSError):
+        for p in target.parent.iterdir():
+            m = pat.match(p.name)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                removed.append(p)
+    return removed
+
+
 def write_all(fd: int, data: bytes) -> None:
     """os.write until every byte is written (the one primitive fault tests break)."""
     view = memoryview(data)
@@ -186,8 +222,9 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
         data = data.encode("utf-8")
     if path.is_dir():
         raise DiskError(f"{path}: is a folder; give a file name", errno.EISDIR)
+    remove_leftovers(path, ".tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise DiskError(explain(e, path, len(data)), e.errno, path) from None
     try:

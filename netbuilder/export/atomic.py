@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..core.files import DiskError, explain, fsync_dir
+from ..core.files import DiskError, explain, fsync_dir, remove_leftovers, temp_prefix
 
 
 def _umask() -> int:
@@ -34,7 +34,8 @@ def staged_file(target: Path):
     target = Path(target)
     _mkdir(target.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.",
+        remove_leftovers(target, ".partial" + target.suffix)  # of a killed export
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target),
                                    suffix=".partial" + target.suffix, dir=target.parent)
     except OSError as e:
         raise DiskError(explain(e, target), e.errno) from None
@@ -60,7 +61,8 @@ def staged_dir(target: Path):
     target = Path(target)
     _mkdir(target.parent)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial",
+        remove_leftovers(target, ".partial")
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".partial",
                                     dir=target.parent))
     except OSError as e:
         raise DiskError(explain(e, target), e.errno) from None
