@@ -180,6 +180,9 @@ def _aside(version: Path) -> Path:
     return version.parent / f"{version.name.rsplit('.v', 1)[0]}.v{n - 1}"
 
 
+_NO_SYMLINKS = {errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}
+
+
 def _point(slot: Path, version: Path) -> None:
     """Make `slot` name `version` in one atomic step."""
     link = slot.parent / f".{slot.name}.link-{os.getpid()}"
@@ -187,8 +190,10 @@ def _point(slot: Path, version: Path) -> None:
         link.unlink()
     try:
         os.symlink(version.name, link)
-    except OSError:  # no symlinks on this file system: fall back to renames
-        return _rename_into(slot, version)
+    except OSError as e:
+        if e.errno not in _NO_SYMLINKS or slot.is_symlink():
+            raise  # e.g. a full disk: the old slot stays as it is
+        return _rename_into(slot, version)  # no symlinks on this file system: renames
     fault_point("linked")
     if slot.is_dir() and not slot.is_symlink():  # a real folder: an old netbuilder's
         os.rename(slot, _aside(version))  # readers fall back to the newest version meanwhile
