@@ -60,20 +60,22 @@ def run_import(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     out = Path(args.output)
+    writing = out
     try:
         if out.suffix == ".json":
-            weights = out.with_suffix(".safetensors")
+            weights = writing = out.with_suffix(".safetensors")
             with staged_file(weights) as tmp:
                 save_weights(result.model, tmp)
+            writing = out
             save_project(result.project, out)  # atomic itself
         else:
             with staged_dir(out) as tmp:
                 save_project(result.project, tmp / "project.json")
                 save_weights(result.model, tmp / "model.safetensors")
             weights = out / "model.safetensors"
-    except OSError as e:  # a full disk, no permission: name what the user asked for
+    except OSError as e:  # a full disk, no permission: name the file the user asked for
         temporary = isinstance(e, DiskError) and e.temporary
-        print(f"error: {reword(e, out) if temporary else environment(e, out)}",
+        print(f"error: {reword(e, writing) if temporary else environment(e, writing)}",
               file=sys.stderr)
         return 1
     g = result.project.graph
