@@ -117,6 +117,26 @@ def cmd_import(args) -> int:
     return run_import(args)
 
 
+def environment_error(e: BaseException) -> str:
+    """A full disk, a missing permission, a missing file or too little memory, as a
+    sentence naming the path (these are not netbuilder's bugs)."""
+    import errno
+
+    from .core.files import DiskError, explain
+
+    if isinstance(e, MemoryError):
+        return "not enough memory for this; close other programs or use a smaller model"
+    if isinstance(e, DiskError):
+        return str(e)
+    path = e.filename or "a file"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
+                   errno.ENOTDIR, errno.EISDIR):
+        return explain(e, path)
+    if isinstance(e, FileNotFoundError):
+        return f"{path}: no such file or folder"
+    return f"{path}: {e.strerror or e}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netbuilder", description="Design neural networks "
                                 "visually; validate, summarise and compile them.")
@@ -184,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OSError, MemoryError) as e:  # the environment's, not a bug: say what and where
+        print(f"error: {environment_error(e)}", file=sys.stderr)
+        return 1
     except Exception as e:  # a bug in netbuilder; still no traceback for the user
         print(f"error: netbuilder failed unexpectedly: {type(e).__name__}: {e}\n"
               f"(please report this; set NETBUILDER_DEBUG=1 for details)", file=sys.stderr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
     StrictStr, ValidationError
 
 from . import registry
+from .files import atomic_write
 from .graph import Graph
 
 FORMAT = "netbuilder-project"
@@ -143,22 +143,9 @@ def _dumps(obj, level: int = 0) -> str:
 # ---- saving -------------------------------------------------------------------------------
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
-    """Write atomically: a temporary file in the same folder, fsync, then rename."""
-    path = Path(path)
-    text = project.to_json()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write atomically (files.atomic_write): the old file or the new one, never a part.
+    Raises files.DiskError (an OSError) naming the path on a full disk or no permission."""
+    atomic_write(path, project.to_json())
 
 
 # ---- loading --------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class DataInfo:
     class_names: tuple[str, ...] = ()
     target_width: int = 1  # REAL targets
     vocab_size: int = 0  # int64 inputs: ids are < vocab_size
+    notes: tuple[str, ...] = ()  # for a person: e.g. why a CSV target was taken as classes
 
     @property
     def is_classification(self) -> bool:

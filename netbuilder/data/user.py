@@ -51,6 +51,13 @@ def _image_folder(o):
                 with Image.open(f) as im:
                     im = im.convert(mode).resize((size, size))
                     a = np.asarray(im, dtype=np.uint8)
+            except Image.DecompressionBombError as e:
+                raise DataError(f"{f}: refused to decode this image: it is far larger than "
+                                f"any training image ({e}); a file this size may be a "
+                                f"decompression bomb. Remove it or shrink it") from None
+            except PermissionError:
+                raise DataError(f"{f}: permission denied; netbuilder cannot read this "
+                                f"image") from None
             except (UnidentifiedImageError, OSError) as e:
                 raise DataError(f"{f}: cannot read this image ({e})") from None
             xs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
@@ -127,23 +134,53 @@ def _csv(o):
                                 f"this column)")
             x[n, j] = v
         raw_y.append(row[t].strip())
-    return _csv_target(path, target, o["task"], x, raw_y, [header[i] for i in feats])
+    return _csv_target(path, target, o["task"], x, raw_y, lines[1:])
 
 
-def _csv_target(path, target, task, x, raw_y, feature_names):
+def _guess(raw_y, nums, where) -> tuple[str, str]:
+    """classification or regression, and why, from the target's values."""
+    distinct = len(set(raw_y))
+    good = [v for v in nums if v is not None]
+    if len(good) == len(nums):
+        if all(float(v).is_integer() for v in good) and distinct <= MAX_CLASSES_AUTO:
+            return CLASSIFICATION, (f"its values are {distinct} distinct whole numbers (at "
+                                    f"most {MAX_CLASSES_AUTO} are taken as classes)")
+        kind = "whole numbers" if all(float(v).is_integer() for v in good) else "numbers"
+        return REGRESSION, f"its values are {kind} with {distinct} distinct values"
+    if len(good) >= 0.5 * len(nums) and (distinct - len(set(v for v in good)) <= 3):
+        bad = next(i for i, v in enumerate(nums) if v is None)
+        raise DataError(f"{where(bad)}: {raw_y[bad]!r} is not a number, but the other "
+                        f"values of this column are; fix this cell (or drop the row). If the "
+                        f"values are class names, set the dataset option task to "
+                        f"classification")
+    names = [v for v, n in zip(raw_y, nums) if n is None][:3]
+    return CLASSIFICATION, (f"its values are names such as "
+                            f"{', '.join(repr(v) for v in names)}")
+
+
+def _csv_target(path, target, task, x, raw_y, lines):
+    def where(i):
+        return f"{path}, line {lines[i]}, column {target!r}"
+
+    empty = next((i for i, v in enumerate(raw_y) if not v), None)
+    if empty is not None:
+        raise DataError(f"{where(empty)}: the target cell is empty; fill it in or drop "
+                        f"the row")
     nums = [_number(v) for v in raw_y]
-    numeric = all(v is not None for v in nums)
+    notes = ()
     if task == "auto":
-        whole = numeric and all(float(v).is_integer() for v in nums)
-        task = (CLASSIFICATION if not numeric or (whole and len(set(nums)) <= MAX_CLASSES_AUTO)
-                else REGRESSION)
+        task, why = _guess(raw_y, nums, where)
+        notes = (f"{path}: the target column {target!r} is taken as {task}: {why}; set the "
+                 f"dataset option task to {_other(task)} to change this",)
     if task == REGRESSION:
-        if not numeric:
-            bad = next(v for v, n in zip(raw_y, nums) if n is None)
-            raise DataError(f"{path}, column {target!r}: {bad!r} is not a number, so it "
-                            f"cannot be a regression target (set task to classification)")
+        bad = next((i for i, n in enumerate(nums) if n is None), None)
+        if bad is not None:
+            raise DataError(f"{where(bad)}: {raw_y[bad]!r} is not a number, so it cannot "
+                            f"be a regression target (fix the cell, or set task to "
+                            f"classification)")
         y = np.array(nums, np.float32)[:, None]
-        return RawData(x, y, DataInfo((x.shape[1],), "float32", REGRESSION, REAL))
+        return RawData(x, y, DataInfo((x.shape[1],), "float32", REGRESSION, REAL,
+                                      notes=notes))
     labels = sorted(set(raw_y), key=lambda v: (_number(v) is None, _number(v) or 0, v))
     if len(labels) < 2:
         raise DataError(f"{path}, column {target!r}: has a single value {labels[0]!r}; a "
@@ -151,7 +188,11 @@ def _csv_target(path, target, task, x, raw_y, feature_names):
     index = {v: i for i, v in enumerate(labels)}
     y = np.array([index[v] for v in raw_y], np.int64)
     return RawData(x, y, DataInfo((x.shape[1],), "float32", CLASSIFICATION, CLASS,
-                                  len(labels), tuple(labels)))
+                                  len(labels), tuple(labels), notes=notes))
+
+
+def _other(task: str) -> str:
+    return REGRESSION if task == CLASSIFICATION else CLASSIFICATION
 
 
 register(DatasetSpec("csv", "Your data", "A CSV file with a header row: numeric feature "

@@ -15,6 +15,7 @@ import torch
 
 from ..core.compiler import CompileError, compile_graph, module_names
 from ..core.project import Project
+from ..core.files import DiskError, check_room, reword
 from .atomic import staged_dir, staged_file
 from .errors import ExportError
 from .formats import FORMATS
@@ -103,16 +104,37 @@ def compare(reference, artefact, inputs_by_batch) -> float:
 def export_project(project: Project, fmt: str, path: str | Path, weights=None,
                    batch_sizes: tuple[int, int] = (2, 3), seed: int = 0) -> ExportReport:
     """Write `project` (with `weights`: a checkpoint dir or .safetensors file; fresh
-    weights from `seed` otherwise) as `fmt` to `path`, verified."""
+    weights from `seed` otherwise) as `fmt` to `path`, verified. A full disk or a place
+    that cannot be written is an ExportError naming the path, and leaves no file."""
+    try:
+        return _export(project, fmt, Path(path), weights, batch_sizes, seed)
+    except DiskError as e:
+        # name the target the user gave, not the hidden file it was being staged in
+        raise ExportError(str(reword(e, path) if e.temporary else e)) from None
+    except OSError as e:  # raised by a library's own reader or writer
+        raise ExportError(str(reword(e, path))) from None
+
+
+def estimate_bytes(model, fmt: str) -> int:
+    """About the size of the artefact: the weights (twice for python: weights.pt and the
+    checkpoint-free sources are small) plus headers and code."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return weights + 1024 * 1024
+
+
+def _export(project, fmt, path: Path, weights, batch_sizes, seed) -> ExportReport:
     if fmt not in FORMAT_NAMES:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     t0 = time.perf_counter()
-    path = Path(path)
     ctx = ExportContext(project, weights, seed)
     model = ctx.fresh_model()
     if weights is not None:
         load_weights(model, weights)
     inputs = [probe_inputs(project, b, seed) for b in batch_sizes]
+    if path.is_dir() and fmt != "python":
+        raise ExportError(f"{path}: is a folder; give a file name such as "
+                          f"model{FORMATS[fmt][0]}")
+    check_room(path.parent, estimate_bytes(model, fmt), f"the {fmt} export")
     if fmt == "python":
         from .pysource import write_python
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.files import DiskError, explain, write_bytes
 from .errors import ExportError
 from .weights import save_weights
 
@@ -41,7 +42,9 @@ def write_torchscript(model, xs, path: Path, ctx) -> list[str]:
                 raise ExportError(f"TorchScript cannot represent this model: "
                                   f"{_first_line(e2)}; export to pt2 (torch.export) "
                                   f"instead") from None
-        torch.jit.save(scripted, str(path))
+        buf = io.BytesIO()  # torch.jit.save to a file aborts the process on a full disk
+        torch.jit.save(scripted, buf)
+    write_bytes(path, buf.getvalue())
     if any(issubclass(w.category, FutureWarning) and "deprecated" in str(w.message)
            for w in caught):
         notes.append("TorchScript is deprecated in this torch version; the file still "
@@ -74,9 +77,19 @@ def write_onnx(model, xs, path: Path, ctx) -> list[str]:
                                         input_names=list(ctx.input_names),
                                         output_names=list(ctx.output_names),
                                         dynamic_shapes=_dynamic(len(xs)))
-            program.save(str(path))
     except Exception as e:  # noqa: BLE001 - explained below
         raise ExportError(_explain_onnx(e, ctx)) from None
+    try:
+        data = program.model_proto.SerializeToString()
+    except ValueError:  # over protobuf's 2 GB: the weights go to external data files
+        data = None
+    if data is None:
+        try:
+            program.save(str(path))
+        except OSError as e:
+            raise DiskError(explain(e, path), e.errno) from None
+    else:
+        write_bytes(path, data)
     import onnx
 
     try:
@@ -135,7 +148,9 @@ def write_pt2(model, xs, path: Path, ctx) -> list[str]:
     except Exception as e:  # noqa: BLE001
         raise ExportError(f"torch.export cannot capture this model: {_first_line(e)}") \
             from None
-    torch.export.save(ep, str(path))
+    buf = io.BytesIO()  # torch.export.save to a file aborts the process on a full disk
+    torch.export.save(ep, buf)
+    write_bytes(path, buf.getvalue())
     return ["dynamic batch axis 0 on every input"]
 
 

@@ -8,6 +8,7 @@ operation, with the output shape of each line as a comment (N is the batch).
 from __future__ import annotations
 
 import importlib.util
+import io
 import operator
 import re
 import sys
@@ -20,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp
 
+from ..core.files import write_bytes
 from ..core.layers import decode_template
 from ..core.project import Project
 from ..core.registry import fmt_shape, identifier
@@ -419,11 +421,13 @@ def load_generated(folder: Path, cls: str) -> nn.Module:
 
 def write_python(project: Project, model: fx.GraphModule, folder: Path, ctx):
     src, cls = model_source(project, model, probe_inputs(project, 1, ctx.seed))
-    (folder / "model.py").write_text(src, encoding="utf-8")
-    torch.save(model.state_dict(), folder / "weights.pt")
+    write_bytes(folder / "model.py", src.encode("utf-8"))
+    buf = io.BytesIO()  # torch's own file writer aborts the process on a full disk
+    torch.save(model.state_dict(), buf)
+    write_bytes(folder / "weights.pt", buf.getvalue())
     script, notes = train_script(project, cls)
-    (folder / "train.py").write_text(script, encoding="utf-8")
-    (folder / "project.json").write_text(project.to_json(), encoding="utf-8")
+    write_bytes(folder / "train.py", script.encode("utf-8"))
+    write_bytes(folder / "project.json", project.to_json().encode("utf-8"))
     loaded = load_generated(folder, cls)
     notes = [f"class {cls} in model.py; train.py trains it (python train.py, or "
              f"torchrun --nproc_per_node=N train.py)", *notes]

@@ -69,8 +69,11 @@ def load_weights(model, path: str | Path) -> None:
 
 
 def save_weights(model, path: str | Path) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from ..core.files import write_bytes
 
     # clone: safetensors refuses tensors that share memory (tied weights)
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"format": "pt", "producer": "netbuilder"})
+    # bytes first, then netbuilder's own write: a full disk is a DiskError naming the path
+    write_bytes(path, save(state, metadata={"format": "pt", "producer": "netbuilder"}))

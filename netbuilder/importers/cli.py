@@ -28,6 +28,8 @@ def parse_shape(text: str) -> tuple[list[int], str]:
 
 
 def run_import(args) -> int:
+    from ..core.files import DiskError, reword
+    from ..core.files import explain as environment
     from ..core.project import save_project
     from ..export.atomic import staged_dir, staged_file
     from ..export.weights import save_weights
@@ -58,16 +60,24 @@ def run_import(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     out = Path(args.output)
-    if out.suffix == ".json":
-        weights = out.with_suffix(".safetensors")
-        with staged_file(weights) as tmp:
-            save_weights(result.model, tmp)
-        save_project(result.project, out)  # atomic itself
-    else:
-        with staged_dir(out) as tmp:
-            save_project(result.project, tmp / "project.json")
-            save_weights(result.model, tmp / "model.safetensors")
-        weights = out / "model.safetensors"
+    writing = out
+    try:
+        if out.suffix == ".json":
+            weights = writing = out.with_suffix(".safetensors")
+            with staged_file(weights) as tmp:
+                save_weights(result.model, tmp)
+            writing = out
+            save_project(result.project, out)  # atomic itself
+        else:
+            with staged_dir(out) as tmp:
+                save_project(result.project, tmp / "project.json")
+                save_weights(result.model, tmp / "model.safetensors")
+            weights = out / "model.safetensors"
+    except OSError as e:  # a full disk, no permission: name the file the user asked for
+        temporary = isinstance(e, DiskError) and e.temporary
+        print(f"error: {reword(e, writing) if temporary else environment(e, writing)}",
+              file=sys.stderr)
+        return 1
     g = result.project.graph
     print(f"imported {args.source}: {len(g.nodes)} nodes, {len(g.edges)} edges, "
           f"{sum(p.numel() for p in result.model.parameters()):,} parameters "

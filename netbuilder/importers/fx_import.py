@@ -26,6 +26,7 @@ from ..core.graph import Graph
 from ..core.layout import apply_layout
 from ..core.project import Project
 from . import modules as M
+from .verify import VerificationError, verify
 from .values import BatchOf, Unrepresentable, is_batched, record, symbolic
 
 
@@ -520,10 +521,12 @@ def import_model(model: nn.Module, input_shapes: list[list[int]], *,
         raise ModelImportError(f"the imported graph is not valid: {e}") from None
     _copy_weights(compiled, b.weights)
     compiled.eval()
-    with torch.no_grad():
-        xs = make(2)
-        ref, got = model(*xs), compiled(*xs)
-    max_diff = _max_diff(ref, got)
+    node_of = {n: v[1] for n, v in b.value.items() if v[0] == _TENSOR}
+    names = {nid: node.name for nid, node in graph.nodes.items()}
+    try:  # raises with the cause and the place unless the graph matches the original
+        max_diff = verify(model, gm, compiled, make(2), node_of, names)
+    except VerificationError as e:
+        raise ModelImportError(str(e)) from None
     project = Project(graph=graph, name=name,
                       description=f"Imported from {factory or type(model).__name__} "
                                   f"with netbuilder import.")
@@ -561,9 +564,3 @@ def _copy_weights(compiled: fx.GraphModule, weights: dict) -> None:
                 sub.value.copy_(src)
             else:
                 sub.load_state_dict(src.state_dict())
-
-
-def _max_diff(a, b) -> float:
-    a = a if isinstance(a, (tuple, list)) else (a,)
-    b = b if isinstance(b, (tuple, list)) else (b,)
-    return max(float((x.float() - y.float()).abs().max()) for x, y in zip(a, b))

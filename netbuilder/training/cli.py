@@ -90,6 +90,8 @@ def train(args) -> int:
         trainer = Trainer(project, out_dir=out, epochs=args.epochs, device=args.device,
                           callbacks=[Progress()])
         plan = trainer.prepare()
+        for n in getattr(trainer.data.info, "notes", ()):
+            print(f"note: {n}", file=sys.stderr)
         for w in plan.warnings:
             print(f"warning: {w}", file=sys.stderr)
         with _ctrl_c_stops(trainer):
@@ -97,6 +99,13 @@ def train(args) -> int:
     except (ProjectError, DataError, TrainingConfigError, CheckpointError) as e:
         print(f"error: {args.project}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the second Ctrl-C: after the checkpoint being written
+        last = out / "checkpoints" / "last"
+        kept = f"; the last checkpoint is {last}" if last.exists() else ""
+        print(f"\naborted{kept}", file=sys.stderr)
+        return 130
+    for n in result.notices:
+        print(f"note: {n}", file=sys.stderr)
     if result.status == "failed":
         print(f"error: {result.message}", file=sys.stderr)
         if result.traceback:
@@ -105,9 +114,13 @@ def train(args) -> int:
                 print(result.traceback, file=sys.stderr)
         return 1
     if result.status == "stopped":
-        print(f"stopped; checkpoint saved to {result.checkpoint}\nresume with: netbuilder "
-              f"train {args.project} --out {out} --resume {result.checkpoint}", file=sys.stderr)
+        print(f"stopped; checkpoint saved to {result.checkpoint}\nresume with: "
+              f"{resume_command(args, out, result.checkpoint)}", file=sys.stderr)
         return 130
+    if result.nothing_to_do:
+        print(f"nothing left to train: {args.resume} has already trained all "
+              f"{result.epochs_done} epoch(s) of this run; to train longer, resume with a "
+              f"larger --epochs (e.g. --epochs {result.epochs_done * 2})", file=sys.stderr)
     if result.test:
         _print_test(result.test, trainer.data.info.class_names)
     print(f"checkpoint: {out / 'checkpoints' / 'last'}  (best: {out / 'checkpoints' / 'best'})")
@@ -115,14 +128,33 @@ def train(args) -> int:
     return 0
 
 
+def resume_command(args, out, checkpoint) -> str:
+    """The command that continues this run: every setting given on this command line."""
+    import shlex
+
+    parts = ["netbuilder", "train", args.project, "--out", str(out)]
+    if args.epochs is not None:
+        parts += ["--epochs", str(args.epochs)]
+    if args.device is not None:
+        parts += ["--device", args.device]
+    parts += ["--resume", str(checkpoint)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 class _ctrl_c_stops:
     """First Ctrl-C: stop after the current batch (a checkpoint is saved); second: abort."""
 
     def __init__(self, trainer):
-        self.trainer, self.old = trainer, None
+        self.trainer, self.old, self.deferred = trainer, None, False
 
     def _handler(self, signum, frame):
         if self.trainer.stopping:
+            if self.trainer.saving and not self.deferred:  # never abort half a checkpoint
+                self.deferred = True
+                print("\nfinishing the checkpoint being written, then aborting",
+                      file=sys.stderr)
+                self.trainer.abort_after_save()
+                return
             raise KeyboardInterrupt
         print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
         self.trainer.stop()

@@ -3,8 +3,11 @@ optional `tensorboard` package is installed."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
+
+from ..core.files import atomic_write
 
 from .metrics import scalars
 
@@ -35,22 +38,28 @@ class HistoryWriter:
         """Rewrite the CSV with every row (it is small), then log the newest row."""
         if self.csv and rows:
             columns = list(dict.fromkeys(k for r in rows for k in r))
-            tmp = self.csv.with_suffix(".csv.tmp")
-            with open(tmp, "w", newline="", encoding="utf-8") as f:
-                w = csv.DictWriter(f, columns)
-                w.writeheader()
-                w.writerows(rows)
-            os.replace(tmp, self.csv)
+            f = io.StringIO(newline="")
+            w = csv.DictWriter(f, columns)
+            w.writeheader()
+            w.writerows(rows)
+            atomic_write(self.csv, f.getvalue())  # DiskError names the path
         if self.tb and rows:
             last = rows[-1]
-            for k, v in last.items():
-                if k != "epoch" and isinstance(v, (int, float)):
-                    self.tb.add_scalar(k.replace("_", "/", 1), v, last["epoch"])
-            self.tb.flush()
+            try:
+                for k, v in last.items():
+                    if k != "epoch" and isinstance(v, (int, float)):
+                        self.tb.add_scalar(k.replace("_", "/", 1), v, last["epoch"])
+                self.tb.flush()
+            except Exception:  # noqa: BLE001 - optional logs must not end a run (full disk)
+                self.close()
 
     def close(self) -> None:
-        if self.tb:
-            self.tb.close()
+        tb, self.tb = self.tb, None
+        if tb:
+            try:
+                tb.close()  # joins TensorBoard's writer thread: nothing prints after us
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def read_history(run_dir: str | Path) -> list[dict]:

@@ -24,6 +24,7 @@ generator is shared by the process: don't draw from it elsewhere while a run is 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
@@ -37,7 +38,9 @@ import torch
 from ..core.compiler import compile_graph
 from ..core.project import Project
 from ..data import DataError, load as load_data
+from ..core.files import check_room, explain
 from . import checkpoint as ckpt
+from . import checkpoint_slots as slots
 from .config import PER_BATCH, TrainingConfigError, adapt_target, check, make_loss, \
     make_optimizer, make_scheduler
 from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
@@ -45,6 +48,7 @@ from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paus
 from .history import HistoryWriter, row
 from .metrics import evaluate, predict_classes
 from .probes import DEFAULT_EVERY, Prober, first_nonfinite
+from .resume_check import difference, fingerprint, optimizer_difference
 
 PROBE_SAMPLES = 64
 
@@ -59,6 +63,8 @@ class Result:
     checkpoint: str | None = None  # the last checkpoint written
     best_val_loss: float | None = None
     traceback: str = ""  # unexpected failures: for a developer
+    nothing_to_do: bool = False  # resumed from a checkpoint that had trained every epoch
+    notices: list[str] = field(default_factory=list)  # e.g. leftovers recovered at start
 
 
 def _cpu_copy(obj):
@@ -112,6 +118,9 @@ class Trainer:
         self._swap = threading.Lock()
         self._started = False  # Started was emitted: later problems are failures of the run
         self._pending_best = None  # a better epoch not yet written (checkpoint_every_s)
+        self._saving = False  # inside a checkpoint write: an abort waits for its end
+        self._abort_after_save = False
+        self.notices: list[str] = []  # for a person: recovered leftovers and the like
         self.data = self.plan = self.model = None
 
     # ---- control, from any thread --------------------------------------------------------
@@ -133,6 +142,16 @@ class Trainer:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def saving(self) -> bool:
+        """True while a checkpoint is being written."""
+        return self._saving
+
+    def abort_after_save(self) -> None:
+        """From a signal handler during a save: raise KeyboardInterrupt once the
+        checkpoint being written is complete (an abort never leaves half a checkpoint)."""
+        self._abort_after_save = True
 
     @property
     def parked(self) -> bool:
@@ -192,25 +211,36 @@ class Trainer:
             return self._crashed(e)  # e.g. a checkpoint could not be written mid-run
         except Exception as e:  # noqa: BLE001 (reported as an event, not lost in a thread)
             return self._crashed(e)
+        except BaseException:  # Ctrl-C twice: no thread of ours may print a traceback later
+            self._close_writer()
+            raise
         finally:
             if n:
                 torch.set_num_threads(old_threads)
 
+    def _close_writer(self) -> None:
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 (the disk may be the problem)
+                pass
+
     def _crashed(self, e: Exception) -> Result:
         """An unexpected error while training: report it, keep what can be kept."""
-        msg = f"training failed: {type(e).__name__}: {e}"
+        if isinstance(e, OSError):  # the environment's: a full disk, no permission
+            msg = f"training stopped: {explain(e, getattr(e, 'filename', None) or self.out_dir)}"
+        elif isinstance(e, ckpt.CheckpointError):
+            msg = f"training stopped: {e}"
+        else:
+            msg = f"training failed: {type(e).__name__}: {e}"
         tb = traceback.format_exc()
         try:
             if self.out_dir is not None and self._pending_best is not None:
                 self._flush_best()  # the best epoch so far is still good
         except Exception:  # noqa: BLE001 (the disk may be the problem)
             pass
-        writer = getattr(self, "writer", None)
-        if writer is not None:
-            try:
-                writer.close()
-            except Exception:  # noqa: BLE001
-                pass
+        self._close_writer()
         try:
             self._emit(Failed(msg))
         except Exception:  # noqa: BLE001 (a broken callback must not hide the failure)
@@ -230,6 +260,8 @@ class Trainer:
         self.partial = [0, 0.0, 0]  # this epoch so far: samples, loss sum, correct
         self.history: list[dict] = []
         self.best: float | None = None
+        if self.out_dir is not None:
+            self._check_out_dir()
         if resume_from is not None:
             self._restore(resume_from)
         probe_split = data.val if len(data.val) else data.train
@@ -239,8 +271,33 @@ class Trainer:
         self._last_write = time.perf_counter()
         self._pending_best = None
 
+    def _check_out_dir(self) -> None:
+        """Before anything trains: the output location is a writable folder with room for
+        a checkpoint, nothing foreign sits where the checkpoints go, and an interrupted
+        save of an earlier run is recovered."""
+        folder = self.out_dir / "checkpoints"
+        need = ckpt.estimate_bytes(self.model, self.settings.optimizer, self.project.to_json())
+        try:
+            check_room(folder, need, "the checkpoints")
+            self.notices += slots.recover(folder)
+            for kind in ("last", "best"):
+                slots.refuse_foreign(folder / kind)
+        except OSError as e:
+            raise ckpt.CheckpointError(explain(e, self.out_dir, need)) from None
+
     def _restore(self, path) -> None:
         c = ckpt.load(path)
+        why = difference(c.project_text, self.project)
+        if why:
+            raise ckpt.CheckpointError(
+                f"{path}: this checkpoint belongs to another run ({why}); resuming it would "
+                f"mix two runs' weights and history. Resume with the project it was trained "
+                f"with, or start a new run (leave out --resume)")
+        why = optimizer_difference(c.project_text, self.project)
+        if why:
+            raise ckpt.CheckpointError(
+                f"{path}: {why}; the saved optimizer state cannot continue with another "
+                f"optimizer or schedule. Set them back to resume, or start a new run")
         try:
             self.model.load_state_dict(c.model)
         except RuntimeError as e:
@@ -251,10 +308,10 @@ class Trainer:
             self.optimizer.load_state_dict(c.optimizer)
             if self.scheduler is not None and c.scheduler is not None:
                 self.scheduler.load_state_dict(c.scheduler)
-        except (ValueError, KeyError) as e:
+        except (ValueError, KeyError, TypeError, IndexError) as e:
             raise ckpt.CheckpointError(f"{path}: the optimizer state does not fit these "
-                                       f"settings ({e}); was it made with another optimizer?"
-                                       ) from None
+                                       f"settings ({type(e).__name__}: {e}); was it made with "
+                                       f"another optimizer?") from None
         if "torch_cpu" in c.rng:
             torch.set_rng_state(c.rng["torch_cpu"])
         if "torch_cuda" in c.rng and self.plan.device == "cuda":
@@ -269,14 +326,16 @@ class Trainer:
     def _state(self) -> dict:
         return {"epoch": self.epoch, "batch": self.batch, "step": self.step,
                 "history": list(self.history), "best_val_loss": ckpt.finite(self.best),
-                "partial": list(self.partial), "seed": self.settings.seed}
+                "partial": list(self.partial), "seed": self.settings.seed,
+                "epochs": self.settings.epochs, "fingerprint": fingerprint(self.project)}
 
     def _save(self, kind: str) -> str | None:
         if self.out_dir is None:
             return None
-        path = ckpt.save(self.out_dir / "checkpoints" / kind, self.model, self.optimizer,
-                         self.scheduler, self._state(), self.project.to_json(),
-                         self._rng_state())
+        with self._writing():
+            path = ckpt.save(self.out_dir / "checkpoints" / kind, self.model, self.optimizer,
+                             self.scheduler, self._state(), self.project.to_json(),
+                             self._rng_state())
         if kind == "last":
             self._last_write = time.perf_counter()
         self._emit(CheckpointSaved(str(path), kind, self.epoch, self.batch))
@@ -297,9 +356,20 @@ class Trainer:
     def _flush_best(self) -> None:
         staged, self._pending_best = self._pending_best, None
         if staged is not None:
-            path = ckpt.save(self.out_dir / "checkpoints" / "best", *staged)
+            with self._writing():
+                path = ckpt.save(self.out_dir / "checkpoints" / "best", *staged)
             st = staged[3]
             self._emit(CheckpointSaved(str(path), "best", st["epoch"], st["batch"]))
+
+    @contextlib.contextmanager
+    def _writing(self):
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
+        if self._abort_after_save:
+            raise KeyboardInterrupt
 
     def _save_now(self) -> str | None:
         """On stop, pause (when writes are paced) and failure: "last" and a staged "best"."""
@@ -338,6 +408,7 @@ class Trainer:
                            torch.get_num_threads(), sum(p.numel() for p in model.parameters()),
                            len(data.train), len(data.val), len(data.test)))
         model.train()
+        nothing_to_do = self.epoch >= s.epochs
         while self.epoch < s.epochs:
             order = epoch_order(s.seed, self.epoch, len(data.train))
             t0 = time.perf_counter()
@@ -380,7 +451,8 @@ class Trainer:
         seconds = time.perf_counter() - t_run
         self._emit(Finished("completed", self.epoch, test, self.best, seconds))
         return Result("completed", self.epoch, test, self.history, checkpoint=last_ckpt,
-                      best_val_loss=self.best)
+                      best_val_loss=self.best, nothing_to_do=nothing_to_do,
+                      notices=list(self.notices))
 
     def _step(self, x, y):
         model, opt, plan = self.model, self.optimizer, self.plan

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
+from ...core.files import atomic_write
 from ...core.project import Project, ProjectError, parse_project
 
 MAX_RECENT = 8
@@ -37,7 +38,7 @@ def add_recent(path: Path, limit: int = MAX_RECENT) -> None:
     """Put `path` first in the recent list (a failed write only loses the list)."""
     items = [str(path.resolve())] + [p for p in recent_files(limit) if p != str(path.resolve())]
     try:
-        (state_dir() / "recent.json").write_text(json.dumps(items[:limit]))
+        atomic_write(state_dir() / "recent.json", json.dumps(items[:limit]))
     except OSError:
         pass
 
@@ -51,10 +52,7 @@ def write_recovery(project: Project, path: Path | None) -> None:
     data = {"path": str(path) if path else None, "project": project.to_dict()}
     try:
         text = json.dumps(data)
-        target = recovery_path()
-        partial = target.with_suffix(".tmp")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
+        atomic_write(recovery_path(), text)  # fsync + rename, follows the umask
     except OSError:
         pass
 
