@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.budget import MemoryBudgetError, check_memory
 from ..core.compiler import CompileError, compile_graph, module_names
 from ..core.project import Project
 from .atomic import staged_dir, staged_file
@@ -123,6 +124,10 @@ def export_project(project: Project, fmt: str, path: str | Path, weights=None,
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     t0 = time.perf_counter()
     path = Path(path)
+    try:  # before compiling: the model and its reloaded artefact are both in memory
+        check_memory(project.graph, max(batch_sizes), copies=2)
+    except MemoryBudgetError as e:
+        raise ExportError(f"cannot export: {e}") from None
     ctx = ExportContext(project, weights, seed)
     model = ctx.fresh_model()
     if weights is not None:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.analysis import ERROR, analyze
+from ..core.budget import OPTIMIZER_STATES, memory_problem
 from ..core.graph import Graph
 from ..core.project import TrainingSettings
 from ..core.registry import fmt_shape
@@ -104,8 +105,13 @@ def check(graph: Graph, s: TrainingSettings, info: DataInfo, dataset: str,
     si = ShapeInference(graph)
     try:
         out_shape = si.update()[out.id].output.shape
+        # refuse before anything is allocated: weights, gradients, optimizer state, batch
+        memory = memory_problem(graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer], si)
     finally:
         si.close()
+    if memory:
+        raise TrainingConfigError(f"cannot train here: the project {memory}; nothing was "
+                                  f"allocated (make the layers smaller)")
     plan_args = _targets(s.loss, out_shape, info, dataset, why)
     last = _feeder(graph, out.id)
     last_type = last.type if last else ""
