@@ -58,7 +58,8 @@ def _memory_warning(project) -> str | None:
     from .core.budget import OPTIMIZER_STATES, memory_problem
 
     s = project.training
-    msg = memory_problem(project.graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer])
+    msg = memory_problem(project.graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer],
+                         copies_note="weights, gradients, optimizer state")
     if msg:
         print(f"warning: training it {msg}; train and export refuse it on this machine")
     return msg

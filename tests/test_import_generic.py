@@ -121,8 +121,8 @@ def test_cli_trust_flag(user_package):
 
 
 @pytest.mark.parametrize("node_type,param,name,why", [
-    ("Function", "function", "os:system", "not trusted"),
-    ("Function", "function", "builtins:eval", "not trusted"),
+    ("Function", "function", "os:system", "part of Python itself"),
+    ("Function", "function", "builtins:eval", "part of Python itself"),
     ("Function", "function", "operator:attrgetter", "not an arithmetic operator"),
     ("Function", "function", "torch:__builtins__.eval", "private"),
     ("Module", "target", "torch.hub:load", "not an nn.Module class"),

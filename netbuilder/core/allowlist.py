@@ -115,6 +115,9 @@ def name_problem(name: str, kind: str = MODULE) -> str | None:
             f"{name} is refused: operator.{attr} is not an arithmetic operator")
     if root in TRUSTED_PACKAGES or root in _trusted_extra:
         return None
+    if trust_problem(root):
+        return (f"{name} is refused: {root} is part of Python itself; a project may never "
+                f"call it ({what_is_allowed(kind)})")
     return (f"names code from package {root!r} ({name}), which is not trusted; opening a "
             f"file must never run code you did not choose to run. If you trust {root!r}, "
             f"allow it explicitly (command line: --trust {root})")
@@ -221,7 +224,7 @@ def _module_target_ok(obj) -> bool:
             return _public(home) and _public(obj.__qualname__)
         return _in_trusted_extra(obj)
     if id(obj) in _model_builders():
-        return True
+        return _downloads_by_default(obj) is None
     return inspect.isfunction(obj) and _in_trusted_extra(obj) and not _takes_files(obj)
 
 
@@ -247,6 +250,8 @@ def resolve(name: str, kind: str = MODULE):
             raise CodeRefused(msg)
         obj = _lookup(name, kind)
         ok = _module_target_ok(obj) if kind == MODULE else _function_ok(obj)
+        if not ok and kind == MODULE and _downloads_by_default(obj):
+            raise CodeRefused(f"{name} is refused: {_downloads_by_default(obj)}")
         if not ok:
             what = "an nn.Module class or a model builder netbuilder allows" \
                 if kind == MODULE else "a tensor computation netbuilder allows"
@@ -280,33 +285,43 @@ def _looks_like_location(v: str) -> bool:
                           r"json|zip|tar|so|dll|dylib|py)$", v, re.I))
 
 
-def kwargs_problem(target: str, obj, kwargs: dict) -> str | None:
+def kwargs_problem(kwargs: dict) -> str | None:
     """Module kwargs are plain values; none may name a file, a URL or weights (which would
-    download or read a file). Checks the builder's own defaults too (detection models
-    default to downloading backbone weights)."""
+    download or read a file). Text only: the loader checks it before anything is built."""
     def walk(key, v):
         if isinstance(v, dict):
             return next((m for k, x in v.items() if (m := walk(k, x))), None)
-        if isinstance(v, (list, tuple)):
+        if isinstance(v, list):
             return next((m for x in v if (m := walk(key, x))), None)
         if isinstance(v, str) and _looks_like_location(v):
-            return f"{target}: argument {key}={v!r} looks like a file or a URL"
+            return (f"argument {key}={v!r} looks like a file or a URL; a project may not "
+                    f"name files")
         return None
 
     for k, v in kwargs.items():
         if _file_word(k) and v not in (None, False):
-            return (f"{target}: argument {k}={v!r} names weights, a file or a URL; a project "
-                    f"may not ask for them (weights come from the checkpoint)")
+            return (f"argument {k}={_short(v)} names weights, a file or a URL; a project may "
+                    f"not ask for them (weights come from the checkpoint)")
         msg = walk(k, v)
         if msg:
-            return msg + "; a project may not name files"
+            return msg
+    return None
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _downloads_by_default(obj) -> str | None:
+    """A builder argument that defaults to pretrained weights (detection models download
+    their backbone's), so calling it with plain kwargs would fetch a file."""
     try:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return None
     for p in params:
-        if _file_word(p.name) and p.name not in kwargs and p.default not in (
-                None, False, p.empty) and not isinstance(p.default, (int, float)):
-            return (f"{target}: its argument {p.name} defaults to {p.default!r} (pretrained "
-                    f"weights, a download); set \"{p.name}\": null in kwargs")
+        if _file_word(p.name) and p.default not in (None, False, p.empty) \
+                and not isinstance(p.default, (bool, int, float)):
+            return f"its argument {p.name} defaults to {p.default!r} (a download)"
     return None

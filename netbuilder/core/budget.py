@@ -87,18 +87,20 @@ def estimate(graph: Graph, batch: int, copies: int = 1,
 
 
 def memory_problem(graph: Graph, batch: int, copies: int = 1,
-                   inference: ShapeInference | None = None,
-                   available: int | None = None) -> str | None:
+                   inference: ShapeInference | None = None, available: int | None = None,
+                   copies_note: str = "") -> str | None:
     """'needs 3.6 TiB for its parameters; this machine has 23 GiB' (plus the node that
-    needs the most), or None when it fits in `available` bytes (default: the machine)."""
+    needs the most), or None when it fits in `available` bytes (default: the machine).
+    `copies_note` says what the `copies` parameter-sized tensors are."""
     need = estimate(graph, batch, copies, inference)
     have = machine_memory() if available is None else available
     if need.total <= have:
         return None
     if need.parameter_bytes >= need.activation_bytes:
-        what = f"{human_bytes(need.parameter_bytes)} for its parameters"
+        what = f"{human_bytes(need.parameter_bytes / copies)} for its parameters"
         if copies > 1:
-            what += f" ({copies} copies for training: weights, gradients, optimizer state)"
+            what += (f" (×{copies}{': ' + copies_note if copies_note else ''}: "
+                     f"{human_bytes(need.parameter_bytes)})")
     else:
         what = (f"{human_bytes(need.activation_bytes)} for the activations of a batch of "
                 f"{need.batch}")
@@ -107,8 +109,8 @@ def memory_problem(graph: Graph, batch: int, copies: int = 1,
 
 
 def check_memory(graph: Graph, batch: int, copies: int = 1,
-                 inference: ShapeInference | None = None) -> None:
+                 inference: ShapeInference | None = None, copies_note: str = "") -> None:
     """Raise MemoryBudgetError when the graph cannot fit; call before compiling."""
-    msg = memory_problem(graph, batch, copies, inference)
+    msg = memory_problem(graph, batch, copies, inference, copies_note=copies_note)
     if msg:
         raise MemoryBudgetError(f"the project {msg}; nothing was allocated")

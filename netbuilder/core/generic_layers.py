@@ -38,6 +38,7 @@ class CodeParam(Param):
 class JsonParam(Param):
     """A STR parameter holding JSON (a list or an object)."""
     json_type: type = list
+    plain_kwargs: bool = False  # constructor arguments: nothing naming files or weights
 
     def check(self, value, bounds=True):
         msg = Param.check(self, value, bounds)
@@ -49,7 +50,8 @@ class JsonParam(Param):
             return f"is not valid JSON ({e})"
         if not isinstance(data, self.json_type):
             return f"must be a JSON {'list' if self.json_type is list else 'object'}"
-        return template_problem(data)
+        return template_problem(data) or (allowlist.kwargs_problem(data)
+                                          if self.plain_kwargs else None)
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,9 @@ def _generic_module(p, s):
     if whole is None:
         factory = allowlist.resolve(p["target"], allowlist.MODULE)
         kwargs = decode_template(p["kwargs"], [])
-        msg = allowlist.kwargs_problem(p["target"], factory, kwargs)
+        msg = allowlist.kwargs_problem(kwargs)
         if msg:
-            raise allowlist.CodeRefused(msg)
+            raise allowlist.CodeRefused(f"{p['target']}: {msg}")
         whole = factory(**kwargs)
         if not isinstance(whole, nn().Module):
             raise ValueError(f"{p['target']} did not build a torch.nn.Module")
@@ -162,7 +164,8 @@ register(LayerSpec(
     "packages may be named.",
     params=(CodeParam("target", "str", "torch.nn:Identity",
                       "class or factory, as package.module:name"),
-            JsonParam("kwargs", "str", "{}", "its keyword arguments (JSON)", json_type=dict),
+            JsonParam("kwargs", "str", "{}", "its keyword arguments (JSON)", json_type=dict,
+                      plain_kwargs=True),
             SubmoduleParam("path", "str", "", "submodule inside what it builds ('' = itself)"),
             NUM_GENERIC_INPUTS, ARGS, KWARGS, ITEM),
     inputs=_ports, build=_generic_module, apply=_generic_module_apply,

@@ -125,7 +125,8 @@ def export_project(project: Project, fmt: str, path: str | Path, weights=None,
     t0 = time.perf_counter()
     path = Path(path)
     try:  # before compiling: the model and its reloaded artefact are both in memory
-        check_memory(project.graph, max(batch_sizes), copies=2)
+        check_memory(project.graph, max(batch_sizes), 2, copies_note="the model and the "
+                     "reloaded export")
     except MemoryBudgetError as e:
         raise ExportError(f"cannot export: {e}") from None
     ctx = ExportContext(project, weights, seed)

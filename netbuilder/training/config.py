@@ -106,7 +106,8 @@ def check(graph: Graph, s: TrainingSettings, info: DataInfo, dataset: str,
     try:
         out_shape = si.update()[out.id].output.shape
         # refuse before anything is allocated: weights, gradients, optimizer state, batch
-        memory = memory_problem(graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer], si)
+        memory = memory_problem(graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer], si,
+                                copies_note="weights, gradients, optimizer state")
     finally:
         si.close()
     if memory:
