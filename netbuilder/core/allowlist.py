@@ -250,7 +250,7 @@ def resolve(name: str, kind: str = MODULE):
             raise CodeRefused(msg)
         obj = _lookup(name, kind)
         ok = _module_target_ok(obj) if kind == MODULE else _function_ok(obj)
-        if not ok and kind == MODULE and _downloads_by_default(obj):
+        if not ok and kind == MODULE and id(obj) in _model_builders():
             raise CodeRefused(f"{name} is refused: {_downloads_by_default(obj)}")
         if not ok:
             what = "an nn.Module class or a model builder netbuilder allows" \
