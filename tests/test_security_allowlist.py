@@ -119,3 +119,37 @@ def test_budget_words():
     assert budget.memory_problem(graph, batch=64) is None
     msg = budget.memory_problem(graph, batch=64, available=1000)
     assert msg.startswith("needs ") and msg.count("this machine has 1000 bytes") == 1
+
+
+@pytest.fixture
+def fresh_trust():
+    saved = set(allowlist._trusted_extra)
+    allowlist._trusted_extra.discard("mymodels")
+    yield
+    allowlist._trusted_extra.clear()
+    allowlist._trusted_extra.update(saved)
+
+
+@pytest.mark.parametrize("command", ["validate", "summary", "train", "export"])
+def test_the_trust_flag_works_on_every_command(tmp_path, monkeypatch, capsys, fresh_trust,
+                                               command):
+    import json
+
+    from netbuilder.cli import main
+
+    pkg = tmp_path / "mymodels"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nets.py").write_text(textwrap.dedent(USER))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = hostile.project(hostile.module("mymodels.nets:make", {"width": 2}),
+                           inputs=({"shape": [2]},))
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    extra = {"train": ["--out", str(tmp_path / "runs"), "--epochs", "1"],
+             "export": ["--format", "safetensors", "-o", str(tmp_path / "w.safetensors")]
+             }.get(command, [])
+    assert main([command, str(path), *extra]) == 1
+    assert "--trust mymodels" in capsys.readouterr().err
+    assert main([command, str(path), *extra, "--trust", "mymodels"]) == 0, \
+        capsys.readouterr().err

@@ -200,8 +200,9 @@ def _lookup(name: str, kind: str):
     else:  # a package the user trusted: its own public modules may be imported
         try:
             module = importlib.import_module(module_name)
-        except ImportError as e:
-            raise CodeRefused(f"{name}: cannot import {module_name!r} ({e})") from None
+        except Exception as e:  # noqa: BLE001 - the trusted package's own failure
+            raise CodeRefused(f"{name}: importing {module_name!r} failed "
+                              f"({type(e).__name__}: {e})") from None
     obj = module
     for part in attr.split("."):
         try:
