@@ -84,6 +84,8 @@ def corpus(marker: str) -> dict[str, tuple[dict, str]]:
                                "names weights"),
         "backbone_weights_default": (
             module("torchvision.models.detection:fasterrcnn_resnet50_fpn"), "a download"),
+        "layer_count_bomb": (module("torch.nn:LSTM", {"input_size": 4, "hidden_size": 4,
+                                                      "num_layers": 10**9}), "sub-layers"),
         "kwarg_is_a_path": (module("torch.nn:Upsample", {"mode": marker}),
                             "looks like a file"),
         # attribute walks out of the package

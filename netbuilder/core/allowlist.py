@@ -45,6 +45,7 @@ NOT_COMPUTATIONS = frozenset(
 _FILE_WORDS = frozenset("weights pretrained file files filename fname fp f path paths url uri "
                         "dir directory folder root download checkpoint cache hub source code "
                         "cmd command shell script".split())
+MAX_REPEATS = 4096  # sub-layers a Module's kwargs may ask for (see _count_word)
 _NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 _trusted_extra: set[str] = set()
@@ -300,6 +301,9 @@ def kwargs_problem(kwargs: dict) -> str | None:
         return None
 
     for k, v in kwargs.items():
+        if _count_word(k) and isinstance(v, int) and v > MAX_REPEATS:
+            return (f"argument {k}={v:,} would build {v:,} sub-layers (at most "
+                    f"{MAX_REPEATS:,}); even inspecting it would exhaust memory")
         if _file_word(k) and v not in (None, False):
             return (f"argument {k}={_short(v)} names weights, a file or a URL; a project may "
                     f"not ask for them (weights come from the checkpoint)")
@@ -307,6 +311,13 @@ def kwargs_problem(kwargs: dict) -> str | None:
         if msg:
             return msg
     return None
+
+
+def _count_word(name) -> bool:
+    """num_layers, depth, num_blocks ...: counts of sub-layers. Shapes are inferred on the
+    meta device, which costs no tensor memory, but every sub-layer is a Python object."""
+    return any(w in ("layers", "depth", "blocks", "repeats", "stages")
+               for w in str(name).lower().split("_"))
 
 
 def _short(v) -> str:
