@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .core.allowlist import CodeRefused
 from .core.project import ProjectError
 
 
@@ -46,7 +47,8 @@ def cmd_validate(args) -> int:
         print(f"{args.project}: invalid ({len(errs)} error(s), "
               f"{len(problems) - len(errs)} warning(s))", file=sys.stderr)
         return 1
-    print(f"{args.project}: valid ({n} nodes, {len(problems)} warning(s))")
+    memory = _memory_warning(project)
+    print(f"{args.project}: valid ({n} nodes, {len(problems) + bool(memory)} warning(s))")
     return 0
 
 
@@ -61,6 +63,19 @@ def _depth(text: str):
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 or 'all', "
                                          f"not {text!r}")
     return n
+
+
+def _memory_warning(project) -> str | None:
+    """Shapes come from the meta device, so a giant graph is inspected without allocating;
+    say now that train and export will refuse it."""
+    from .core.budget import OPTIMIZER_STATES, memory_problem
+
+    s = project.training
+    msg = memory_problem(project.graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer],
+                         copies_note="weights, gradients, optimizer state")
+    if msg:
+        print(f"warning: training it {msg}; train and export refuse it on this machine")
+    return msg
 
 
 def cmd_summary(args) -> int:
@@ -88,6 +103,7 @@ def cmd_summary(args) -> int:
         for p in errs:
             print(f"error: {p.message}", file=sys.stderr)
         return 1
+    _memory_warning(project)
     return 0
 
 
@@ -137,6 +153,13 @@ def environment_error(e: BaseException) -> str:
     return f"{path}: {e.strerror or e}"
 
 
+def _trust_flag(s) -> None:
+    s.add_argument("--trust", action="append", metavar="PACKAGE",
+                   help="let the project's generic nodes name this package's nn.Module "
+                   "classes and functions (the same allowlist rule as torch; never Python's "
+                   "own modules)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netbuilder", description="Design neural networks "
                                 "visually; validate, summarise and compile them.")
@@ -145,12 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_examples)
     s = sub.add_parser("validate", help="list a project's problems (exit 0 when valid)")
     s.add_argument("project", help="a project file or the name of an example")
+    _trust_flag(s)
     s.set_defaults(func=cmd_validate)
     s = sub.add_parser("summary", help="table of output shapes, parameters and FLOPs")
     s.add_argument("project", help="a project file or the name of an example")
     s.add_argument("--depth", type=_depth, default=1, metavar="N|all",
                    help="block levels to expand (1 = one row per top-level node, the "
                         "default; all = one row per layer); totals are over every layer")
+
+
+    _trust_flag(s)
     s.set_defaults(func=cmd_summary)
     s = sub.add_parser("train", help="train a project on its dataset, without the GUI")
     s.add_argument("project", help="a project file or the name of an example")
@@ -158,10 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     s.add_argument("--out", metavar="DIR", help="checkpoints and metrics (default runs/NAME)")
     s.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder")
+    _trust_flag(s)
     s.set_defaults(func=cmd_train)
     s = sub.add_parser("gui", help="open the editor")
     s.add_argument("project", nargs="?", help="a project file or the name of an example")
     s.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    _trust_flag(s)
     s.set_defaults(func=cmd_gui)
     s = sub.add_parser("export", help="export a project, verified (TorchScript, ONNX, "
                        "torch.export, safetensors, PyTorch source)")
@@ -172,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file to write (a folder for --format python)")
     s.add_argument("--weights", help="checkpoint folder or .safetensors file (default: "
                    "fresh weights)")
-    s.add_argument("--trust", action="append", metavar="PACKAGE",
-                   help="let the project name code from this package (generic nodes)")
+    _trust_flag(s)
     s.set_defaults(func=cmd_export)
     s = sub.add_parser("import", help="turn an existing PyTorch model into a project")
     s.add_argument("source", help="torchvision:NAME or package.module:ClassOrFactory")
@@ -197,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "trust", None):
+            from .core.allowlist import trust_packages
+            trust_packages(*args.trust)
         return args.func(args)
-    except (ProjectError, CliError) as e:
+    except (ProjectError, CliError, CodeRefused) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

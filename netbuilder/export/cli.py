@@ -8,7 +8,7 @@ from .errors import ExportError
 
 def run_export(args) -> int:
     from ..api import open_project
-    from ..core.layers import trust_packages
+    from ..core.allowlist import trust_packages
     from .exporter import export_project
 
     trust_packages(*(args.trust or []))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.budget import MemoryBudgetError, check_memory
 from ..core.compiler import CompileError, compile_graph, module_names
 from ..core.project import Project
 from ..core.files import DiskError, check_room, reword
@@ -126,6 +127,12 @@ def _export(project, fmt, path: Path, weights, batch_sizes, seed) -> ExportRepor
     if fmt not in FORMAT_NAMES:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     t0 = time.perf_counter()
+    path = Path(path)
+    try:  # before compiling: the model and its reloaded artefact are both in memory
+        check_memory(project.graph, max(batch_sizes), 2, copies_note="the model and the "
+                     "reloaded export")
+    except MemoryBudgetError as e:
+        raise ExportError(f"cannot export: {e}") from None
     ctx = ExportContext(project, weights, seed)
     model = ctx.fresh_model()
     if weights is not None:

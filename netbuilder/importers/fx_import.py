@@ -21,6 +21,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from ..core.allowlist import FUNCTION, MODULE, code_problem
 from ..core.compiler import CompileError, compile_graph
 from ..core.graph import Graph
 from ..core.layout import apply_layout
@@ -113,6 +114,13 @@ class _Builder:
         if n.op == "call_module":
             return f"submodule {n.target!r} ({type(self.gm.get_submodule(n.target)).__name__})"
         return f"operation {n.name!r} ({n.op} {getattr(n.target, '__name__', n.target)})"
+
+    def allowed(self, n: fx.Node, name: str, kind: str) -> None:
+        """Emit only what the project loader accepts (core/allowlist.py)."""
+        msg = code_problem(name, kind)
+        if msg:
+            raise ModelImportError(f"{self.where(n)}: {msg}; a project file could not name "
+                                   f"it, so netbuilder cannot import this model")
 
     # ---- the walk -------------------------------------------------------------------------
 
@@ -235,6 +243,7 @@ class _Builder:
             raise ModelImportError(f"{self.where(n)}: several elements of its result are used; "
                                    f"a kept submodule can give only one")
         target, kwargs, path = self.rebuild_recipe(n, m)
+        self.allowed(n, target, MODULE)
         ports, args, kwargs_t = self.template(n, n.args, n.kwargs)
         params = {"target": target, "kwargs": json.dumps(kwargs), "path": path,
                   "num_inputs": len(ports), "args": args, "call_kwargs": kwargs_t,
@@ -383,6 +392,7 @@ class _Builder:
                 fname = M.public_name(n.target)
             except (ValueError, AttributeError) as e:
                 raise ModelImportError(f"{self.where(n)}: {e}") from None
+        self.allowed(n, fname, FUNCTION)
         ports, args, kwargs = self.template(n, n.args, n.kwargs)
         items = index if isinstance(index, list) else [index]
         for item in items:  # no weights, so each used element may get its own node

@@ -2,7 +2,7 @@
 
 Naming a module on the command line is the user choosing to run it, so its top-level
 package becomes trusted for this process (project files naming it are refused later unless
-the user trusts it again, see layers.code_name_problem).
+the user trusts it again, see core/allowlist.py).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from ..core.layers import trust_packages
+from ..core.allowlist import trust_packages, trust_problem
 from .fx_import import ModelImportError
 
 IMAGE_SHAPE = [3, 224, 224]  # torchvision classification models
@@ -58,7 +58,8 @@ def load_source(spec: str, kwargs: dict | None = None) -> Source:
     except Exception as e:  # noqa: BLE001 - the user's module failed while importing
         raise ModelImportError(f"{spec}: importing {module_name!r} failed: "
                                f"{type(e).__name__}: {e}") from None
-    trust_packages(module_name)
+    if trust_problem(module_name) is None:  # Python's own modules are never trusted
+        trust_packages(module_name)
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):

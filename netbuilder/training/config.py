@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.analysis import ERROR, analyze
+from ..core.budget import OPTIMIZER_STATES, memory_problem
 from ..core.graph import Graph
 from ..core.project import TrainingSettings
 from ..data.registry import DataInfo
@@ -63,6 +64,12 @@ def check(graph: Graph, s: TrainingSettings, info: DataInfo, dataset: str,
     io = io_problem(graph)
     if io is not None:
         raise TrainingConfigError(io.message)
+    # refuse before anything is allocated: weights, gradients, optimizer state, batch
+    memory = memory_problem(graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer],
+                            copies_note="weights, gradients, optimizer state")
+    if memory:
+        raise TrainingConfigError(f"cannot train here: the project {memory}; nothing was "
+                                  f"allocated (make the layers smaller)")
     found, plan_args = fit_problems(graph, s, info, dataset, output_shape(graph))
     why = [p.message for p in found]
     warnings = []

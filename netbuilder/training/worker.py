@@ -86,6 +86,15 @@ class RunOptions:
     probe_hz: float = 4.0  # at most this many probe snapshots a second (see PROBE_BUDGET)
     checkpoint_every_s: float = 10.0  # see Trainer
     extra: dict = field(default_factory=dict)
+    # packages the user trusted in the window (read when the options are made): the child
+    # applies the same allowlist to them when it parses the project
+    trusted: tuple = field(default_factory=lambda: _trusted_here())
+
+
+def _trusted_here() -> tuple:
+    from ..core.allowlist import TRUSTED_PACKAGES, trusted_packages
+
+    return tuple(p for p in trusted_packages() if p not in TRUSTED_PACKAGES)
 
 
 # ---- the window's side ------------------------------------------------------------------------
@@ -353,6 +362,9 @@ class _Child:
             self.send(Refused("a run is already going in this training process"))
             return
         try:
+            from ..core.allowlist import trust_packages
+
+            trust_packages(*options.trusted)
             project = parse_project(options.project_json, "the project")
             self.trainer = Trainer(project, out_dir=options.out_dir, device=options.device,
                                    epochs=options.epochs, callbacks=[self.on_event],

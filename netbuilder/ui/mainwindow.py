@@ -423,14 +423,14 @@ class MainWindow(QMainWindow):
     def _trust_code_in(self, path: Path) -> bool:
         """A project that names code outside torch/torchvision (generic nodes) would run it
         when built: ask first, as opening a file must never run code nobody chose."""
-        from ..importers.trust import trust, untrusted_packages
+        from ..importers.trust import trust, untrusted_packages, wanted_code
 
         packages = untrusted_packages(path)
         if not packages:
             return True
         answer = self.ask(
             self, "Run code from this project?",
-            f"{path.name} uses code from {', '.join(packages)}. Opening it imports "
+            f"{path.name} wants {wanted_code(path)}. Opening it imports "
             f"{'this package' if len(packages) == 1 else 'these packages'} and runs "
             f"their code. Trust {', '.join(packages)} and open the project?",
             QMessageBox.Yes | QMessageBox.No)
