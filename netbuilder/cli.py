@@ -43,11 +43,11 @@ def cmd_validate(args) -> int:
         where = f" [node {node.id}]" if node else ""
         print(f"{p.severity}: {p.message}{where}")
     n = len(project.graph.nodes)
+    memory = _memory_warning(project)
     if errs:
         print(f"{args.project}: invalid ({len(errs)} error(s), "
               f"{len(problems) - len(errs)} warning(s))", file=sys.stderr)
         return 1
-    memory = _memory_warning(project)
     print(f"{args.project}: valid ({n} nodes, {len(problems) + bool(memory)} warning(s))")
     return 0
 
@@ -98,13 +98,11 @@ def cmd_summary(args) -> int:
             print("  ".join("-" * w for w in widths))
     print(f"parameters: {total_p}")
     print("FLOPs are per sample, forward pass.")
-    errs = [p for p in validate(project) if p.severity == ERROR]
-    if errs:
-        for p in errs:
-            print(f"error: {p.message}", file=sys.stderr)
-        return 1
     _memory_warning(project)
-    return 0
+    errs = [p for p in validate(project) if p.severity == ERROR]
+    for p in errs:
+        print(f"error: {p.message}", file=sys.stderr)
+    return 1 if errs else 0
 
 
 def cmd_gui(args) -> int:

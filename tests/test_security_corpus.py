@@ -146,7 +146,8 @@ def test_giant_files_are_refused_by_train_and_export_with_the_size(giant_dir, ca
     # inspecting it allocates nothing (meta device) and warns what train/export will say
     for command in ("validate", "summary"):
         code, out, err = run([command, str(files[name])], capsys)
-        assert code == 0 and NEEDS.search(out), (out, err)
+        # (validate may also fail on the file's dataset; the memory warning is printed anyway)
+        assert code in (0, 1) and NEEDS.search(out) and "Traceback" not in err, (out, err)
 
 
 def test_giant_export_in_a_real_subprocess(giant_dir):
