@@ -146,13 +146,25 @@ def _run_meta(spec, params, inputs) -> NodeInfo:
 # generic layers, errors, an exhausted time budget) takes the meta path as always, so
 # messages stay the meta path's.
 
-QUICK = {"on": False, "budget_s": 0.5, "spent_s": 0.0}
-QUICK_MAX_PARAMS = 1_000_000  # built twice (meta to count, CPU to run): keep it cheap
+QUICK = {"on": False, "budget_s": 1.0, "spent_s": 0.0}
+QUICK_MAX_SIZE = 4_000_000  # see _size_bound: keeps CPU weights and work small
 QUICK_MAX_INPUT = 1_000_000  # elements in one sample
 
 
 def quick_first_pass(on: bool) -> None:
     QUICK["on"] = on
+
+
+def _size_bound(params: dict, concrete: list) -> int:
+    """A rough upper bound on a layer's weight count, known before building it (building on
+    the meta device to count them would import torch._dynamo for many layers): the product
+    of its whole-number parameters times the largest input dimension."""
+    size = max((max(s[1:], default=1) for s in concrete), default=1)
+    for v in params.values():
+        for x in v if isinstance(v, list) else [v]:
+            if isinstance(x, int) and not isinstance(x, bool):
+                size *= max(1, x)
+    return size
 
 
 def _run_quick(spec, params, inputs) -> NodeInfo | None:
@@ -165,14 +177,11 @@ def _run_quick(spec, params, inputs) -> NodeInfo | None:
     t0 = time.perf_counter()
     try:
         concrete = [(1, *i.shape[1:]) for i in inputs]
-        if any(math.prod(s) > QUICK_MAX_INPUT for s in concrete):
+        if any(math.prod(s) > QUICK_MAX_INPUT for s in concrete) \
+                or _size_bound(params, concrete) > QUICK_MAX_SIZE:
             return None
         module = None
         if spec.build:
-            with torch.device("meta"):
-                module = spec.build(params, concrete)
-            if sum(p.numel() for p in module.parameters()) > QUICK_MAX_PARAMS:
-                return None
             with torch.device("cpu"):
                 module = spec.build(params, concrete)
             module.eval()
