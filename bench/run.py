@@ -229,6 +229,41 @@ def bench_first_run(cfg: Config) -> Result:
     yield f"infer_full_{N_NODES}_nodes_first_in_process_s", median(times)
 
 
+@bench
+def bench_startup_to_shapes(cfg: Config) -> Result:
+    """Wall time from launching `python -m netbuilder gui digits_cnn` to the end of the
+    document's first analysis with shapes (the node cards filled), in a fresh process: on a
+    first launch (no shape cache: after `import torch`, by the quick CPU pass) and on a
+    relaunch (the shape cache the previous launch saved: before torch is imported)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NETBUILDER_REPORT_STARTUP="1",
+               NETBUILDER_QUIT_AFTER_SHAPES="1", NETBUILDER_NO_RECOVERY="1")
+
+    def launch(state_dir: str) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "netbuilder", "gui", "digits_cnn"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env={**env, "NETBUILDER_STATE_DIR": state_dir})
+        wall = internal = float("nan")
+        for line in proc.stdout:
+            if line.startswith("shapes_s:"):
+                wall, internal = time.perf_counter() - t0, float(line.split()[1])
+                break
+        proc.stdout.close()
+        proc.wait(timeout=300)  # it saves the shape cache on the way out
+        return wall, internal
+
+    first, first_internal, again = [], [], []
+    for _ in range(cfg.n(3, 1)):
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, internal = launch(tmp)
+            first.append(wall)
+            first_internal.append(internal)
+            again.append(launch(tmp)[0])
+    yield "startup_to_shapes_s", median(first)
+    yield "startup_to_shapes_after_imports_s", median(first_internal)
+    yield "startup_to_shapes_relaunch_s", median(again)
+
+
 # ---- 2. compile ------------------------------------------------------------------------------
 
 @bench

@@ -140,3 +140,14 @@ def test_validate_without_a_dataset_checks_only_the_graph(tmp_path):
     r = subprocess.run([sys.executable, "-m", "netbuilder", "validate", str(path)],
                        capture_output=True, text=True)
     assert r.returncode == 0 and ": valid (7 nodes" in r.stdout, r.stdout + r.stderr
+
+
+def test_two_inputs_are_refused_once_and_a_missing_output_is_left_to_the_graph_check():
+    p = example("spirals_mlp")
+    p.graph.add_node("Input", "extra", {"shape": [2]})
+    (q,) = dataset_problems(p)
+    assert q.code == "io-count" and "has 2 and 1" in q.message
+    p = example("spirals_mlp")
+    p.graph.remove_node("n7")
+    assert dataset_problems(p) == []
+    assert any(q.code == "no-output" for q in validate(p))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ class NodeInfo:
     # Block instances with an error inside: where, as (copy index, inner node id, ...)
     # down to the failing layer, so an editor can open the block there.
     where: tuple = ()
+    flops_pending: bool = False  # from the quick first pass: flops not counted yet (0)
 
 
 BLOCKED = NodeInfo(blocked=True)
@@ -65,7 +67,7 @@ def _key(node: Node, inputs: tuple) -> tuple:
 def evaluate(node: Node, inputs: tuple[TensorInfo, ...]) -> NodeInfo:
     key = _key(node, inputs)
     hit = _CACHE.get(key)
-    if hit is not None:
+    if hit is not None and not (hit.flops_pending and not QUICK["on"]):
         _CACHE.move_to_end(key)
         return hit
     info = _evaluate(node.spec, node.params, inputs)
@@ -106,7 +108,7 @@ def _evaluate(spec: registry.LayerSpec, params: dict, inputs: tuple[TensorInfo, 
             return NodeInfo(error=msg)
     stats["evaluations"] += 1
     try:
-        return _run_meta(spec, params, inputs)
+        return _run_quick(spec, params, inputs) or _run_meta(spec, params, inputs)
     except ShapeError as e:
         return NodeInfo(error=str(e))
     except Exception as e:  # torch's own message, trimmed to its first line
@@ -140,6 +142,69 @@ def _run_meta(spec, params, inputs) -> NodeInfo:
     dtype = "int64" if y.dtype == torch.int64 else "float32"
     return NodeInfo(output=TensorInfo((None, *y.shape[1:]), dtype), params=nparams,
                     flops=int(counter.get_total_flops()))
+
+
+# ---- the quick first pass ------------------------------------------------------------------
+# The first meta-device op, and FlopCounterMode on any device, import torch._dynamo (1-2 s
+# after `import torch`). The window turns QUICK on until that import is done (in the
+# background): small built-in layers then run on the CPU at batch 1 without FLOP counting,
+# which gives shapes and parameter counts at once; their FLOPs are counted on the meta
+# device by the first update after QUICK is off (`flops_pending`). Anything else (big or
+# generic layers, errors, an exhausted time budget) takes the meta path as always, so
+# messages stay the meta path's.
+
+QUICK = {"on": False, "budget_s": 1.0, "spent_s": 0.0}
+QUICK_MAX_SIZE = 4_000_000  # see _size_bound: keeps CPU weights and work small
+QUICK_MAX_INPUT = 1_000_000  # elements in one sample
+
+
+def quick_first_pass(on: bool) -> None:
+    QUICK["on"] = on
+
+
+def _size_bound(params: dict, concrete: list) -> int:
+    """A rough upper bound on a layer's weight count, known before building it (building on
+    the meta device to count them would import torch._dynamo for many layers): the product
+    of its whole-number parameters times the largest input dimension."""
+    size = max((max(s[1:], default=1) for s in concrete), default=1)
+    for v in params.values():
+        for x in v if isinstance(v, list) else [v]:
+            if isinstance(x, int) and not isinstance(x, bool):
+                size *= max(1, x)
+    return size
+
+
+def _run_quick(spec, params, inputs) -> NodeInfo | None:
+    if not QUICK["on"] or QUICK["spent_s"] > QUICK["budget_s"] or spec.category == "Generic":
+        return None
+    import time
+
+    import torch
+
+    t0 = time.perf_counter()
+    try:
+        concrete = [(1, *i.shape[1:]) for i in inputs]
+        if any(math.prod(s) > QUICK_MAX_INPUT for s in concrete) \
+                or _size_bound(params, concrete) > QUICK_MAX_SIZE:
+            return None
+        module = None
+        if spec.build:
+            with torch.device("cpu"):
+                module = spec.build(params, concrete)
+            module.eval()
+        xs = [torch.zeros(s, dtype=getattr(torch, i.dtype)) for s, i in zip(concrete, inputs)]
+        with torch.no_grad():
+            y = spec.apply(module, xs, params)
+        if not isinstance(y, torch.Tensor) or y.dim() == 0 or y.shape[0] != 1 or 0 in y.shape:
+            return None  # the meta path explains it
+        nparams = sum(p.numel() for p in module.parameters()) if module is not None else 0
+        dtype = "int64" if y.dtype == torch.int64 else "float32"
+        return NodeInfo(output=TensorInfo((None, *y.shape[1:]), dtype), params=nparams,
+                        flops_pending=True)
+    except Exception:  # noqa: BLE001 (the meta path gives the message)
+        return None
+    finally:
+        QUICK["spent_s"] += time.perf_counter() - t0
 
 
 # ---- whole graph, incrementally -----------------------------------------------------------
@@ -178,6 +243,7 @@ class ShapeInference:
         self.infos: dict[str, NodeInfo] = {}
         self.recomputed: int = 0  # nodes re-evaluated by the last update
         self._dirty: set[str] = set(graph.nodes)
+        self._pending: set[str] = set()  # infos whose FLOPs the quick pass left uncounted
         self._structure: tuple | None = None  # (order, stuck, inputs by node)
         self._listening = listen
         if not listen:
@@ -217,6 +283,7 @@ class ShapeInference:
     def _on_removed(self, node: Node) -> None:
         self.infos.pop(node.id, None)
         self._dirty.discard(node.id)
+        self._pending.discard(node.id)
         self._structure = None
 
     def _on_changed(self, node: Node, what: str) -> None:
@@ -245,6 +312,7 @@ class ShapeInference:
 
     def _on_reset(self) -> None:
         self.infos.clear()
+        self._pending.clear()
         self._dirty = set(self.graph.nodes)
         self._structure = None
 
@@ -272,9 +340,12 @@ class ShapeInference:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._dirty)
+        return bool(self._dirty) or bool(self._pending) and not QUICK["on"]
 
     def update(self) -> dict[str, NodeInfo]:
+        if self._pending and not QUICK["on"]:
+            self._dirty |= self._pending  # count the FLOPs the quick pass left out
+            self._pending = set()
         if not self._dirty:
             return self.infos
         order, stuck, into = self._get_structure()
@@ -293,6 +364,10 @@ class ShapeInference:
             node = nodes[nid]
             recomputed += 1
             info = self._infer(node, srcs)
+            if info.flops_pending:
+                self._pending.add(nid)
+            else:
+                self._pending.discard(nid)
             if info != self.infos.get(nid):
                 changed.add(nid)
             self.infos[nid] = info  # also when only a block's inner infos changed
@@ -370,7 +445,8 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
     if repeat > 1 and len(ins) != 1:
         return NodeInfo(error=f"repeat {repeat} chains copies output to input, so block "
                               f"{name!r} needs one input port (it has {len(ins)})")
-    key = ("block", name, library.deep_key(name), repeat, inputs, stack)
+    # the quick first pass leaves inner FLOPs uncounted: its results are kept apart
+    key = ("block", name, library.deep_key(name), repeat, inputs, stack, QUICK["on"])
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
@@ -400,7 +476,9 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
         flops += sum(i.flops for i in infos.values())
         current = (out,)
     if info is None:
-        info = NodeInfo(output=current[0], params=params, flops=flops, inner=tuple(copies))
+        pending = any(i.flops_pending for infos in copies for i in infos.values())
+        info = NodeInfo(output=current[0], params=params, flops=flops, inner=tuple(copies),
+                        flops_pending=pending)
     _CACHE[key] = info
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

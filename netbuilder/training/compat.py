@@ -291,8 +291,8 @@ def dataset_problems(project: Project, info: DataInfo | None = None,
             return []
     graph = project.graph
     io = io_problem(graph)
-    if io is not None:
-        return [io]
+    if io is not None:  # none at all is already a graph error
+        return [io] if graph.nodes_of_type("Input") and graph.nodes_of_type("Output") else []
     problems, _ = fit_problems(graph, project.training, info, ds.name,
                                output_shape(graph, inference))
     return problems

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
@@ -18,20 +19,33 @@ _T0 = time.perf_counter()
 
 
 class Warmup(QThread):
-    """Imports the heavy modules off the UI thread."""
+    """Imports the heavy modules off the UI thread: torch (then `torchReady`: the quick
+    first pass can show shapes), then what FLOP counting on the meta device needs."""
 
     failed = Signal(str)
+    torchReady = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self.shapes_shown = threading.Event()  # set by the window: its first shapes are up
+        self.failed_message = ""
 
     def run(self) -> None:
         try:
             import torch
+
+            self.torchReady.emit()
+            # The quick pass runs on the UI thread now; importing on here would halve its
+            # share of the interpreter.
+            self.shapes_shown.wait(3.0)
             from torch.utils.flop_counter import FlopCounterMode
 
             # The first meta-device op imports torch._dynamo (~2 s): pay it here too.
             with FlopCounterMode(display=False):
                 torch.nn.Linear(2, 2, device="meta")(torch.empty(1, 2, device="meta"))
         except Exception as e:  # torch missing or broken: say so in the window
-            self.failed.emit(f"{type(e).__name__}: {e}")
+            self.failed_message = f"{type(e).__name__}: {e}"
+            self.failed.emit(self.failed_message)
 
 
 def apply_theme(app: QApplication) -> None:
@@ -62,6 +76,47 @@ class _FirstPaint(QObject):
             if os.environ.get("NETBUILDER_QUIT_AFTER_PAINT"):  # start-up benchmark
                 QTimer.singleShot(0, QApplication.instance().quit)
         return False
+
+
+def _show_cached_shapes(doc) -> None:
+    """A relaunch: when the on-disk cache knows every node, analyse now, before torch is
+    imported. The analysis is switched off again at once, so the views that need torch
+    (code, data check) still wait for it."""
+    from ..core import shapecache
+
+    if doc.graph.nodes and shapecache.cached_infos(doc.graph) is not None:
+        doc.analysis_enabled = True
+        try:
+            doc.refresh()
+        finally:
+            doc.analysis_enabled = False
+
+
+def _save_shape_cache(graph, path) -> None:
+    """Count what the quick pass left out, then store the cache for the next launch."""
+    from ..core import shapecache, shapes
+
+    shapes.quick_first_pass(False)
+    try:
+        with shapes.inference(graph) as si:
+            si.update()
+        shapecache.save(path)
+    except Exception:  # noqa: BLE001 (a cache that cannot be written only costs time)
+        pass
+
+
+def _report_first_shapes(doc) -> None:
+    """Reports (stdout) the time from start-up to the first analysis that gave the node
+    cards their shapes, for the bench."""
+    def changed():
+        if any(i.output is not None for i in doc.infos.values()):
+            doc.analysisChanged.disconnect(changed)
+            print(f"shapes_s: {time.perf_counter() - _T0:.3f} (torch imported: "
+                  f"{'yes' if 'torch' in sys.modules else 'no'})", flush=True)
+            if os.environ.get("NETBUILDER_QUIT_AFTER_SHAPES"):  # start-up benchmark
+                QTimer.singleShot(0, QApplication.instance().quit)
+
+    doc.analysisChanged.connect(changed)
 
 
 # Debian/Ubuntu packages Qt's xcb platform plugin needs beyond what the wheel ships.
@@ -103,9 +158,13 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
     app.setOrganizationName("netbuilder")
     apply_theme(app)
 
+    from ..core import shapecache, shapes
     from ..core.project import ProjectError
     from .. import examples
-    from .mainwindow import MainWindow
+    from .mainwindow import MainWindow, state_dir
+
+    cache_path = state_dir() / "shape-cache.json"
+    shapecache.load(cache_path)
 
     win = MainWindow()
     win.doc.analysis_enabled = False
@@ -122,11 +181,28 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
             QMessageBox.warning(win, "Cannot open project", str(e))
     if os.environ.get("NETBUILDER_REPORT_STARTUP"):
         _FirstPaint(win)
+        _report_first_shapes(win.doc)
+    _show_cached_shapes(win.doc)
     win.show()
     win.view.fit_all()
 
     warm = Warmup()
-    warm.finished.connect(win.doc.enable_analysis)
+    if screenshot:  # one complete analysis (FLOPs too) before the picture
+        warm.shapes_shown.set()
+        warm.finished.connect(win.doc.enable_analysis)
+    else:
+        # Shapes first (on the CPU, see shapes.QUICK) as soon as torch is imported; the
+        # FLOPs follow when the meta device is warm.
+        def count_flops():
+            shapes.quick_first_pass(False)
+            win.doc.enable_analysis()
+
+        shapes.quick_first_pass(True)
+        if win.doc.infos:
+            warm.shapes_shown.set()
+        win.doc.analysisChanged.connect(warm.shapes_shown.set)
+        warm.torchReady.connect(win.doc.enable_analysis)
+        warm.finished.connect(count_flops)
     warm.failed.connect(lambda msg: QMessageBox.critical(
         win, "PyTorch is not available", f"Shapes cannot be computed: {msg}"))
     warm.start()
@@ -154,4 +230,6 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
 
     release_clipboard()
     warm.wait()
+    if not warm.failed_message:
+        _save_shape_cache(win.doc.graph, cache_path)
     return code
