@@ -1,5 +1,4 @@
 """The user's own data (image folder, CSV) and torchvision sets on a machine offline."""
-import time
 
 import numpy as np
 import pytest
@@ -93,14 +92,12 @@ def test_mnist_offline_says_what_to_do(tmp_path):
 
 
 def test_cifar_download_offline_fails_with_a_message(tmp_path):
-    t = time.perf_counter()
     try:
         load("fashion_mnist", {"root": str(tmp_path), "download": True})
     except DataError as e:
         assert "offline" in str(e) or "failed" in str(e) or "not in" in str(e)
     else:
         pytest.skip("this machine is online: the download worked")
-    assert time.perf_counter() - t < 30
 
 
 def test_mnist_from_a_local_folder(tmp_path):
