@@ -158,16 +158,17 @@ def test_table_and_series_previews(panel, qtbot):
     assert not panel.fields["augment"].editor.isEnabled()
 
 
-def test_the_notifier_follows_project_replacement(panel, qtbot):
+def test_the_dataset_signal_follows_project_replacement_and_undo(panel, qtbot):
     doc = panel.doc
     seen = []
-    dataset_notifier(doc).datasetChanged.connect(lambda: seen.append(1))
+    dataset_notifier(doc).datasetChanged.connect(lambda: seen.append(doc.project.dataset))
     doc.set_project(examples.load("spirals_mlp"))
     settle(qtbot, panel)
     assert panel.combo.currentData(Qt.ItemDataRole.UserRole) == "spirals"
     assert panel.preview.kind == "scatter"
     pick(qtbot, panel, "moons")
-    assert seen == [1]
+    doc.undo_stack.undo()  # the project itself emits the change (psygnal), also on undo
+    assert [d.name for d in seen] == ["spirals", "moons", "spirals"]
 
 
 def test_main_window_has_data_and_results_tabs_and_ctrl_e_export(qtbot, tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from psygnal import evented
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, \
     StrictStr, ValidationError
 
@@ -96,6 +97,7 @@ class ProjectModel(_Strict):
     dataset: DatasetChoice | None = None
 
 
+@evented  # project.events.training / .dataset / .name ... fire on assignment (psygnal)
 @dataclass
 class Project:
     graph: Graph = field(default_factory=Graph)
