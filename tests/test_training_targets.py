@@ -1,22 +1,16 @@
 """The issue's accuracy claims, checked by training the shipped examples with the settings
-stored in their project files (CPU, the project's seed). Each run takes a few seconds."""
-import time
-
+stored in their project files (CPU, the project's seed). No time limits here: a busy
+machine must not fail them (speed is measured by `make bench`)."""
 import numpy as np
 import pytest
 
 from netbuilder.api import example
 from netbuilder.training import Trainer
 
-MAX_SECONDS = 15  # per example, training included
-
-
 def train(name):
-    t = time.perf_counter()
     trainer = Trainer(example(name), device="cpu")
     result = trainer.run()
     assert result.status == "completed", result.message
-    assert time.perf_counter() - t < MAX_SECONDS
     return trainer, result.test
 
 
