@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from netbuilder import examples
 from netbuilder.core.project import DatasetChoice, Project
@@ -21,6 +22,8 @@ def test_training_and_dataset_changes_are_events_even_when_assigned_directly():
     m.project.dataset = DatasetChoice(name="moons")  # the same value: no event
     m.project.dataset = None
     assert seen == [("training", 7), ("dataset", "moons"), ("dataset", None)]
+    with pytest.raises(ValidationError):  # settings change by assignment only (an event)
+        m.project.training.epochs = 3
 
 
 def test_the_lock_follows_the_run_state_only():

@@ -5,7 +5,6 @@ from PySide6.QtCore import Qt
 
 from netbuilder import examples
 from netbuilder.ui.data.panel import DataPanel
-from netbuilder.ui.document.dataset import dataset_notifier
 from netbuilder.ui.document.document import Document
 
 
@@ -164,7 +163,7 @@ def test_table_and_series_previews(panel, qtbot):
 def test_the_dataset_signal_follows_project_replacement_and_undo(panel, qtbot):
     doc = panel.doc
     seen = []
-    dataset_notifier(doc).datasetChanged.connect(lambda: seen.append(doc.project.dataset))
+    doc.datasetChanged.connect(lambda: seen.append(doc.project.dataset))
     doc.set_project(examples.load("spirals_mlp"))
     settle(qtbot, panel)
     assert panel.combo.currentData(Qt.ItemDataRole.UserRole) == "spirals"

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from netbuilder import examples
 from netbuilder.core.project import save_project
+from netbuilder.ui.dialogs import help as help_dialogs
 from netbuilder.ui.document import commands
 from netbuilder.ui.mainwindow import MainWindow
 
@@ -263,14 +264,14 @@ def test_menus_order_and_help_lists_the_real_shortcuts(qtbot, window):
     help_menu = w.menuBar().actions()[-1].menu()
     assert [a.text().replace("&", "") for a in help_menu.actions() if a.text()][:2] == \
         ["Quick Start", "Keyboard Shortcuts"]
-    rows = {(m, a): k for m, a, k in w.shortcut_rows()}
+    rows = {(m, a): k for m, a, k in help_dialogs.shortcut_rows(w.menuBar())}
     assert rows[("File", "Save")] == "Ctrl+S"
     assert rows[("Edit", "Undo")] == "Ctrl+Z"
     assert rows[("Train", "Train")].startswith("Ctrl+Return")
     assert rows[("File", "Export…")] == "Ctrl+E"
     # change a shortcut: the list follows the action
     w.training.panel.act_pause.setShortcut("Ctrl+Shift+P")
-    assert dict(((m, a), k) for m, a, k in w.shortcut_rows())[("Train", "Pause")] == \
+    assert dict(((m, a), k) for m, a, k in help_dialogs.shortcut_rows(w.menuBar()))[("Train", "Pause")] == \
         "Ctrl+Shift+P"
     w.show_shortcuts()
     assert "Ctrl+Shift+P" in w.shortcuts_box.text() and "Ctrl+E" in w.shortcuts_box.text()

@@ -67,6 +67,9 @@ LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll"
 
 
 class TrainingSettings(_Strict):
+    # Frozen: a change is a new value assigned to project.training, which emits an event.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     loss: Literal[LOSSES] = "cross_entropy"
     optimizer: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
     lr: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 1e-3
@@ -83,6 +86,8 @@ class TrainingSettings(_Strict):
 
 
 class DatasetChoice(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)  # as TrainingSettings
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
     options: dict[str, Union[StrictBool, StrictInt, StrictFloat, StrictStr]] = {}
 

@@ -220,7 +220,8 @@ class MainWindow(QMainWindow):
             bar.addAction(act)
 
         h = mb.addMenu("&Help")
-        self._action(h, "&Quick Start", self.quick_start, K.HelpContents)
+        self._action(h, "&Quick Start", lambda: help_dialogs.show_quick_start(self),
+                     K.HelpContents)
         self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, K("Ctrl+/"))
         h.addSeparator()
         self._action(h, "&About netbuilder", self.about)
@@ -423,22 +424,12 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.Discard
 
     def stop_run_first(self) -> bool:
-        """Before another document replaces this one: a run of this one is asked about and
-        stopped (it belongs to this document). True when no run is left."""
-        bridge = self.training.bridge
-        if not bridge.active:
-            return True
-        answer = self.ask(self, "Stop training?",
-                          f"{self.doc.title} is training. Stop the run (its last checkpoint "
-                          f"is kept) and close the project?",
-                          QMessageBox.Yes | QMessageBox.No)
-        if answer != QMessageBox.Yes:
-            return False
-        bridge.stop()
-        if not bridge.wait(30):
-            self.statusBar().showMessage("The training run did not stop; try again", 5000)
-            return False
-        return True
+        """Before another document replaces this one: its run is asked about and stopped
+        (a run belongs to its document). True when no run is left."""
+        return self.training.end_run(lambda: self.ask(
+            self, "Stop training?", f"{self.doc.title} is training. Stop the run (its last "
+            f"checkpoint is kept) and close the project?",
+            QMessageBox.Yes | QMessageBox.No) == QMessageBox.Yes)
 
     def replace_document(self, project: Project, path: Path | None = None) -> bool:
         """Show another project: stop this document's run first; every panel rebuilds."""
@@ -592,12 +583,6 @@ class MainWindow(QMainWindow):
             if u.toLocalFile().endswith(".json") and self.maybe_save():
                 self.open_path(u.toLocalFile())
                 return
-
-    def quick_start(self) -> None:
-        help_dialogs.show_quick_start(self)
-
-    def shortcut_rows(self) -> list[tuple[str, str, str]]:
-        return help_dialogs.shortcut_rows(self.menuBar())
 
     def show_shortcuts(self) -> None:
         self.shortcuts_box = help_dialogs.show_shortcuts(self, self.menuBar())

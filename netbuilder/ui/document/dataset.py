@@ -18,11 +18,6 @@ from .commands import MacroCommand, SetParams
 from .document import Document
 
 
-def dataset_notifier(doc: Document) -> Document:
-    """What emits `datasetChanged`: the Document itself (kept for older callers)."""
-    return doc
-
-
 class SetDataset(QUndoCommand):
     """Set `doc.project.dataset` (a DatasetChoice or None). Consecutive edits of one option
     (spin-box arrows) merge into one entry."""

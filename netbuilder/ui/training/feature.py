@@ -68,6 +68,16 @@ class TrainingUi(QObject):
         if shiboken6.isValid(self.views):  # not while the window is torn down
             self.views.select_layer(node_id)
 
+    def end_run(self, confirm) -> bool:
+        """Stop the run, when there is one and `confirm()` agrees, and wait for its end.
+        True when no run is left."""
+        if not self.bridge.active:
+            return True
+        if not confirm():
+            return False
+        self.bridge.stop()
+        return self.bridge.wait(30)
+
     def shutdown(self, wait: bool = True, close: bool = True) -> None:
         """Stop a run (another project opened); with close, also end the training process
         (the window closes or the app quits)."""
