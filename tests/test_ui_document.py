@@ -276,3 +276,32 @@ def test_menus_order_and_help_lists_the_real_shortcuts(qtbot, window):
     w.show_shortcuts()
     assert "Ctrl+Shift+P" in w.shortcuts_box.text() and "Ctrl+E" in w.shortcuts_box.text()
     w.shortcuts_box.close()
+
+
+def test_a_user_dataset_is_read_off_the_ui_thread_then_checked(qtbot, tmp_path):
+    """A CSV's classes are known only by reading it: the document reads it in a thread and
+    then shows the same problem `netbuilder validate` gives (3 classes, 2 scores)."""
+    from netbuilder.api import validate
+    from netbuilder.core.project import DatasetChoice
+    from netbuilder.ui.document.document import Document
+
+    f = tmp_path / "three.csv"
+    f.write_text("a,b,label\n" + "".join(f"{i % 7},{i % 5},{'xyz'[i % 3]}\n"
+                                         for i in range(30)))
+    p = examples.load("spirals_mlp")
+    p.dataset = DatasetChoice(name="csv", options={"path": str(f)})
+    doc = Document(p)
+    doc.refresh()  # returns at once: nothing read on the UI thread yet
+    qtbot.waitUntil(lambda: not doc.analysis_pending() and doc.first_error is not None,
+                    timeout=WAIT)
+    want = [q.message for q in validate(p) if q.severity == "error"]
+    assert doc.first_error.message == want[0] and "3 classes" in want[0]
+
+    bad = tmp_path / "one.csv"
+    bad.write_text("a,label\n1,x\n2,x\n")
+    doc.project.dataset = DatasetChoice(name="csv", options={"path": str(bad)})
+    qtbot.waitUntil(lambda: not doc.analysis_pending() and doc.first_error is not None
+                    and "single value" in doc.first_error.message, timeout=WAIT)
+    assert doc.first_error.message.startswith("dataset 'csv': ")
+    assert doc.first_error.message == next(q.message for q in validate(doc.project)
+                                           if q.severity == "error")
