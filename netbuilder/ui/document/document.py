@@ -192,7 +192,10 @@ class Document(QObject):
                 self.model.load_dataset_info(choice)
             except Exception as e:  # noqa: BLE001 (reported as a problem of the project)
                 error = str(e) or type(e).__name__
-            self._datasetRead.emit(choice, error)
+            try:
+                self._datasetRead.emit(choice, error)
+            except RuntimeError:  # the document was deleted meanwhile (window closed)
+                pass
         threading.Thread(target=work, daemon=True, name="netbuilder-dataset-info").start()
 
     def _dataset_read(self, choice, error) -> None:
