@@ -15,11 +15,11 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDia
                                QMainWindow, QMessageBox, QTabWidget, QWidget)
 
 from .. import examples
-from ..document import RunRecord
 from ..core.project import Project, ProjectError, load_project
+from ..document import RunRecord
 from .data.panel import DataPanel
-from .dialogs.export import ExportDialog
 from .dialogs import help as help_dialogs
+from .dialogs.export import ExportDialog
 from .dialogs.gallery import ExampleGallery
 from .document import commands, persistence
 from .document.document import Document
