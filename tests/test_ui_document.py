@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from netbuilder import examples
@@ -271,11 +272,18 @@ def test_menus_order_and_help_lists_the_real_shortcuts(qtbot, window):
     assert rows[("File", "Export…")] == "Ctrl+E"
     # change a shortcut: the list follows the action
     w.training.panel.act_pause.setShortcut("Ctrl+Shift+P")
-    assert dict(((m, a), k) for m, a, k in help_dialogs.shortcut_rows(w.menuBar()))[("Train", "Pause")] == \
-        "Ctrl+Shift+P"
+    rows = {(m, a): k for m, a, k in help_dialogs.shortcut_rows(w.menuBar())}
+    assert rows[("Train", "Pause")] == "Ctrl+Shift+P"
     w.show_shortcuts()
     assert "Ctrl+Shift+P" in w.shortcuts_box.text() and "Ctrl+E" in w.shortcuts_box.text()
     w.shortcuts_box.close()
+    quick = next(a for a in help_menu.actions() if a.text() == "&Quick Start")
+    help_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.HelpContents)
+    assert [k.toString() for k in quick.shortcuts()] == [k.toString() for k in help_keys]
+    quick.trigger()
+    box = next(b for b in w.findChildren(QMessageBox) if b.windowTitle() == "Quick start")
+    assert "Wire them" in box.text() and "Train" in box.text()
+    box.close()
 
 
 def test_a_user_dataset_is_read_off_the_ui_thread_then_checked(qtbot, tmp_path):

@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self._action(h, "&Quick Start", lambda: help_dialogs.show_quick_start(self),
-                     K.HelpContents)
+                     K.keyBindings(K.HelpContents))
         self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, K("Ctrl+/"))
         h.addSeparator()
         self._action(h, "&About netbuilder", self.about)
