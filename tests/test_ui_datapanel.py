@@ -5,7 +5,6 @@ from PySide6.QtCore import Qt
 
 from netbuilder import examples
 from netbuilder.ui.data.panel import DataPanel
-from netbuilder.ui.document.dataset import dataset_notifier
 from netbuilder.ui.document.document import Document
 
 
@@ -23,9 +22,12 @@ def panel(qtbot):
 
 
 def settle(qtbot, p):
-    qtbot.waitUntil(lambda: not p.loader.busy and p.preview_data is not None
-                    or p.preview.kind == "message" and not p.loader.busy, timeout=20000)
-    qtbot.wait(20)  # the queued result and the coalesced check
+    """Wait for the state: the preview loaded (or explained), the analysis and the fit
+    check done; never for a fixed time."""
+    qtbot.waitUntil(lambda: not p.loader.busy and "loading" not in p.preview_title.text()
+                    and (p.preview_data is not None or p.preview.kind == "message")
+                    and not p.doc.analysis_pending() and not p._check_timer.isActive(),
+                    timeout=20000)
 
 
 def pick(qtbot, p, name):
@@ -62,7 +64,7 @@ def test_choosing_spirals_is_one_undo_entry_that_also_matches_the_input(panel, q
     assert sum(len(item.data) for item in panel.preview.scatter_items) == 1000
     # the CNN cannot take 2-D points: the training check says so, naming the layer
     doc.refresh()
-    qtbot.wait(20)
+    settle(qtbot, panel)
     assert not panel.fits and "Conv2d" in panel.check_message
     assert "✖" in panel.check_label.text()
 
@@ -84,7 +86,7 @@ def test_mismatch_is_shown_and_match_input_button_fixes_it(panel, qtbot):
     assert panel.match_button.isEnabled()
     qtbot.mouseClick(panel.match_button, Qt.MouseButton.LeftButton)
     doc.refresh()
-    qtbot.wait(20)
+    settle(qtbot, panel)
     assert doc.graph.nodes_of_type("Input")[0].params["shape"] == [1, 28, 28]
     assert panel.fits, panel.check_message
     assert not panel.match_button.isEnabled()
@@ -98,12 +100,12 @@ def test_output_width_and_loss_mismatches_come_from_the_training_check(panel, qt
     assert panel.fits, panel.check_message
     pick(qtbot, panel, "blobs")  # 2 features, 3 classes
     doc.refresh()
-    qtbot.wait(20)
+    settle(qtbot, panel)
     assert not panel.fits
     assert "has 3 classes but the output is N×2" in panel.check_message
     pick(qtbot, panel, "square")  # regression: the Input follows, the loss does not fit
     doc.refresh()
-    qtbot.wait(20)
+    settle(qtbot, panel)
     assert panel.preview.kind == "curve"
     assert doc.graph.nodes_of_type("Input")[0].params["shape"] == [1]
     assert "CrossEntropyLoss needs class labels" in panel.check_message
@@ -158,16 +160,17 @@ def test_table_and_series_previews(panel, qtbot):
     assert not panel.fields["augment"].editor.isEnabled()
 
 
-def test_the_notifier_follows_project_replacement(panel, qtbot):
+def test_the_dataset_signal_follows_project_replacement_and_undo(panel, qtbot):
     doc = panel.doc
     seen = []
-    dataset_notifier(doc).datasetChanged.connect(lambda: seen.append(1))
+    doc.datasetChanged.connect(lambda: seen.append(doc.project.dataset))
     doc.set_project(examples.load("spirals_mlp"))
     settle(qtbot, panel)
     assert panel.combo.currentData(Qt.ItemDataRole.UserRole) == "spirals"
     assert panel.preview.kind == "scatter"
     pick(qtbot, panel, "moons")
-    assert seen == [1]
+    doc.undo_stack.undo()  # the project itself emits the change (psygnal), also on undo
+    assert [d.name for d in seen] == ["spirals", "moons", "spirals"]
 
 
 def test_main_window_has_data_and_results_tabs_and_ctrl_e_export(qtbot, tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """Problems, summary and code panels follow the document's analysis."""
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontInfo
+from PySide6.QtGui import QFont, QFontDatabase
 
 from netbuilder import examples
 from netbuilder.core.shapes import topo_order
@@ -117,7 +117,10 @@ def test_code_panel_shows_generated_code(doc, qtbot):
     assert "self.conv2d(" in code and "self.linear(" in code
     assert "# conv2d: Conv2d(1, 16, kernel_size=(3, 3)" in code
     assert panel.text.isReadOnly()
-    assert QFontInfo(panel.text.font()).fixedPitch()
+    # what the panel asks for, not what the machine's fonts resolve it to
+    font = panel.text.font()
+    assert font.fixedPitch() and font.styleHint() == QFont.StyleHint.Monospace
+    assert font.family() == QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont).family()
 
 
 def test_code_panel_debounces_and_reports_errors(doc, qtbot):

@@ -75,7 +75,8 @@ def test_digits_cnn_trains_live_then_stops_and_exports(qtbot, window, tmp_path):
     img = fm.image.image
     assert img.ndim == 2 and img.shape[0] >= 8 and img.std() > 0  # a grid of real maps
     assert fm.node_id in ("n2", "n5")
-    assert ui.views.histograms.image.image is not None
+    # the views take turns to redraw: wait for this one too, whichever went first
+    qtbot.waitUntil(lambda: ui.views.histograms.image.image is not None, timeout=WAIT)
     assert ui.views.norms.series  # weight / gradient norms per layer
     assert "samples/s" in panel.rate_label.text() and "ETA" in panel.rate_label.text()
     # the graph is locked while training runs
@@ -160,9 +161,17 @@ def test_settings_refused_before_training_are_shown(qtbot, window):
     w.canvas.delete_selection()
     w.doc.refresh()
     click(qtbot, panel, "Train")
-    qtbot.waitUntil(lambda: panel.error.isVisible(), timeout=WAIT)
-    assert "Cannot train" in panel.error.text()
-    assert not ui.bridge.active and panel.buttons["Train"].isEnabled()
+    # refused by the analysis before any run: the Problems list stays in view, its first
+    # error selected, and the panel says the same words
+    first = w.doc.first_error
+    assert first is not None and not ui.bridge.active and ui.bridge.state == "idle"
+    assert w.bottom.currentWidget() is w.problems_panel
+    assert w.problems_panel.selected_message() == first.message
+    assert panel.rate_label.text().startswith(f"Cannot train: {first.message}")
+    assert panel.buttons["Train"].isEnabled()
+    w.doc.undo_stack.undo()  # Flatten back: the refusal goes with the edit
+    w.doc.refresh()
+    assert w.doc.first_error is None and panel.rate_label.text() == "Not training"
 
 
 def test_devices_list_cpu_and_only_present_accelerators(qtbot, window):

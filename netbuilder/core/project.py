@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from psygnal import evented
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, \
     StrictStr, ValidationError
 
@@ -72,6 +73,9 @@ LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll"
 
 
 class TrainingSettings(_Strict):
+    # Frozen: a change is a new value assigned to project.training, which emits an event.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     loss: Literal[LOSSES] = "cross_entropy"
     optimizer: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
     lr: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 1e-3
@@ -88,6 +92,8 @@ class TrainingSettings(_Strict):
 
 
 class DatasetChoice(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)  # as TrainingSettings
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
     options: dict[str, Union[StrictBool, StrictInt, StrictFloat, StrictStr]] = {}
 
@@ -102,6 +108,7 @@ class ProjectModel(_Strict):
     dataset: DatasetChoice | None = None
 
 
+@evented  # project.events.training / .dataset / .name ... fire on assignment (psygnal)
 @dataclass
 class Project:
     graph: Graph = field(default_factory=Graph)

@@ -15,8 +15,10 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDia
                                QMainWindow, QMessageBox, QTabWidget, QWidget)
 
 from .. import examples
-from ..core.project import Project, ProjectError
+from ..core.project import Project, ProjectError, load_project
+from ..document import RunRecord
 from .data.panel import DataPanel
+from .dialogs import help as help_dialogs
 from .dialogs.export import ExportDialog
 from .dialogs.gallery import ExampleGallery
 from .document import commands, persistence
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
         canvas.selectionChanged.connect(self._selection_changed)
         canvas.selectionChanged.connect(self._select_in_live_views)
         canvas.nodeDoubleClicked.connect(self.rename_node)
+        canvas.message.connect(self._show_message)
         doc.analysisChanged.connect(self._update_status)
         doc.undo_stack.cleanChanged.connect(self._update_title)
         doc.pathChanged.connect(self._update_title)
@@ -124,6 +127,10 @@ class MainWindow(QMainWindow):
         training.badgesChanged.connect(canvas.set_badges)
         training.failedAt.connect(self.view.center_on_node)
         training.runStarting.connect(self._show_live)
+        training.trainRefused.connect(self._train_refused)
+        # the document's run state follows the training process; the model derives the
+        # edit lock from it (netbuilder/document/model.py)
+        training.bridge.stateChanged.connect(doc.set_run_state)
         training.bridge.finished.connect(self._run_finished)
         self.live_dock.visibilityChanged.connect(self._grow_live)
         app = QApplication.instance()
@@ -213,6 +220,10 @@ class MainWindow(QMainWindow):
             bar.addAction(act)
 
         h = mb.addMenu("&Help")
+        self._action(h, "&Quick Start", lambda: help_dialogs.show_quick_start(self),
+                     K.keyBindings(K.HelpContents))
+        self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, K("Ctrl+/"))
+        h.addSeparator()
         self._action(h, "&About netbuilder", self.about)
 
     def _set_snap(self, on: bool) -> None:
@@ -231,8 +242,12 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         errs = sum(p.severity == "error" for p in self.doc.problems)
         warns = len(self.doc.problems) - errs
+        first = self.doc.first_error
+        self.status_valid.setToolTip(first.message if first else "")
         if not self.doc.analysis_enabled or (not self.doc.infos and self.doc.graph.nodes):
             self.status_valid.setText("Analysing…")
+        elif not errs and self.doc.analysis_pending():  # a user dataset is being read
+            self.status_valid.setText("Checking the data…")
         elif errs:
             self.status_valid.setText(f"<span style='color:#e53935'>✖ {errs} error(s)</span>"
                                       f", {warns} warning(s)")
@@ -248,8 +263,14 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.doc.modified)
 
     def _selection_changed(self) -> None:
+        if not shiboken6.isValid(self.canvas):
+            return  # the window is being torn down
         ids = self.canvas.selected_node_ids()
+        self.doc.model.set_selection(ids)
         self.inspector.set_node(ids[0] if len(ids) == 1 else None)
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
 
     def _select_in_live_views(self) -> None:
         if not shiboken6.isValid(self.canvas):
@@ -277,10 +298,28 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.resizeDocks([self.live_dock], [330],
                                                           Qt.Vertical))
 
+    def _train_refused(self, problem) -> None:
+        """Train was refused by the analysis: keep the Problems list in view with its first
+        error selected (and its layer shown), not the empty Live views."""
+        details = self.findChild(QDockWidget, "Details")
+        if details is not None:
+            details.show()
+            details.raise_()
+        self.bottom.setCurrentWidget(self.problems_panel)
+        self.problems_panel.select_first_error()
+        if problem.node_id and problem.node_id in self.doc.graph.nodes:
+            self.canvas.select_nodes([problem.node_id])
+            self.view.center_on_node(problem.node_id)
+        self.statusBar().showMessage(f"Cannot train: {problem.message}", 10000)
+
     def _run_finished(self, result) -> None:
-        """A run ended: show its results from its folder."""
+        """A run ended: it joins this document's history; show its results."""
         out = self.training.bridge.out_dir
-        if out is not None and getattr(result, "status", "") in ("completed", "stopped"):
+        status = getattr(result, "status", "")
+        if out is not None and status:
+            self.doc.model.add_run(RunRecord(Path(out), status,
+                                             getattr(result, "epochs_done", 0)))
+        if out is not None and status in ("completed", "stopped"):
             self.results_panel.show_run(out)
 
     def open_export_dialog(self) -> ExportDialog:
@@ -384,10 +423,25 @@ class MainWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.Discard
 
+    def stop_run_first(self) -> bool:
+        """Before another document replaces this one: its run is asked about and stopped
+        (a run belongs to its document). True when no run is left."""
+        return self.training.end_run(lambda: self.ask(
+            self, "Stop training?", f"{self.doc.title} is training. Stop the run (its last "
+            f"checkpoint is kept) and close the project?",
+            QMessageBox.Yes | QMessageBox.No) == QMessageBox.Yes)
+
+    def replace_document(self, project: Project, path: Path | None = None) -> bool:
+        """Show another project: stop this document's run first; every panel rebuilds."""
+        if not self.stop_run_first():
+            return False
+        self.doc.set_project(project, path)
+        self.clear_recovery()
+        return True
+
     def new_project(self) -> None:
         if self.maybe_save():
-            self.doc.set_project(Project())
-            self.clear_recovery()
+            self.replace_document(Project())
 
     def new_from_example(self) -> None:
         if not self.maybe_save():
@@ -396,9 +450,8 @@ class MainWindow(QMainWindow):
         if dlg.exec() and dlg.chosen():
             self.load_example(dlg.chosen())
 
-    def load_example(self, name: str) -> None:
-        self.doc.set_project(examples.load(name))
-        self.clear_recovery()
+    def load_example(self, name: str) -> bool:
+        return self.replace_document(examples.load(name))
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
@@ -412,12 +465,13 @@ class MainWindow(QMainWindow):
         if not self._trust_code_in(Path(path)):
             return False
         try:
-            self.doc.open(path)
+            project = load_project(path)
         except ProjectError as e:
             QMessageBox.warning(self, "Cannot open project", str(e))
             return False
+        if not self.replace_document(project, Path(path)):
+            return False
         self._add_recent(Path(path))
-        self.clear_recovery()
         return True
 
     def _trust_code_in(self, path: Path) -> bool:
@@ -529,6 +583,9 @@ class MainWindow(QMainWindow):
             if u.toLocalFile().endswith(".json") and self.maybe_save():
                 self.open_path(u.toLocalFile())
                 return
+
+    def show_shortcuts(self) -> None:
+        self.shortcuts_box = help_dialogs.show_shortcuts(self, self.menuBar())
 
     def about(self) -> None:
         QMessageBox.about(self, "About netbuilder",

@@ -2,7 +2,8 @@
 whether the graph fits it before training.
 
 The dataset is part of the project: changes are `SetDataset` undo commands
-(ui/document/dataset.py) and `dataset_notifier(doc).datasetChanged` says when it changed.
+(ui/document/dataset.py) and `doc.datasetChanged` says when it changed; a new document
+(`projectReplaced`) rebuilds everything, the preview included.
 
 Choosing a dataset also sets the Input node's shape and dtype to the data's (checkbox
 "Match the Input node", on by default) in the same undo entry: a new dataset almost always
@@ -24,8 +25,7 @@ from ...core.project import DatasetChoice
 from ...core.registry import Param
 from ...data.preview import load_preview
 from ..document.commands import MacroCommand
-from ..document.dataset import (SetDataset, change_dataset, dataset_notifier, input_mismatch,
-                                match_input_command)
+from ..document.dataset import SetDataset, change_dataset, input_mismatch, match_input_command
 from ..document.document import Document
 from ..widgets import theme
 from ..widgets.background import Background
@@ -43,7 +43,6 @@ class DataPanel(QWidget):
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
-        self.notifier = dataset_notifier(doc)
         self.fields: dict[str, ParamField] = {}
         self.preview_data: dict | None = None
         self.info = None  # DataInfo of the current choice, when known
@@ -127,14 +126,10 @@ class DataPanel(QWidget):
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(0)
         self._check_timer.timeout.connect(self.run_check)
-        self.notifier.datasetChanged.connect(self.refresh)
-        doc.projectReplaced.connect(self.refresh)
+        doc.datasetChanged.connect(self.refresh)  # also emitted for a new document
         doc.analysisChanged.connect(self._check_timer.start)
-        for name in ("trainingChanged",):  # the loss is part of the check
-            if hasattr(doc, name):
-                getattr(doc, name).connect(self._check_timer.start)
-        if hasattr(doc, "lockChanged"):  # a training run uses the data: no edits meanwhile
-            doc.lockChanged.connect(self._lock_changed)
+        doc.trainingChanged.connect(self._check_timer.start)  # the loss is part of the check
+        doc.lockChanged.connect(self._lock_changed)  # a run uses the data: no edits meanwhile
         self.refresh()
 
     def sizeHint(self) -> QSize:
@@ -343,6 +338,8 @@ class DataPanel(QWidget):
         if ds is None or spec is None:
             self._loaded_key = None
             self.preview_data = None
+            self.loader.token += 1  # a load still running for the previous choice is stale
+            self.preview_title.setText("Preview")
             self.preview.show_message("Choose a dataset to preview it.")
             self.counts_label.setText("")
             self.previewReady.emit()
@@ -354,6 +351,9 @@ class DataPanel(QWidget):
         try:
             spec.fill(ds.options)
         except ValueError as e:
+            self.preview_data = None
+            self.loader.token += 1
+            self.preview_title.setText("Preview")
             self.preview.show_message(str(e))
             self.previewReady.emit()
             return

@@ -208,8 +208,9 @@ def delete_nodes(graph: Graph, node_ids, edges=()) -> QUndoCommand | None:
 def connect_replacing(graph: Graph, src: str, dst: str, src_port: str, dst_port: str
                       ) -> QUndoCommand:
     """Wire src -> dst; an existing wire into that input port is replaced (one entry)."""
-    with Compound(graph, "Connect") as c:
-        old = graph.edge_into(dst, dst_port)
+    old = graph.edge_into(dst, dst_port)
+    text = "Connect" if old is None else f"Replace wire into {graph.node(dst).name}"
+    with Compound(graph, text) as c:
         if old is not None:
             c.add(Disconnect, old)
         c.add(Connect, src, dst, src_port, dst_port)

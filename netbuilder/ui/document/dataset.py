@@ -1,9 +1,8 @@
 """The project's dataset choice as undo commands.
 
-The dataset is part of the project, not of the graph, so the Document's graph signals do
-not cover it. Changes go through `SetDataset` undo commands, and every Document has one
-`DatasetNotifier` (a child QObject, see `dataset_notifier`) whose `datasetChanged` tells
-every view that the choice changed (including on undo/redo).
+The dataset is part of the project, not of the graph. Changes go through `SetDataset` undo
+commands; the Project emits on assignment (psygnal), and the Document's `datasetChanged`
+tells every view that the choice changed (including on undo/redo).
 
 Choosing a dataset also sets the Input node's shape and dtype to the data's (when asked) in
 the same undo entry: a new dataset almost always needs it, and one Ctrl+Z restores both.
@@ -12,25 +11,11 @@ from __future__ import annotations
 
 import copy
 
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand
 
 from ...core.project import DatasetChoice
 from .commands import MacroCommand, SetParams
 from .document import Document
-
-
-class DatasetNotifier(QObject):
-    datasetChanged = Signal()
-
-
-def dataset_notifier(doc: Document) -> DatasetNotifier:
-    """The Document's one notifier (created on first use, owned by the Document)."""
-    n = doc.findChild(DatasetNotifier, "datasetNotifier")
-    if n is None:
-        n = DatasetNotifier(doc)
-        n.setObjectName("datasetNotifier")
-    return n
 
 
 class SetDataset(QUndoCommand):
@@ -49,8 +34,7 @@ class SetDataset(QUndoCommand):
         self.merge_key = merge_key
 
     def _set(self, value) -> None:
-        self.doc.project.dataset = copy.deepcopy(value)
-        dataset_notifier(self.doc).datasetChanged.emit()
+        self.doc.project.dataset = copy.deepcopy(value)  # the project emits the change
 
     def redo(self):
         self._set(self.new)

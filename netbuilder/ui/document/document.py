@@ -1,20 +1,26 @@
-"""The open project as the UI sees it: graph + live analysis + undo stack + file state.
+"""The open project as the UI sees it: the Qt face of one `DocumentModel`
+(netbuilder/document/model.py) + live analysis + undo stack.
 
-Views read from the Document and change it only by pushing undo commands
-(`netbuilder.ui.document.commands`). Analysis (shape inference + problems) runs coalesced: any
-number of graph events in one event-loop turn cost one update.
+The model owns the state (project, selection, run state, run history) and its psygnal
+events; this class turns them into Qt signals and runs the analysis. Views read from the
+Document and change it only by pushing undo commands (`netbuilder.ui.document.commands`).
+Analysis (shape inference + problems, the dataset fit included) runs coalesced: any number
+of graph events in one event-loop turn cost one update. A user dataset whose classes are
+only known by reading it is read off the UI thread, then analysed again.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from ...core.analysis import ERROR, Problem, analyze
+from ...core.analysis import ERROR, Problem
 from ...core.graph import Graph
 from ...core.project import Project, load_project, save_project
 from ...core.shapes import NodeInfo, ShapeInference
+from ...document import DocumentModel
 
 
 class LockableUndoStack(QUndoStack):
@@ -38,14 +44,25 @@ class Document(QObject):
     lockChanged = Signal(bool)  # edits are refused while locked (training is running)
     editRefused = Signal(str)  # a command was refused because of the lock; the reason
     trainingChanged = Signal()  # project.training was replaced
+    datasetChanged = Signal()  # project.dataset was replaced (also on undo/redo)
+    runStateChanged = Signal(str)  # this document's run: idle | starting | running | ...
+    runsChanged = Signal()  # this document's run history
+    _datasetRead = Signal(object, object)  # a background dataset read ended: choice, error
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.locked = False
-        self.lock_reason = ""
+        self.model = DocumentModel(project)
+        ev = self.model.events
+        ev.lock_changed.connect(self.lockChanged.emit)
+        ev.training_changed.connect(self._training_changed)
+        ev.dataset_changed.connect(self._dataset_changed)
+        ev.run_state_changed.connect(self.runStateChanged.emit)
+        ev.runs_changed.connect(self.runsChanged.emit)
+        ev.path_changed.connect(self.pathChanged.emit)
+        self._datasetRead.connect(self._dataset_read)
+        self._reading: set[str] = set()  # dataset choices being read (their JSON)
+        self._read_errors: dict[str, str] = {}  # choice JSON -> why it cannot be read
         self.undo_stack = LockableUndoStack(self)
-        self.project: Project = project or Project()
-        self.path: Path | None = None
         self.infos: dict[str, NodeInfo] = {}
         self.problems: list[Problem] = []
         # Analysis needs torch; the app turns this on once torch is imported in the
@@ -58,11 +75,32 @@ class Document(QObject):
         self._inference: ShapeInference | None = None
         self._attach()
 
-    # ---- project ---------------------------------------------------------------------
+    # ---- the model's state -------------------------------------------------------------
+
+    project = property(lambda self: self.model.project)
+    path = property(lambda self: self.model.path)
+    locked = property(lambda self: self.model.locked)
+    lock_reason = property(lambda self: self.model.lock_reason)
+    run_state = property(lambda self: self.model.run_state)
+    runs = property(lambda self: self.model.runs)
 
     @property
     def graph(self) -> Graph:
         return self.project.graph
+
+    def set_run_state(self, state: str) -> None:
+        """This document's run changed state (the training bridge says so); the edit lock
+        follows from it in the model."""
+        self.model.set_run_state(state)
+
+    def _training_changed(self, _settings) -> None:
+        self.trainingChanged.emit()
+        self._schedule()  # the analysis checks the graph against the loss
+
+    def _dataset_changed(self, _choice) -> None:
+        self._read_errors.clear()  # a new choice (or the same one again): read it anew
+        self.datasetChanged.emit()
+        self._schedule()  # ... and against the dataset
 
     def _attach(self) -> None:
         if self._inference is not None:
@@ -77,13 +115,14 @@ class Document(QObject):
         self._schedule()
 
     def set_project(self, project: Project, path: Path | None = None) -> None:
+        """Replace the document (New, Open, an example). Its run must be stopped first."""
         self.undo_stack.clear()
-        self.project = project
-        self.path = Path(path) if path else None
+        self.model.replace(project, path)
         self._attach()
         self.undo_stack.setClean()
         self.projectReplaced.emit()
-        self.pathChanged.emit()
+        self.datasetChanged.emit()
+        self.trainingChanged.emit()
 
     def open(self, path: str | Path) -> None:
         """Raises ProjectError with a human message; the current project is kept then."""
@@ -96,22 +135,12 @@ class Document(QObject):
         if path is not None and (not self.project.name or self.project.name == "untitled"):
             self.project.name = target.stem
         save_project(self.project, target)
-        self.path = target
         self.undo_stack.setClean()
-        self.pathChanged.emit()
-
-    def set_locked(self, locked: bool, reason: str = "") -> None:
-        """Lock (or unlock) the graph against edits; views show `reason` as a banner."""
-        self.lock_reason = reason if locked else ""
-        if locked != self.locked:
-            self.locked = locked
-            self.lockChanged.emit(locked)
+        self.model.set_path(target)
 
     def set_training(self, settings) -> None:
-        """Replace the training settings (called by undo commands)."""
+        """Replace the training settings (called by undo commands); the project emits."""
         self.project.training = settings
-        self.trainingChanged.emit()
-        self._schedule()  # the analysis checks the graph against the loss
 
     @property
     def modified(self) -> bool:
@@ -137,8 +166,53 @@ class Document(QObject):
             return
         self._timer.stop()
         self.infos = dict(self._inference.update())
-        self.problems = analyze(self.graph, self._inference, loss=self.project.training.loss)
+        problems = self.model.analyze(self._inference, load=False)
+        ds = self.project.dataset
+        if ds is not None and self.model.needs_dataset_load():
+            error = self._read_errors.get(ds.model_dump_json())
+            if error is None:
+                self._read_dataset(ds)
+            else:  # worded as compat.dataset_problems words a bad dataset
+                problems = sorted(problems + [Problem(ERROR, f"dataset {ds.name!r}: {error}",
+                                                      None, "dataset")],
+                                  key=lambda p: p.severity != ERROR)
+        self.problems = problems
         self.analysisChanged.emit()
+
+    def _read_dataset(self, choice) -> None:
+        """Read a user dataset's metadata in a thread; analyse again when it is known."""
+        key = choice.model_dump_json()
+        if key in self._reading:
+            return
+        self._reading.add(key)
+
+        def work():
+            error = None
+            try:
+                self.model.load_dataset_info(choice)
+            except Exception as e:  # noqa: BLE001 (reported as a problem of the project)
+                error = str(e) or type(e).__name__
+            try:
+                self._datasetRead.emit(choice, error)
+            except RuntimeError:  # the document was deleted meanwhile (window closed)
+                pass
+        threading.Thread(target=work, daemon=True, name="netbuilder-dataset-info").start()
+
+    def _dataset_read(self, choice, error) -> None:
+        key = choice.model_dump_json()
+        self._reading.discard(key)
+        if error is not None:
+            self._read_errors[key] = error
+        if choice == self.project.dataset:
+            self._schedule()
+
+    @property
+    def first_error(self) -> Problem | None:
+        return next((p for p in self.problems if p.severity == ERROR), None)
+
+    def analysis_pending(self) -> bool:
+        """True while an edit has not been analysed yet (or a dataset is being read)."""
+        return self._timer.isActive() or bool(self._reading)
 
     def problems_for(self, node_id: str) -> list[Problem]:
         return [p for p in self.problems if p.node_id == node_id]

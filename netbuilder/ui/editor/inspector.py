@@ -79,7 +79,7 @@ class Inspector(QWidget):
         stack.addWidget(self.hint)
         stack.addWidget(self.node_view)
         scroll.setWidget(content)
-        # Shown while a training run locks the graph (see Document.set_locked).
+        # Shown while a training run locks the graph (the lock follows the run state).
         self.lock_banner = QLabel(wordWrap=True)
         self.lock_banner.setStyleSheet("background: #fff3cd; color: #5d4200; padding: 6px;")
         self.lock_banner.hide()

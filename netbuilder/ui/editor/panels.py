@@ -100,6 +100,20 @@ class ProblemsPanel(QWidget):
         self.stack.setCurrentWidget(self.tree if self.doc.problems else self.empty)
         self.countsChanged.emit(*self.counts())
 
+    def select_first_error(self):
+        """Select (and scroll to) the first error's row; returns that Problem or None."""
+        for i, p in enumerate(self.doc.problems):
+            if p.severity == ERROR:
+                item = self.tree.topLevelItem(i)
+                self.tree.setCurrentItem(item)
+                self.tree.scrollToItem(item)
+                return p
+        return None
+
+    def selected_message(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.text(0) if item is not None and item.isSelected() else None
+
     def counts(self) -> tuple[int, int]:
         sev = [p.severity for p in self.doc.problems]
         return sev.count(ERROR), sev.count(WARNING)

@@ -22,6 +22,7 @@ class Canvas(QGraphicsScene):
 
     nodeDoubleClicked = Signal(str)
     addRequestedAt = Signal(str, QPointF)
+    message = Signal(str)  # why a gesture did nothing, or what it replaced: a status line
 
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
@@ -193,20 +194,56 @@ class Canvas(QGraphicsScene):
         a, b = (start, pos) if self._wire_from.output else (pos, start)
         self._wire_item.setPath(wire_path(a, b))
 
-    def end_wire(self, pos: QPointF) -> None:
+    def end_wire(self, pos: QPointF) -> str | None:
+        """Finish a wire drag at `pos`. Returns (and emits as `message`) why nothing was
+        connected, or what the new wire replaced; None for a plain new wire or a drop
+        off any port."""
         start = self._wire_from
         if self._wire_item is not None:
             self.removeItem(self._wire_item)
         self._wire_item, self._wire_from = None, None
         target = self.port_at(pos)
-        if start is None or target is None or target.output == start.output \
-                or target.node_item is start.node_item:
-            return
-        out, inp = (start, target) if start.output else (target, start)
-        self.connect_ports(out.node_item.node_id, out.name, inp.node_item.node_id, inp.name)
+        if start is None or target is None:
+            return None
+        reason = self.wire_refusal(start, target)
+        if reason is None:
+            out, inp = (start, target) if start.output else (target, start)
+            reason = self.connect_ports(out.node_item.node_id, out.name,
+                                        inp.node_item.node_id, inp.name)
+        if reason:
+            self.message.emit(reason)
+        return reason
 
-    def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
-        self.push(commands.connect_replacing(self.doc.graph, src, dst, src_port, dst_port))
+    @staticmethod
+    def wire_refusal(start: PortItem, target: PortItem) -> str | None:
+        """Why a wire from port `start` cannot end on port `target` (None: it can)."""
+        a, b = start.node_item.node, target.node_item.node
+        if target.node_item is start.node_item:
+            return f"Cannot wire {a.name} to itself: connect it to another layer"
+        if target.output and start.output:
+            return (f"Cannot connect output {start.name!r} of {a.name} to output "
+                    f"{target.name!r} of {b.name}: a wire goes from an output to an input")
+        if not target.output and not start.output:
+            return (f"Cannot connect input {start.name!r} of {a.name} to input "
+                    f"{target.name!r} of {b.name}: a wire goes from an output to an input")
+        return None
+
+    def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
+        """Wire src -> dst as one undo step; returns what it says in the status bar (the
+        wire it replaced, or why it did nothing), None for a plain new wire."""
+        graph = self.doc.graph
+        old = graph.edge_into(dst, dst_port)
+        d = graph.node(dst)
+        if old is not None and (old.src, old.src_port) == (src, src_port):
+            return f"{graph.node(src).name} is already wired into {d.name}"
+        if self.doc.locked:
+            return self.doc.lock_reason
+        cmd = commands.connect_replacing(graph, src, dst, src_port, dst_port)
+        self.push(cmd)
+        if old is None:
+            return None
+        return (f"Replaced the wire from {graph.node(old.src).name} into input "
+                f"{dst_port!r} of {d.name} (Ctrl+Z brings it back)")
 
     def mousePressEvent(self, e):
         super().mousePressEvent(e)

@@ -63,6 +63,17 @@ class RunHistory(QWidget):
             self.plot_host.layout().addWidget(self._plot)
         return self._plot
 
+    def clear(self) -> None:
+        """Forget every run (another document)."""
+        self.runs, self.curves = {}, {}
+        self.list.clear()
+        self.metric.blockSignals(True)
+        self.metric.clear()
+        self.metric.blockSignals(False)
+        if self._plot is not None:
+            self._plot.clear()
+            self._legend.clear()
+
     def add_run(self, run_dir: str | Path, checked: bool = True) -> bool:
         """List a run folder (False when it has no metrics.csv), ticked when `checked`.
         Re-adding refreshes its history and keeps its tick."""

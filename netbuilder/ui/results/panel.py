@@ -35,6 +35,7 @@ class ResultsPanel(QWidget):
     """Test metrics, confusion matrix, mistakes, try-it and run history of finished runs."""
 
     evaluated = Signal()  # show_run's evaluation is shown (or its error)
+    EMPTY = "No finished run yet. Train the model, or add a run folder under Runs."
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -45,8 +46,7 @@ class ResultsPanel(QWidget):
         self.worker = Background(self)
         self.worker.done.connect(self._evaluated)
 
-        self.title = plain(QLabel("No finished run yet. Train the model, or add a run "
-                                   "folder under Runs."))
+        self.title = plain(QLabel(self.EMPTY))
         self.title.setWordWrap(True)
         self.metrics_table = QTableWidget(0, 2)
         self.metrics_table.setHorizontalHeaderLabels(["metric", "test"])
@@ -96,6 +96,23 @@ class ResultsPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.title)
         lay.addWidget(self.tabs, 1)
+        doc.projectReplaced.connect(self.reset)
+
+    def reset(self) -> None:
+        """Another document: nothing of the previous one's runs stays (a late evaluation
+        of one is dropped: its token is stale)."""
+        self.worker.token += 1
+        self.evaluation, self.error, self._shown = None, "", None
+        self.title.setText(self.EMPTY)
+        self.metrics_table.setRowCount(0)
+        self.confusion.set_matrix(np.zeros((0, 0)), [])
+        self.right.setCurrentIndex(0)
+        self.gallery.set_items([])
+        self.mistake_table.setRowCount(0)
+        self.mistakes_note.setText("")
+        self.mistake_count = 0
+        self.try_it.clear()
+        self.history.clear()
 
     def sizeHint(self) -> QSize:
         return QSize(900, 360)

@@ -138,6 +138,18 @@ class TryIt(QWidget):
             self.plot_host.layout().addWidget(self._plot, 1)
         return self._plot
 
+    def clear(self) -> None:
+        """No model to try (another document): the placeholder, no answer, no bars."""
+        self.ev = None
+        self.probabilities, self.prediction = np.zeros(0), None
+        self.inputs.setCurrentWidget(self.empty)
+        self.answer.setText("")
+        self.text_edit.blockSignals(True)
+        self.text_edit.clear()
+        self.text_edit.blockSignals(False)
+        if self._plot is not None:
+            self._plot.clear()
+
     def set_evaluation(self, ev) -> None:
         self.ev = ev
         info = ev.info

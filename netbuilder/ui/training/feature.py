@@ -20,6 +20,7 @@ class TrainingUi(QObject):
     badgesChanged = Signal(dict)  # {node id: [(kind, message)]}: draw these on the canvas
     failedAt = Signal(str)  # a failure names this node: show it
     runStarting = Signal()  # Train was pressed: the live views are cleared and built
+    trainRefused = Signal(object)  # Train was refused: the first error (core Problem)
 
     def __init__(self, doc, parent: QObject | None = None):
         super().__init__(parent)
@@ -31,6 +32,7 @@ class TrainingUi(QObject):
         self.bridge.eventsReady.connect(self.views.consume)
         self.bridge.eventsReady.connect(self._health)
         self.panel.startRequested.connect(self._starting)
+        self.panel.refusedByProblems.connect(self.trainRefused.emit)
         doc.projectReplaced.connect(self._project_replaced)
 
     def _starting(self) -> None:
@@ -54,14 +56,27 @@ class TrainingUi(QObject):
             self.badgesChanged.emit(self.health.badges)
 
     def _project_replaced(self) -> None:
+        """Another document (its run was stopped before, see MainWindow): nothing of the
+        previous run stays in the panel, the live views or the badges."""
         self.shutdown(wait=False, close=False)
         self.health.clear()
         self.badgesChanged.emit({})
+        self.views.reset()
 
     def select_layer(self, node_id: str) -> None:
         """Show this node in the layer views (the canvas selection changed)."""
         if shiboken6.isValid(self.views):  # not while the window is torn down
             self.views.select_layer(node_id)
+
+    def end_run(self, confirm) -> bool:
+        """Stop the run, when there is one and `confirm()` agrees, and wait for its end.
+        True when no run is left."""
+        if not self.bridge.active:
+            return True
+        if not confirm():
+            return False
+        self.bridge.stop()
+        return self.bridge.wait(30)
 
     def shutdown(self, wait: bool = True, close: bool = True) -> None:
         """Stop a run (another project opened); with close, also end the training process

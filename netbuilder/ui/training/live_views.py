@@ -58,6 +58,7 @@ class LiveViews(QWidget):
     def build(self) -> None:
         """Create the plots (imports pyqtgraph); done on first use."""
         if self._built:
+            self._show_plots(True)
             return
         self._built = True
         self.placeholder.hide()
@@ -90,6 +91,24 @@ class LiveViews(QWidget):
                       model_redraw),
             "histograms": (lambda: self.histograms._dirty, self.histograms.redraw),
             "norms": (lambda: self.norms._dirty, self.norms.redraw)}
+
+    def _show_plots(self, on: bool) -> None:
+        for w in (self.curves, self.model_view, self.histograms, self.norms):
+            w.setVisible(on)
+        self.placeholder.setVisible(not on)
+
+    def reset(self) -> None:
+        """Another document: nothing of the previous run; the placeholder until Train."""
+        self._later.stop()
+        if self._built:
+            for v in (self.curves, self.feature_maps, self.boundary, self.predictions,
+                      self.histograms, self.norms):
+                v.clear()
+            self._show_plots(False)
+
+    @property
+    def showing_placeholder(self) -> bool:
+        return not self.placeholder.isHidden()
 
     def clear(self) -> None:
         self.build()

@@ -4,10 +4,15 @@ Settings edits are undo commands (`SetTraining`) on the document's stack: they u
 graph edit and mark the project modified, and Save writes them; a value the project format
 refuses is shown under the field and not applied.
 
-While a run is going the graph is locked (`Document.set_locked`): the canvas shows a banner,
-commands are refused, the inspector is disabled. Pause unlocks it: edit the graph, then
-Resume trains the edited graph, carrying over the weights and optimizer state of unchanged
-layers (netbuilder/training/carryover.py). Settings stay fixed for the run.
+While a run is going the graph is locked: the document derives the lock from its run state
+(netbuilder/document/model.py); the canvas shows a banner, commands are refused, the
+inspector is disabled. Pause unlocks it: edit the graph, then Resume trains the edited
+graph, carrying over the weights and optimizer state of unchanged layers
+(netbuilder/training/carryover.py). Settings stay fixed for the run.
+
+Train first asks the document's analysis (graph + dataset fit, the same list the Problems
+panel shows): with an error it does not start and emits `refusedByProblems` so the window
+shows the Problems list. Progress counts completed epochs and batches.
 """
 from __future__ import annotations
 
@@ -32,7 +37,6 @@ OPTIMIZERS = {"sgd": "SGD", "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": 
               "adamw": "AdamW"}
 SCHEDULES = {"none": "Constant", "step": "Step (×0.1 every third)", "cosine": "Cosine",
              "onecycle": "One-cycle", "plateau": "Reduce on plateau"}
-LOCK_TEXT = "Training is running: pause it (Ctrl+P) to edit the network."
 
 
 def available_devices() -> list[str]:
@@ -82,7 +86,8 @@ class DeviceCombo(QComboBox):
 class TrainingPanel(QWidget):
     """Settings bound to doc.project.training, run controls, progress and errors."""
 
-    startRequested = Signal()
+    startRequested = Signal()  # a run is about to start
+    refusedByProblems = Signal(object)  # Train refused: the first error (a core Problem)
 
     def __init__(self, doc, bridge: TrainingBridge, parent=None):
         super().__init__(parent)
@@ -157,8 +162,6 @@ class TrainingPanel(QWidget):
             bar.setTextVisible(True)
             bar.setMaximumHeight(16)
             bar.setValue(0)
-        self.epoch_bar.setFormat("epoch %v / %m")
-        self.batch_bar.setFormat("batch %v / %m")
         grid.addWidget(QLabel("Epoch"), 0, 0)
         grid.addWidget(self.epoch_bar, 0, 1)
         grid.addWidget(QLabel("Batch"), 1, 0)
@@ -182,14 +185,19 @@ class TrainingPanel(QWidget):
 
         self._t0 = None
         self._pending_batch, self._last_progress = None, 0.0  # see consume
-        self._total = None
+        self._total = self._batches = None  # of the run shown
+        self._epochs_done = 0  # completed epochs of the run shown
+        self._refusal_shown = False  # the error box holds a refusal, gone with the next edit
         doc.trainingChanged.connect(self.show_values)
-        doc.projectReplaced.connect(self.show_values)
+        doc.trainingChanged.connect(self._settings_progress)
+        doc.projectReplaced.connect(self.reset)
+        doc.analysisChanged.connect(self._analysis_changed)
         bridge.stateChanged.connect(self._state_changed)
         bridge.eventsReady.connect(self.consume)
         bridge.refused.connect(self._refused)
         bridge.finished.connect(self._finished)
         self.show_values()
+        self.reset()
         self._state_changed(bridge.state)
 
     # ---- widgets -----------------------------------------------------------------------------
@@ -274,15 +282,59 @@ class TrainingPanel(QWidget):
 
     # ---- run control ----------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Nothing of a previous run (or document): progress at zero of the project's
+        epochs, no rate, no error."""
+        self.error.hide()
+        self.note.hide()
+        self._refusal_shown = False
+        self._pending_batch, self._t0, self._epochs_done = None, None, 0
+        self._show_progress(0, self.doc.project.training.epochs, None, None)
+        self.rate_label.setText("Not training")
+
+    def _show_progress(self, epochs_done: int, epochs: int, batches_done, batches) -> None:
+        """Completed epochs of `epochs`; completed batches of this epoch (None: unknown)."""
+        self.epoch_bar.setMaximum(max(1, epochs))
+        self.epoch_bar.setValue(min(epochs_done, epochs))
+        self.epoch_bar.setFormat(f"epoch {epochs_done} / {epochs}")
+        if batches is None:
+            self.batch_bar.setMaximum(1)
+            self.batch_bar.setValue(0)
+            self.batch_bar.setFormat("batch —")
+        else:
+            self.batch_bar.setMaximum(max(1, batches))
+            self.batch_bar.setValue(min(batches_done, batches))
+            self.batch_bar.setFormat(f"batch {batches_done} / {batches}")
+
+    def _settings_progress(self) -> None:
+        """Before a run the bar counts the project's epochs (they may just have changed)."""
+        if not self.bridge.active and self._t0 is None:
+            self._show_progress(0, self.doc.project.training.epochs, None, None)
+
+    def _analysis_changed(self) -> None:
+        if self._refusal_shown:  # the graph, settings or data changed: judge again
+            self.error.hide()
+            self._refusal_shown = False
+            if not self.bridge.active:
+                self.rate_label.setText("Not training")
+
     def start(self) -> None:
         if self.bridge.active:
             return
-        self.error.hide()
-        self.note.hide()
-        self.epoch_bar.setValue(0)
-        self.batch_bar.setValue(0)
+        if self.doc.analysis_enabled:
+            self.doc.refresh()  # the newest edit counts
+        first = self.doc.first_error
+        if first is not None:
+            errors = sum(p.severity == "error" for p in self.doc.problems)
+            self.rate_label.setText(f"Cannot train: {first.message}"
+                                    + (f" (and {errors - 1} more in Problems)"
+                                       if errors > 1 else ""))
+            self.rate_label.setToolTip(first.message)
+            self._refusal_shown = True
+            self.refusedByProblems.emit(first)
+            return
+        self.reset()
         self.rate_label.setText("Loading data…")
-        self._t0 = None
         self.startRequested.emit()
         self.bridge.start(self.doc.project)
 
@@ -318,15 +370,17 @@ class TrainingPanel(QWidget):
         self.act_resume.setEnabled(state in ("paused", "pausing"))
         self.act_stop.setEnabled(not idle and state != "stopping")
         self.settings_box.setEnabled(idle)
-        if state in ("starting", "running", "pausing", "stopping"):
-            self.doc.set_locked(True, LOCK_TEXT)
-        else:
-            self.doc.set_locked(False)
-        if state == "paused":
-            self.rate_label.setText("Paused: edit the network if you like, then Resume "
-                                    "(unchanged layers keep their weights).")
-        elif state == "stopping":
-            self.rate_label.setText("Stopping at the end of this batch…")
+        text = self._state_text(state)
+        if text:
+            self.rate_label.setText(text)
+
+    @staticmethod
+    def _state_text(state: str) -> str | None:
+        """What the rate line says in a state that has no rate (no ETA while paused)."""
+        return {"pausing": "Pausing at the end of this batch…",
+                "paused": "Paused: edit the network if you like, then Resume "
+                          "(unchanged layers keep their weights).",
+                "stopping": "Stopping at the end of this batch…"}.get(state)
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -338,16 +392,16 @@ class TrainingPanel(QWidget):
             if isinstance(e, Started):
                 self._t0 = time.perf_counter()
                 self._start_pos = e.start_epoch + e.start_batch / max(1, e.batches_per_epoch)
-                self._total = e.epochs
-                self.epoch_bar.setMaximum(e.epochs)
-                self.epoch_bar.setValue(e.start_epoch)
-                self.batch_bar.setMaximum(e.batches_per_epoch)
+                self._total, self._batches = e.epochs, e.batches_per_epoch
+                self._epochs_done = e.start_epoch
+                self._show_progress(e.start_epoch, e.epochs, e.start_batch,
+                                    e.batches_per_epoch)
                 self.rate_label.setText(f"Training on {e.device}: {e.train_samples:,} "
                                         f"samples, {e.parameters:,} parameters")
             elif isinstance(e, BatchEnd):
                 last_batch = e
             elif isinstance(e, EpochEnd):
-                self.epoch_bar.setValue(e.epoch + 1)
+                self._epochs_done = max(self._epochs_done, e.epoch + 1)
             elif isinstance(e, Failed):
                 self._show_failure(e)
             flush = flush or isinstance(e, (Paused, Finished, Failed, EpochEnd))
@@ -355,21 +409,30 @@ class TrainingPanel(QWidget):
             self._pending_batch = last_batch
         now = time.perf_counter()
         e = self._pending_batch
-        if e is not None and self._t0 is not None and \
-                (flush or now - self._last_progress >= self.PROGRESS_S):
-            # each setValue repaints its bar at once (~0.7 ms each here)
-            self._pending_batch, self._last_progress = None, now
-            self.batch_bar.setValue(e.batch + 1)
-            self.epoch_bar.setValue(e.epoch)
-            done = e.epoch + (e.batch + 1) / e.batches - self._start_pos
-            todo = self._total - self._start_pos
-            elapsed = time.perf_counter() - self._t0
-            eta = elapsed * (todo - done) / done if done > 0 else 0.0
-            what = f"acc {e.accuracy:.1%}" if e.accuracy is not None else f"loss {e.loss:.4g}"
-            if e.accuracy is not None:
-                what = f"loss {e.loss:.4g} · {what}"
-            self.rate_label.setText(f"ETA {fmt_eta(eta)} · {e.samples_per_s:,.0f} samples/s"
-                                    f" · {what}")
+        if e is None or self._t0 is None or not (flush or now - self._last_progress
+                                                   >= self.PROGRESS_S):
+            return
+        # each repaint of a bar costs ~0.7 ms: at most PROGRESS_S apart
+        self._pending_batch, self._last_progress = None, now
+        # completed: the batches of this epoch so far, the epochs that ended
+        batches_done = e.batch + 1
+        if self._epochs_done > e.epoch:  # this epoch has ended: a full bar
+            batches_done = e.batches
+        self._show_progress(max(self._epochs_done, e.epoch), self._total, batches_done,
+                            e.batches)
+        state_text = self._state_text(self.bridge.state)
+        if state_text:  # paused (or about to be): no ETA, no rate
+            self.rate_label.setText(state_text)
+            return
+        done = e.epoch + (e.batch + 1) / e.batches - self._start_pos
+        todo = self._total - self._start_pos
+        elapsed = time.perf_counter() - self._t0
+        eta = elapsed * (todo - done) / done if done > 0 else 0.0
+        what = f"acc {e.accuracy:.1%}" if e.accuracy is not None else f"loss {e.loss:.4g}"
+        if e.accuracy is not None:
+            what = f"loss {e.loss:.4g} · {what}"
+        self.rate_label.setText(f"ETA {fmt_eta(eta)} · {e.samples_per_s:,.0f} samples/s"
+                                f" · {what}")
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -388,8 +451,14 @@ class TrainingPanel(QWidget):
     def _refused(self, message: str) -> None:
         self.rate_label.setText("Not training")
         self.show_error(f"<b>Cannot train:</b> {message}")
+        self._refusal_shown = True
 
     def _finished(self, result) -> None:
+        if self._total is not None and result.status in ("completed", "stopped"):
+            full = result.epochs_done >= self._total  # the bars agree with the line below
+            self._show_progress(result.epochs_done, self._total,
+                                self._batches if full else self.batch_bar.value(),
+                                self._batches)
         if result.status == "completed":
             test = result.test or {}
             bits = [f"{k} {v:.4g}" for k, v in test.items() if k in ("loss", "accuracy", "mae")]
