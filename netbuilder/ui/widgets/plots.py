@@ -38,23 +38,62 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
     return plot
 
 
-def add_legend(plot, pal: QPalette | None = None, offset=(-4, 4), alpha: int = 200,
-               size: str = "7.5pt"):
-    """A legend whose translucent background keeps the curves behind it visible."""
+def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
+               size: str = "7.5pt", columns: int = 4):
+    """A legend in its own row under the x axis, entries side by side: outside the data,
+    so it never hides a curve. Curves plotted with `name=` join it (plotItem.legend)."""
     import pyqtgraph as pg
 
     pal = pal or theme.palette()
-    base = QColor(pal.color(QPalette.ColorRole.Base))
-    base.setAlpha(alpha)
-    legend = plot.addLegend(offset=offset, labelTextColor=pal.color(QPalette.ColorRole.Text),
-                            brush=pg.mkBrush(base))
+    item = plot.getPlotItem()
+    if item.legend is not None:
+        return item.legend
+    legend = _row_legend_class()(colCount=columns, horSpacing=14,
+                                 labelTextColor=pal.color(QPalette.ColorRole.Text))
     legend.setLabelTextSize(size)
+    if alpha:
+        base = QColor(pal.color(QPalette.ColorRole.Base))
+        base.setAlpha(alpha)
+        legend.setBrush(pg.mkBrush(base))
+    item.layout.addItem(legend, LEGEND_ROW, 1)  # rows 0-3: title, top axis, view, x axis
+    item.legend = legend
     return legend
 
 
 def panel_legend(plot, pal: QPalette | None = None):
-    """The legend of the Data and Results panels' plots (a little larger, top left)."""
-    return add_legend(plot, pal, offset=(6, 4), alpha=170, size="8pt")
+    """The legend of the Data and Results panels' plots (a little larger)."""
+    return add_legend(plot, pal, size="8pt")
+
+
+LEGEND_ROW = 4
+_ROW_LEGEND = None
+
+
+def _row_legend_class():
+    """pyqtgraph's LegendItem sizes itself by moving to (0, 0); inside a layout it must
+    ask the layout instead (made lazily: pyqtgraph is imported on first use)."""
+    global _ROW_LEGEND
+    if _ROW_LEGEND is None:
+        import pyqtgraph as pg
+        from PySide6.QtWidgets import QSizePolicy
+
+        class RowLegend(pg.LegendItem):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+            def updateSize(self):
+                self.layout.invalidate()
+                self.updateGeometry()
+
+            def boundingRect(self):
+                return self.rect()
+
+            def mouseDragEvent(self, ev):  # stays in its row
+                ev.ignore()
+
+        _ROW_LEGEND = RowLegend
+    return _ROW_LEGEND
 
 
 class StickyRange:
