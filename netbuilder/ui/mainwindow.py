@@ -14,7 +14,7 @@ import shiboken6
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
-                               QMainWindow, QMessageBox, QTabWidget, QWidget)
+                               QMainWindow, QMessageBox, QTabBar, QTabWidget, QWidget)
 
 from .. import examples
 from ..core.project import Project, ProjectError
@@ -161,14 +161,22 @@ class MainWindow(QMainWindow):
         """The default arrangement (at start-up without a saved layout, and Reset Layout)."""
         for dock, area in ((self.layers_dock, Qt.LeftDockWidgetArea),
                            (self.inspector_dock, Qt.RightDockWidgetArea),
-                           (self.training_dock, Qt.RightDockWidgetArea),
-                           (self.details_dock, Qt.BottomDockWidgetArea),
-                           (self.live_dock, Qt.BottomDockWidgetArea)):
+                           (self.details_dock, Qt.BottomDockWidgetArea)):
             dock.setFloating(False)
             self.addDockWidget(area, dock)
             dock.show()
-        self.tabifyDockWidget(self.inspector_dock, self.training_dock)
-        self.tabifyDockWidget(self.details_dock, self.live_dock)
+        # tabified straight away: adding them to the area first leaves a stray tab bar
+        for first, second in ((self.inspector_dock, self.training_dock),
+                              (self.details_dock, self.live_dock)):
+            second.setFloating(False)
+            self.tabifyDockWidget(first, second)
+            second.show()
+        if not self.isVisible():
+            # Tabifying before the window is shown leaves a spare tab bar that show() would
+            # paint over the palette (Qt 6.11); hidden explicitly, the layout shows only the
+            # bars it uses.
+            for bar in self.findChildren(QTabBar, options=Qt.FindDirectChildrenOnly):
+                bar.hide()
         self.training_dock.raise_()  # nothing is selected yet: the settings, not the inspector
         self.details_dock.raise_()
 

@@ -23,6 +23,7 @@ from ...core.project import LOSSES, TrainingSettings
 from ...training.events import BatchEnd, EpochEnd, Failed, Finished, Paused, Started
 from ..document.commands import SetTraining
 from ..widgets import theme
+from ..widgets.compact import ElidedLabel
 from .bridge import TrainingBridge
 
 LOSS_LABELS = {"mse": "MSE", "l1": "L1 (MAE)", "huber": "Huber", "bce": "BCE",
@@ -164,7 +165,7 @@ class TrainingPanel(QWidget):
         grid.addWidget(QLabel("Batch"), 1, 0)
         grid.addWidget(self.batch_bar, 1, 1)
         lay.addLayout(grid)
-        self.rate_label = QLabel("Not training")
+        self.rate_label = ElidedLabel("Not training")  # a long status never widens the dock
         self.rate_label.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
         lay.addWidget(self.rate_label)
         self.error = QLabel(wordWrap=True)
