@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
     AUTOSAVE_MS = 5000
     LAYOUT_VERSION = 2  # bump when the docks change: a layout saved before is then ignored
 
-    def __init__(self, doc: Document | None = None):
+    def __init__(self, doc: Document | None = None, restore_layout: bool = True):
         super().__init__()
         self.doc = doc or Document(parent=self)
         self.setWindowIcon(app_icon())
@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(self.AUTOSAVE_MS)
         self._wire()
-        if self.layout_store.restore(self):
+        if restore_layout and self.layout_store.restore(self):
             self._sized = True
         else:
             fit_to_screen(self)
@@ -378,21 +378,11 @@ class MainWindow(QMainWindow):
         self._update_title()
         QTimer.singleShot(0, self.view.fit_all)
 
-    def resizeEvent(self, e):
-        super().resizeEvent(e)
-        self._place_minimap()
-
     def showEvent(self, e):
         super().showEvent(e)
         if not self._sized:
             self._sized = True
             self._size_docks()
-        self._place_minimap()
-
-    def _place_minimap(self) -> None:
-        vp = self.view.viewport()
-        self.minimap.move(vp.width() - self.minimap.width() - 12,
-                          vp.height() - self.minimap.height() - 12)
 
     # ---- editing ----------------------------------------------------------------------------
 

@@ -118,6 +118,13 @@ class TrainingPanel(QWidget):
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Seed", self.seed), ("Device", self.device)):
             form.addRow(label, w)
+        for w in self.fields.values():  # a narrow column: fields shrink, text elides
+            if isinstance(w, QComboBox):
+                w.setSizeAdjustPolicy(
+                    QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                w.setMinimumContentsLength(6)
+            else:
+                w.setMinimumWidth(64)
         self.form = form
         self.settings_box = QWidget()
         self.settings_box.setLayout(form)
@@ -146,6 +153,7 @@ class TrainingPanel(QWidget):
             b.setDefaultAction(act)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setMinimumWidth(36)
             row.addWidget(b)
             self.buttons[act.text()] = b
         lay.addLayout(row)
@@ -157,6 +165,7 @@ class TrainingPanel(QWidget):
         for bar in (self.epoch_bar, self.batch_bar):
             bar.setTextVisible(True)
             bar.setMaximumHeight(16)
+            bar.setMinimumWidth(60)
             bar.setValue(0)
         self.epoch_bar.setFormat("epoch %v / %m")
         self.batch_bar.setFormat("batch %v / %m")
