@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Inspector", self.inspector)
         self.training_dock = self._dock("Training", scrollable(self.training.panel))
         self.details_dock = self._dock("Details", self.bottom)
-        self.live_dock = self._dock("Live", self.training.views)
+        self.live_dock = self._dock("Live", scrollable(self.training.views))
         self.setDockNestingEnabled(True)
         for corner, area in ((Qt.TopLeftCorner, Qt.LeftDockWidgetArea),
                              (Qt.BottomLeftCorner, Qt.LeftDockWidgetArea),
@@ -356,10 +356,13 @@ class MainWindow(QMainWindow):
         self.live_dock.raise_()
 
     def _grow_live(self, visible: bool) -> None:
+        if visible and not self.live_dock.isFloating():
+            QTimer.singleShot(0, self._live_height)  # its geometry is stale until then
+
+    def _live_height(self) -> None:
         want = min(330, int(0.4 * self.height()))  # the canvas keeps most of a small window
-        if visible and self.live_dock.height() < want - 30:
-            QTimer.singleShot(0, lambda: self.resizeDocks([self.live_dock], [want],
-                                                          Qt.Vertical))
+        if self.live_dock.isVisible() and self.live_dock.height() < want - 30:
+            self.resizeDocks([self.live_dock], [want], Qt.Vertical)
 
     def _run_finished(self, result) -> None:
         """A run ended: show its results from its folder."""

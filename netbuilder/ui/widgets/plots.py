@@ -34,12 +34,12 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
         plot.setLabel("left", left, color=text.name())
     if bottom:
         plot.setLabel("bottom", bottom, color=text.name())
-    plot.setMinimumSize(160, 120)
+    plot.setMinimumSize(120, 90)  # docks share small screens; the dock scrolls below this
     return plot
 
 
 def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
-               size: str = "7.5pt", columns: int = 4):
+               size: str = "7.5pt"):
     """A legend in its own row under the x axis, entries side by side: outside the data,
     so it never hides a curve. Curves plotted with `name=` join it (plotItem.legend)."""
     import pyqtgraph as pg
@@ -48,7 +48,7 @@ def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
     item = plot.getPlotItem()
     if item.legend is not None:
         return item.legend
-    legend = _row_legend_class()(colCount=columns, horSpacing=14,
+    legend = _row_legend_class()(horSpacing=8,
                                  labelTextColor=pal.color(QPalette.ColorRole.Text))
     legend.setLabelTextSize(size)
     if alpha:
@@ -70,26 +70,56 @@ _ROW_LEGEND = None
 
 
 def _row_legend_class():
-    """pyqtgraph's LegendItem sizes itself by moving to (0, 0); inside a layout it must
-    ask the layout instead (made lazily: pyqtgraph is imported on first use)."""
+    """pyqtgraph's LegendItem sizes itself by moving to (0, 0); in the plot's layout it
+    must ask the layout instead. One row of entries (a row costs the plot ~15 px of
+    height; wrapping would cost more), and a small minimum width, so that a legend never
+    makes the plot wider than its widget (the whole drawing would be cut off): on a narrow
+    plot the last entries are cut instead. Made lazily: pyqtgraph loads on first use."""
     global _ROW_LEGEND
     if _ROW_LEGEND is None:
         import pyqtgraph as pg
+        from PySide6.QtCore import QSizeF, Qt
         from PySide6.QtWidgets import QSizePolicy
 
         class RowLegend(pg.LegendItem):
             def __init__(self, **kwargs):
                 super().__init__(**kwargs)
                 self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+                self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
 
-            def updateSize(self):
-                self.layout.invalidate()
+            def _cell_width(self) -> float:
+                gap = 2 * self.layout.horizontalSpacing()
+                return max((s.boundingRect().width() + lab.minimumWidth() + gap
+                            for s, lab in self.items), default=0.0)
+
+            def _relayout(self) -> None:
+                self.columnCount = max(1, len(self.items))
+                for i in range(self.layout.count() - 1, -1, -1):
+                    self.layout.removeAt(i)
+                for i, (sample, label) in enumerate(self.items):
+                    row, col = divmod(i, self.columnCount)
+                    self.layout.addItem(sample, row, 2 * col,
+                                        alignment=Qt.AlignmentFlag.AlignVCenter)
+                    self.layout.addItem(label, row, 2 * col + 1)
+                self.rowCount = -(-len(self.items) // self.columnCount)
+
+            def _addItemToLayout(self, sample, label):  # noqa: N802 (pyqtgraph's hook)
+                self._relayout()
+
+            def updateSize(self):  # noqa: N802
+                self._relayout()
                 self.updateGeometry()
 
-            def boundingRect(self):
+            def sizeHint(self, which, constraint=QSizeF()):  # noqa: N802
+                hint = super().sizeHint(which, constraint)
+                if which == Qt.SizeHint.MinimumSize:  # may be cut: never widens the plot
+                    return QSizeF(min(hint.width(), self._cell_width()), hint.height())
+                return hint
+
+            def boundingRect(self):  # noqa: N802
                 return self.rect()
 
-            def mouseDragEvent(self, ev):  # stays in its row
+            def mouseDragEvent(self, ev):  # noqa: N802 (it stays in its row)
                 ev.ignore()
 
         _ROW_LEGEND = RowLegend
