@@ -14,7 +14,7 @@ import shiboken6
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
-                               QMainWindow, QMessageBox, QTabBar, QTabWidget, QWidget)
+                               QMainWindow, QMessageBox, QTabWidget, QWidget)
 
 from .. import examples
 from ..core.project import Project, ProjectError
@@ -32,7 +32,7 @@ from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
 from .widgets.compact import ScrollingTabs, scrollable
 from .widgets.text import short_int
-from .widgets.window_layout import LayoutStore, fit_to_screen
+from .widgets.window_layout import LayoutStore, dock_action, fit_to_screen, hide_spare_tab_bars
 
 NODES_MIME = "application/x-netbuilder-nodes"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -165,18 +165,14 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             self.addDockWidget(area, dock)
             dock.show()
-        # tabified straight away: adding them to the area first leaves a stray tab bar
+        # one tab group on the right (inspector | training), one below (details | live)
         for first, second in ((self.inspector_dock, self.training_dock),
                               (self.details_dock, self.live_dock)):
             second.setFloating(False)
             self.tabifyDockWidget(first, second)
             second.show()
         if not self.isVisible():
-            # Tabifying before the window is shown leaves a spare tab bar that show() would
-            # paint over the palette (Qt 6.11); hidden explicitly, the layout shows only the
-            # bars it uses.
-            for bar in self.findChildren(QTabBar, options=Qt.FindDirectChildrenOnly):
-                bar.hide()
+            hide_spare_tab_bars(self)
         self.training_dock.raise_()  # nothing is selected yet: the settings, not the inspector
         self.details_dock.raise_()
 
@@ -257,7 +253,8 @@ class MainWindow(QMainWindow):
         self.dock_actions = {}
         for i, dock in enumerate((self.layers_dock, self.inspector_dock, self.training_dock,
                                   self.details_dock, self.live_dock), start=1):
-            self.dock_actions[dock.objectName()] = self._dock_action(v, dock, K(f"Ctrl+{i}"))
+            self.dock_actions[dock.objectName()] = act = dock_action(self, dock, K(f"Ctrl+{i}"))
+            v.addAction(act)
         v.addSeparator()
         self._action(v, "&Reset Layout", self.reset_layout)
 
@@ -274,27 +271,6 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self._action(h, "&About netbuilder", self.about)
-
-    def _dock_action(self, menu, dock: QDockWidget, shortcut) -> QAction:
-        """Checked while the dock is open. Its shortcut brings a closed or covered dock to the
-        front (a tab behind another is raised, not closed); on a dock in front it closes it."""
-        act = QAction(dock.windowTitle(), self)
-        act.setCheckable(True)
-        act.setShortcut(shortcut)
-        act.setChecked(True)
-
-        def triggered():
-            if dock.isHidden() or dock.visibleRegion().isEmpty():
-                dock.show()
-                dock.raise_()
-            else:
-                dock.close()
-            act.setChecked(not dock.isHidden())
-
-        act.triggered.connect(triggered)
-        dock.visibilityChanged.connect(lambda *_: act.setChecked(not dock.isHidden()))
-        menu.addAction(act)
-        return act
 
     def _set_snap(self, on: bool) -> None:
         self.canvas.snap = on

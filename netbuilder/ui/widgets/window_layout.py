@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSettings, QSize
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtCore import QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabBar
 
 SCREEN_FRACTION = 0.9
 
@@ -50,6 +50,36 @@ def keep_on_screen(window: QMainWindow) -> None:
     x = min(max(frame.left(), avail.left()), avail.right() - frame.width() + 1)
     y = min(max(frame.top(), avail.top()), avail.bottom() - frame.height() + 1)
     window.move(x, y)
+
+
+def dock_action(window: QMainWindow, dock: QDockWidget, shortcut: QKeySequence) -> QAction:
+    """A View-menu entry for a dock, checked while it is open. Its shortcut brings a closed
+    or covered dock to the front (a tab behind another is raised, not closed); on a dock
+    already in front it closes it."""
+    act = QAction(dock.windowTitle(), window)
+    act.setCheckable(True)
+    act.setShortcut(shortcut)
+    act.setChecked(not dock.isHidden())
+
+    def triggered():
+        if dock.isHidden() or dock.visibleRegion().isEmpty():
+            dock.show()
+            dock.raise_()
+        else:
+            dock.close()
+        act.setChecked(not dock.isHidden())
+
+    act.triggered.connect(triggered)
+    dock.visibilityChanged.connect(lambda *_: act.setChecked(not dock.isHidden()))
+    return act
+
+
+def hide_spare_tab_bars(window: QMainWindow) -> None:
+    """Tabifying docks before the window is shown leaves a spare tab bar that show() would
+    paint over another dock (Qt 6.11); hidden explicitly, the layout shows only the bars
+    it uses."""
+    for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        bar.hide()
 
 
 class LayoutStore:
