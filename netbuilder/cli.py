@@ -110,7 +110,19 @@ def cmd_gui(args) -> int:
         from .ui.app import run
     except ImportError as e:
         raise CliError(f"the editor cannot start: {e}") from None
-    return run(args.project, screenshot=getattr(args, "screenshot", None))
+    return run(args.project, screenshot=getattr(args, "screenshot", None),
+               size=parse_size(args.size) if getattr(args, "size", None) else None)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1366x768' -> (1366, 768), for `gui --size`."""
+    w, sep, h = text.lower().replace("×", "x").partition("x")
+    if sep and w.strip().isdigit() and h.strip().isdigit():
+        size = int(w), int(h)
+        if 320 <= size[0] <= 16384 and 240 <= size[1] <= 16384:
+            return size
+    raise CliError(f"--size {text!r}: give the window's width x height in pixels, e.g. "
+                   f"--size 1366x768 (each between 320x240 and 16384)")
 
 
 def cmd_train(args) -> int:
@@ -189,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("project", nargs="?", help="a project file or the name of an example")
     s.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
     _trust_flag(s)
+    s.add_argument("--size", metavar="WxH", help="open the window at this size, e.g. 1366x768 "
+                   "(default: 90%% of the screen; 1366x768 for --screenshot)")
     s.set_defaults(func=cmd_gui)
     s = sub.add_parser("export", help="export a project, verified (TorchScript, ONNX, "
                        "torch.export, safetensors, PyTorch source)")

@@ -12,8 +12,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 OUT = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
-SHOTS = [("digits_cnn", 40, 8, "training_digits_cnn.png"),  # example, epochs, shoot at epoch
-         ("spirals_mlp", 400, 120, "training_spirals.png")]
+SHOTS = [  # example, epochs, shoot at epoch, window size (the README shows both screens)
+    ("digits_cnn", 40, 8, "training_digits_cnn.png", (1920, 1080)),
+    ("spirals_mlp", 400, 120, "training_spirals.png", (1366, 768))]
 
 
 def spin(app, seconds: float) -> None:
@@ -29,9 +30,9 @@ def main() -> int:
     from netbuilder.ui.mainwindow import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
-    for name, epochs, at, file in SHOTS:
-        w = MainWindow()
-        w.resize(1440, 900)
+    for name, epochs, at, file, size in SHOTS:
+        w = MainWindow(restore_layout=False)
+        w.resize(*size)
         w.load_example(name)
         w.show()
         w.doc.refresh()

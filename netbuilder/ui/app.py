@@ -148,7 +148,27 @@ def display_problem(screenshot: bool) -> str | None:
     return None
 
 
-def run(project: str | None = None, screenshot: str | None = None) -> int:
+SCREENSHOT_SIZE = (1366, 768)
+
+
+def _report_geometry(win) -> None:
+    """NETBUILDER_REPORT_GEOMETRY: print where the window is (frame included), the screen's
+    free area and the window's minimum size; with the value `quit`, then quit. For the
+    real-window test."""
+    if getattr(win, "_geometry_reported", False):
+        return
+    win._geometry_reported = True
+    frame, avail = win.frameGeometry(), win.screen().availableGeometry()
+    minimum = win.minimumSizeHint().expandedTo(win.minimumSize())
+    print(f"window_geometry: {frame.x()} {frame.y()} {frame.width()} {frame.height()}; "
+          f"screen: {avail.x()} {avail.y()} {avail.width()} {avail.height()}; "
+          f"minimum: {minimum.width()} {minimum.height()}", flush=True)
+    if os.environ.get("NETBUILDER_REPORT_GEOMETRY") == "quit":
+        QApplication.instance().quit()
+
+
+def run(project: str | None = None, screenshot: str | None = None,
+        size: tuple[int, int] | None = None) -> int:
     problem = display_problem(bool(screenshot))
     if problem and not QApplication.instance():
         print(f"error: {problem}", file=sys.stderr)
@@ -166,7 +186,7 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
     cache_path = state_dir() / "shape-cache.json"
     shapecache.load(cache_path)
 
-    win = MainWindow()
+    win = MainWindow(restore_layout=not screenshot)  # screenshots: the default layout
     win.doc.analysis_enabled = False
     if project:
         try:
@@ -181,10 +201,18 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
             QMessageBox.warning(win, "Cannot open project", str(e))
     if os.environ.get("NETBUILDER_REPORT_STARTUP"):
         _FirstPaint(win)
+    if screenshot and size is None:
+        size = SCREENSHOT_SIZE  # offscreen has no real screen to fit
+    if size is not None:
+        win.resize(*size)
         _report_first_shapes(win.doc)
     _show_cached_shapes(win.doc)
     win.show()
     win.view.fit_all()
+    if os.environ.get("NETBUILDER_REPORT_GEOMETRY"):
+        # once the shapes are in the cards (the window's final content), and settled
+        win.doc.analysisChanged.connect(
+            lambda: QTimer.singleShot(500, lambda: _report_geometry(win)))
 
     warm = Warmup()
     if screenshot:  # one complete analysis (FLOPs too) before the picture

@@ -1,7 +1,9 @@
 """The main window, the composition root: it creates every dock and menu and does all the
 wiring between the features (editor, training, data, results, dialogs), which never import
-each other. palette | canvas | inspector; problems/summary/code/data/results below; the
-training panel under the palette and the live views beside the details.
+each other. The layer palette on the left, the canvas in the centre, the inspector and the
+training settings as tabs on the right (both full height), and below the canvas the details
+(problems, summary, code, data, results) with the live views as a tab beside them. The
+window fits the screen, and its layout is remembered between launches (View > Reset Layout).
 """
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
 from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
+from .widgets.compact import ScrollingTabs, scrollable
 from .widgets.text import short_int
+from .widgets.window_layout import LayoutStore, dock_action, fit_to_screen, hide_spare_tab_bars
 
 NODES_MIME = "application/x-netbuilder-nodes"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -56,12 +60,12 @@ def app_icon() -> QIcon:
 class MainWindow(QMainWindow):
     closed = Signal()  # the window accepted a close (after the unsaved-changes question)
     AUTOSAVE_MS = 5000
+    LAYOUT_VERSION = 2  # bump when the docks change: a layout saved before is then ignored
 
-    def __init__(self, doc: Document | None = None):
+    def __init__(self, doc: Document | None = None, restore_layout: bool = True):
         super().__init__()
         self.doc = doc or Document(parent=self)
         self.setWindowIcon(app_icon())
-        self.resize(1440, 900)
         self.canvas = Canvas(self.doc, self)
         self.view = CanvasView(self.canvas)
         self.view.context_menu_hook = self._extend_context_menu
@@ -82,20 +86,27 @@ class MainWindow(QMainWindow):
         self.export_dialog: ExportDialog | None = None
 
         # ---- docks ----
-        layers = self._dock("Layers", self.palette_panel, Qt.LeftDockWidgetArea)
-        self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
-        self.bottom = QTabWidget()
+        self.bottom = ScrollingTabs()  # pages scroll rather than push the window taller
         for widget, title in ((self.problems_panel, "Problems"), (self.summary_panel, "Summary"),
                               (self.code_panel, "Code"), (self.data_panel, "Data"),
                               (self.results_panel, "Results")):
             self.bottom.addTab(widget, title)
-        details = self._dock("Details", self.bottom, Qt.BottomDockWidgetArea)
-        self.resizeDocks([details], [190], Qt.Vertical)
-        self.training_dock = self._dock("Training", self.training.panel, Qt.LeftDockWidgetArea)
-        self.splitDockWidget(layers, self.training_dock, Qt.Vertical)
-        self.live_dock = self._dock("Live", self.training.views, Qt.BottomDockWidgetArea)
-        self.tabifyDockWidget(details, self.live_dock)
-        details.raise_()
+        self.layers_dock = self._dock("Layers", self.palette_panel)
+        self.inspector_dock = self._dock("Inspector", self.inspector)
+        self.training_dock = self._dock("Training", scrollable(self.training.panel))
+        self.details_dock = self._dock("Details", self.bottom)
+        self.live_dock = self._dock("Live", scrollable(self.training.views))
+        self.setDockNestingEnabled(True)
+        for corner, area in ((Qt.TopLeftCorner, Qt.LeftDockWidgetArea),
+                             (Qt.BottomLeftCorner, Qt.LeftDockWidgetArea),
+                             (Qt.TopRightCorner, Qt.RightDockWidgetArea),
+                             (Qt.BottomRightCorner, Qt.RightDockWidgetArea)):
+            self.setCorner(corner, area)  # side columns full height, details under the canvas
+        self.setTabPosition(Qt.RightDockWidgetArea, QTabWidget.North)
+        self._arrange_docks()
+        self.layout_store = LayoutStore(persistence.state_dir() / "layout.ini",
+                                        self.LAYOUT_VERSION)
+        self._sized = False  # the default dock sizes wait for the window's real size
 
         # ---- menus, toolbar, status bar ----
         self._build_actions()
@@ -107,6 +118,10 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(self.AUTOSAVE_MS)
         self._wire()
+        if restore_layout and self.layout_store.restore(self):
+            self._sized = True
+        else:
+            fit_to_screen(self)
 
     def _wire(self) -> None:
         """Everything that connects one feature to another."""
@@ -131,6 +146,7 @@ class MainWindow(QMainWindow):
         # the document's run state follows the training process; the model derives the
         # edit lock from it (netbuilder/document/model.py)
         training.bridge.stateChanged.connect(doc.set_run_state)
+        training.runStarting.connect(self.training_dock.raise_)
         training.bridge.finished.connect(self._run_finished)
         self.live_dock.visibilityChanged.connect(self._grow_live)
         app = QApplication.instance()
@@ -138,13 +154,49 @@ class MainWindow(QMainWindow):
             app.aboutToQuit.connect(training.shutdown)
         self.closed.connect(training.shutdown)
 
-    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable)
-        self.addDockWidget(area, dock)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable
+                         | QDockWidget.DockWidgetFloatable)
         return dock
+
+    # ---- layout -------------------------------------------------------------------------------
+
+    def _arrange_docks(self) -> None:
+        """The default arrangement (at start-up without a saved layout, and Reset Layout)."""
+        for dock, area in ((self.layers_dock, Qt.LeftDockWidgetArea),
+                           (self.inspector_dock, Qt.RightDockWidgetArea),
+                           (self.details_dock, Qt.BottomDockWidgetArea)):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+            dock.show()
+        # one tab group on the right (inspector | training), one below (details | live)
+        for first, second in ((self.inspector_dock, self.training_dock),
+                              (self.details_dock, self.live_dock)):
+            second.setFloating(False)
+            self.tabifyDockWidget(first, second)
+            second.show()
+        if not self.isVisible():
+            hide_spare_tab_bars(self)
+        self.training_dock.raise_()  # nothing is selected yet: the settings, not the inspector
+        self.details_dock.raise_()
+
+    def _size_docks(self) -> None:
+        """Dock sizes as shares of the window: the canvas keeps well over 40 % of it."""
+        w, h = self.width(), self.height()
+        left = int(min(max(0.15 * w, 180), 280))
+        right = int(min(max(0.2 * w, 240), 360))
+        bottom = int(min(max(0.22 * h, 140), 300))
+        self.resizeDocks([self.layers_dock, self.inspector_dock], [left, right], Qt.Horizontal)
+        self.resizeDocks([self.details_dock], [bottom], Qt.Vertical)
+
+    def reset_layout(self) -> None:
+        """View > Reset Layout: the default docks and sizes; the saved layout is forgotten."""
+        self.layout_store.clear()
+        self._arrange_docks()
+        self._size_docks()
 
     # ---- actions ----------------------------------------------------------------------------
 
@@ -205,15 +257,20 @@ class MainWindow(QMainWindow):
         self._action(v, "&Minimap (when the graph does not fit)", self.minimap.set_wanted,
                      K("Ctrl+M"), True, True)
         v.addSeparator()
-        for dock in self.findChildren(QDockWidget):
-            v.addAction(dock.toggleViewAction())
+        self.dock_actions = {}
+        for i, dock in enumerate((self.layers_dock, self.inspector_dock, self.training_dock,
+                                  self.details_dock, self.live_dock), start=1):
+            self.dock_actions[dock.objectName()] = act = dock_action(self, dock, K(f"Ctrl+{i}"))
+            v.addAction(act)
+        v.addSeparator()
+        self._action(v, "&Reset Layout", self.reset_layout)
 
         t = mb.addMenu("&Train")
         for act in self.training.panel.actions:
             t.addAction(act)
         t.addSeparator()
-        t.addAction(self.training_dock.toggleViewAction())
-        t.addAction(self.live_dock.toggleViewAction())
+        t.addAction(self.dock_actions["Training"])
+        t.addAction(self.dock_actions["Live"])
         bar = self.addToolBar("Training")
         bar.setObjectName("Training toolbar")
         for act in self.training.panel.actions:
@@ -268,6 +325,8 @@ class MainWindow(QMainWindow):
         ids = self.canvas.selected_node_ids()
         self.doc.model.set_selection(ids)
         self.inspector.set_node(ids[0] if len(ids) == 1 else None)
+        if len(ids) == 1 and not self.inspector_dock.isHidden():
+            self.inspector_dock.raise_()  # it shares the right column with Training
 
     def _show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -294,9 +353,13 @@ class MainWindow(QMainWindow):
         self.live_dock.raise_()
 
     def _grow_live(self, visible: bool) -> None:
-        if visible and self.live_dock.height() < 300:
-            QTimer.singleShot(0, lambda: self.resizeDocks([self.live_dock], [330],
-                                                          Qt.Vertical))
+        if visible and not self.live_dock.isFloating():
+            QTimer.singleShot(0, self._live_height)  # its geometry is stale until then
+
+    def _live_height(self) -> None:
+        want = min(330, int(0.4 * self.height()))  # the canvas keeps most of a small window
+        if self.live_dock.isVisible() and self.live_dock.height() < want - 30:
+            self.resizeDocks([self.live_dock], [want], Qt.Vertical)
 
     def _train_refused(self, problem) -> None:
         """Train was refused by the analysis: keep the Problems list in view with its first
@@ -333,18 +396,11 @@ class MainWindow(QMainWindow):
         self._update_title()
         QTimer.singleShot(0, self.view.fit_all)
 
-    def resizeEvent(self, e):
-        super().resizeEvent(e)
-        self._place_minimap()
-
     def showEvent(self, e):
         super().showEvent(e)
-        self._place_minimap()
-
-    def _place_minimap(self) -> None:
-        vp = self.view.viewport()
-        self.minimap.move(vp.width() - self.minimap.width() - 12,
-                          vp.height() - self.minimap.height() - 12)
+        if not self._sized:
+            self._sized = True
+            self._size_docks()
 
     # ---- editing ----------------------------------------------------------------------------
 
@@ -522,6 +578,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, e: QCloseEvent) -> None:
         if self.maybe_save():
             self.clear_recovery()
+            self.layout_store.save(self)
             e.accept()
             self.closed.emit()
         else:

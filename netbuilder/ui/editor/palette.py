@@ -12,12 +12,14 @@ import math
 import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QLabel, QLineEdit, QScrollArea,
-                               QSplitter, QStackedWidget, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QLineEdit,
+                               QScrollArea, QSplitter, QStackedWidget, QToolButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...core import registry
 from ..widgets import theme
+from ..widgets.compact import ElidedLabel
+from ..widgets.plots import add_legend
 
 MIME_LAYER = "application/x-netbuilder-layer"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -127,7 +129,11 @@ def _chip(text: str, category: str, font: QFont, ratio: float) -> QPixmap:
 
 
 class Palette(QWidget):
-    """Search box + categorised layer tree + a help pane for the current layer type."""
+    """Search box + categorised layer tree + a help pane for the current layer type.
+
+    The tree comes first: the help pane sits under a splitter, scrolls inside whatever height
+    it is given, and folds to one line (the layer's name and the start of its description,
+    the whole of it in the tooltip) with the arrow in its header."""
 
     addRequested = Signal(str)  # a layer type name
 
@@ -143,10 +149,17 @@ class Palette(QWidget):
         self.tree.activatedByKey.connect(self._request)
         self.tree.currentItemChanged.connect(lambda cur, _prev: self._show_help(cur))
 
-        self.title = QLabel()
+        self.title = ElidedLabel()
         bold = self.title.font()
         bold.setBold(True)
         self.title.setFont(bold)
+        self.help_toggle = QToolButton(checkable=True, checked=True, autoRaise=True)
+        self.help_toggle.setArrowType(Qt.ArrowType.DownArrow)
+        self.help_toggle.setToolTip("Show or hide the description of the layer")
+        self.help_toggle.toggled.connect(self.set_help_expanded)
+        self.summary = ElidedLabel()  # the folded pane's one line
+        self.summary.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
+        self.summary.hide()
         self.doc = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.doc.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # The plot is made on first use: pyqtgraph costs ~0.5 s to import, and the window
@@ -164,21 +177,38 @@ class Palette(QWidget):
         self.figure.addWidget(details_scroll)
         self.figure.setFixedHeight(170)
 
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(4, 0, 4, 0)
+        body_layout.setSpacing(4)
+        body_layout.addWidget(self.doc)
+        body_layout.addWidget(self.figure)
+        body_layout.addStretch(1)
+        self.help_body = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.help_body.setWidget(body)
+        self.help_body.setMinimumHeight(40)
+
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.setSpacing(2)
+        head.addWidget(self.help_toggle)
+        head.addWidget(self.title, 1)
         help_pane = QWidget()
         help_layout = QVBoxLayout(help_pane)
-        help_layout.setContentsMargins(4, 4, 4, 0)
-        help_layout.setSpacing(4)
-        help_layout.addWidget(self.title)
-        help_layout.addWidget(self.doc)
-        help_layout.addWidget(self.figure)
-        help_layout.addStretch(1)
+        help_layout.setContentsMargins(0, 2, 0, 0)
+        help_layout.setSpacing(2)
+        help_layout.addLayout(head)
+        help_layout.addWidget(self.summary)
+        help_layout.addWidget(self.help_body, 1)
+        self.help_pane = help_pane
 
-        split = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        self.split = split = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         split.addWidget(self.tree)
         split.addWidget(help_pane)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 0)
-        split.setSizes([420, 260])
+        split.setSizes([640, 300])  # the list gets about two thirds
+        self.tree.setMinimumHeight(120)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -191,7 +221,23 @@ class Palette(QWidget):
 
     def sizeHint(self) -> QSize:
         # A dock column; without this the plot (a QGraphicsView) asks for 600+ px.
-        return QSize(270, 640)
+        return QSize(240, 640)
+
+    def set_help_expanded(self, on: bool) -> None:
+        """Unfold the help pane (description and plot) or fold it to one line."""
+        if self.help_toggle.isChecked() != on:
+            self.help_toggle.setChecked(on)  # comes back here through toggled
+            return
+        self.help_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.help_body.setVisible(on)
+        self.summary.setVisible(not on)
+        total = sum(self.split.sizes())
+        folded = self.help_pane.minimumSizeHint().height()
+        help_h = max(folded, int(total * 0.32)) if on else folded
+        self.split.setSizes([max(0, total - help_h), help_h])
+
+    def help_expanded(self) -> bool:
+        return self.help_toggle.isChecked()
 
     # ---- building ------------------------------------------------------------------------
 
@@ -248,9 +294,7 @@ class Palette(QWidget):
             axis = plot.getAxis(name)
             axis.setPen(pg.mkPen(theme.muted_colour()))
             axis.setTextPen(pg.mkPen(text))
-        legend = plot.addLegend(offset=(6, 4), labelTextColor=text,
-                                brush=pg.mkBrush(pal.color(QPalette.ColorRole.Base)))
-        legend.setLabelTextSize("8pt")
+        add_legend(plot, pal, size="8pt")  # under the axis, not over the curves
         return plot
 
     def _style_curves(self) -> None:
@@ -345,12 +389,14 @@ class Palette(QWidget):
             self.title.setText("No layer matches" if nothing else "Layers")
             self.doc.setText(f"Nothing contains “{query}”." if nothing else
                              "Drag a layer onto the canvas, or double-click it to add it.")
+            self.summary.setText(self.doc.text())
             self.details.setText("")
             self.figure.setCurrentIndex(1)
             return
         spec = registry.get(type_name)
         self.title.setText(f"{spec.type}  ·  {spec.category}")
         self.doc.setText(spec.doc)
+        self.summary.setText(spec.doc)
         if spec.formula is None:
             self.details.setText(_params_html(spec))
             self.figure.setCurrentIndex(1)

@@ -147,7 +147,13 @@ class CanvasView(QGraphicsView):
 
 class Minimap(QGraphicsView):
     """An overview of the whole graph with the main view's visible area outlined;
-    clicking moves the main view there."""
+    clicking moves the main view there.
+
+    It floats over the canvas, so it must never hide a node: it is shown only when the graph
+    does not fit in the view, in the first corner (bottom right, bottom left, top right, top
+    left) with no node under it, and not at all when every corner has one."""
+
+    MARGIN = 10
 
     def __init__(self, view: CanvasView, parent=None):
         super().__init__(view.scene(), parent)
@@ -156,26 +162,60 @@ class Minimap(QGraphicsView):
         self.setRenderHints(QPainter.Antialiasing)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setFixedSize(200, 130)
+        self.setFixedSize(168, 108)
         self.setFrameShape(QGraphicsView.StyledPanel)
         self.wanted = True  # the user's choice (View > Minimap)
         view.horizontalScrollBar().valueChanged.connect(self.refit)
         view.verticalScrollBar().valueChanged.connect(self.refit)
         view.zoomChanged.connect(self.refit)
         view.scene().changed.connect(self.refit)
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() in (event.Type.Resize, event.Type.Show):
+            self.refit()
+        return False
 
     def set_wanted(self, on: bool) -> None:
         self.wanted = on
         self.refit()
 
+    def _corners(self) -> list[QRectF]:
+        """Where the minimap may sit, in the main view's coordinates, best first."""
+        vp = self.main.viewport().geometry()
+        w, h, m = self.width(), self.height(), self.MARGIN
+        left, top = vp.left() + m, vp.top() + m
+        right, bottom = vp.right() - m - w + 1, vp.bottom() - m - h + 1
+        return [QRectF(x, y, w, h) for x, y in ((right, bottom), (left, bottom),
+                                               (right, top), (left, top))]
+
+    def free_corner(self) -> QRectF | None:
+        """The first corner with no node under it (None: every corner covers one)."""
+        vp_origin = self.main.viewport().geometry().topLeft()
+        nodes = [item.sceneBoundingRect() for item in self.main.canvas.nodes.values()]
+        for rect in self._corners():
+            in_vp = rect.translated(-vp_origin.x(), -vp_origin.y()).toAlignedRect()
+            scene_rect = self.main.mapToScene(in_vp).boundingRect()
+            if not any(scene_rect.intersects(n) for n in nodes):
+                return rect
+        return None
+
     def refit(self, *args) -> None:
-        """Shown only when wanted and the graph does not fit in the main view."""
+        """Shown only when wanted, the graph does not fit in the main view, and a corner of
+        the view is free of nodes."""
         rect = self.scene().itemsBoundingRect()
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
-        self.setVisible(self.wanted and not rect.isEmpty() and not visible.contains(rect))
-        if self.isVisible():
-            self.fitInView(rect.adjusted(-80, -80, 80, 80), Qt.KeepAspectRatio)
-            self.viewport().update()
+        corner = None
+        if self.wanted and not rect.isEmpty() and not visible.contains(rect):
+            corner = self.free_corner()
+        if corner is None:
+            self.hide()
+            return
+        self.move(int(corner.x()), int(corner.y()))
+        self.show()
+        self.raise_()
+        self.fitInView(rect.adjusted(-80, -80, 80, 80), Qt.KeepAspectRatio)
+        self.viewport().update()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()

@@ -28,6 +28,7 @@ from ...core.project import LOSSES, TrainingSettings
 from ...training.events import BatchEnd, EpochEnd, Failed, Finished, Paused, Started
 from ..document.commands import SetTraining
 from ..widgets import theme
+from ..widgets.compact import ElidedLabel
 from .bridge import TrainingBridge
 
 LOSS_LABELS = {"mse": "MSE", "l1": "L1 (MAE)", "huber": "Huber", "bce": "BCE",
@@ -122,6 +123,13 @@ class TrainingPanel(QWidget):
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Seed", self.seed), ("Device", self.device)):
             form.addRow(label, w)
+        for w in self.fields.values():  # a narrow column: fields shrink, text elides
+            if isinstance(w, QComboBox):
+                w.setSizeAdjustPolicy(
+                    QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                w.setMinimumContentsLength(6)
+            else:
+                w.setMinimumWidth(64)
         self.form = form
         self.settings_box = QWidget()
         self.settings_box.setLayout(form)
@@ -150,6 +158,7 @@ class TrainingPanel(QWidget):
             b.setDefaultAction(act)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setMinimumWidth(36)
             row.addWidget(b)
             self.buttons[act.text()] = b
         lay.addLayout(row)
@@ -161,13 +170,14 @@ class TrainingPanel(QWidget):
         for bar in (self.epoch_bar, self.batch_bar):
             bar.setTextVisible(True)
             bar.setMaximumHeight(16)
+            bar.setMinimumWidth(60)
             bar.setValue(0)
         grid.addWidget(QLabel("Epoch"), 0, 0)
         grid.addWidget(self.epoch_bar, 0, 1)
         grid.addWidget(QLabel("Batch"), 1, 0)
         grid.addWidget(self.batch_bar, 1, 1)
         lay.addLayout(grid)
-        self.rate_label = QLabel("Not training")
+        self.rate_label = ElidedLabel("Not training")  # a long status never widens the dock
         self.rate_label.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
         lay.addWidget(self.rate_label)
         self.error = QLabel(wordWrap=True)

@@ -34,27 +34,96 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
         plot.setLabel("left", left, color=text.name())
     if bottom:
         plot.setLabel("bottom", bottom, color=text.name())
-    plot.setMinimumSize(160, 120)
+    plot.setMinimumSize(120, 90)  # docks share small screens; the dock scrolls below this
     return plot
 
 
-def add_legend(plot, pal: QPalette | None = None, offset=(-4, 4), alpha: int = 200,
+def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
                size: str = "7.5pt"):
-    """A legend whose translucent background keeps the curves behind it visible."""
+    """A legend in its own row under the x axis, entries side by side: outside the data,
+    so it never hides a curve. Curves plotted with `name=` join it (plotItem.legend)."""
     import pyqtgraph as pg
 
     pal = pal or theme.palette()
-    base = QColor(pal.color(QPalette.ColorRole.Base))
-    base.setAlpha(alpha)
-    legend = plot.addLegend(offset=offset, labelTextColor=pal.color(QPalette.ColorRole.Text),
-                            brush=pg.mkBrush(base))
+    item = plot.getPlotItem()
+    if item.legend is not None:
+        return item.legend
+    legend = _row_legend_class()(horSpacing=8,
+                                 labelTextColor=pal.color(QPalette.ColorRole.Text))
     legend.setLabelTextSize(size)
+    if alpha:
+        base = QColor(pal.color(QPalette.ColorRole.Base))
+        base.setAlpha(alpha)
+        legend.setBrush(pg.mkBrush(base))
+    item.layout.addItem(legend, LEGEND_ROW, 1)  # rows 0-3: title, top axis, view, x axis
+    item.legend = legend
     return legend
 
 
 def panel_legend(plot, pal: QPalette | None = None):
-    """The legend of the Data and Results panels' plots (a little larger, top left)."""
-    return add_legend(plot, pal, offset=(6, 4), alpha=170, size="8pt")
+    """The legend of the Data and Results panels' plots (a little larger)."""
+    return add_legend(plot, pal, size="8pt")
+
+
+LEGEND_ROW = 4
+_ROW_LEGEND = None
+
+
+def _row_legend_class():
+    """pyqtgraph's LegendItem sizes itself by moving to (0, 0); in the plot's layout it
+    must ask the layout instead. One row of entries (a row costs the plot ~15 px of
+    height; wrapping would cost more), and a small minimum width, so that a legend never
+    makes the plot wider than its widget (the whole drawing would be cut off): on a narrow
+    plot the last entries are cut instead. Made lazily: pyqtgraph loads on first use."""
+    global _ROW_LEGEND
+    if _ROW_LEGEND is None:
+        import pyqtgraph as pg
+        from PySide6.QtCore import QSizeF, Qt
+        from PySide6.QtWidgets import QSizePolicy
+
+        class RowLegend(pg.LegendItem):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+                self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
+
+            def _cell_width(self) -> float:
+                gap = 2 * self.layout.horizontalSpacing()
+                return max((s.boundingRect().width() + lab.minimumWidth() + gap
+                            for s, lab in self.items), default=0.0)
+
+            def _relayout(self) -> None:
+                self.columnCount = max(1, len(self.items))
+                for i in range(self.layout.count() - 1, -1, -1):
+                    self.layout.removeAt(i)
+                for i, (sample, label) in enumerate(self.items):
+                    row, col = divmod(i, self.columnCount)
+                    self.layout.addItem(sample, row, 2 * col,
+                                        alignment=Qt.AlignmentFlag.AlignVCenter)
+                    self.layout.addItem(label, row, 2 * col + 1)
+                self.rowCount = -(-len(self.items) // self.columnCount)
+
+            def _addItemToLayout(self, sample, label):  # noqa: N802 (pyqtgraph's hook)
+                self._relayout()
+
+            def updateSize(self):  # noqa: N802
+                self._relayout()
+                self.updateGeometry()
+
+            def sizeHint(self, which, constraint=QSizeF()):  # noqa: N802
+                hint = super().sizeHint(which, constraint)
+                if which == Qt.SizeHint.MinimumSize:  # may be cut: never widens the plot
+                    return QSizeF(min(hint.width(), self._cell_width()), hint.height())
+                return hint
+
+            def boundingRect(self):  # noqa: N802
+                return self.rect()
+
+            def mouseDragEvent(self, ev):  # noqa: N802 (it stays in its row)
+                ev.ignore()
+
+        _ROW_LEGEND = RowLegend
+    return _ROW_LEGEND
 
 
 class StickyRange:
