@@ -181,7 +181,8 @@ def run(project: str | None = None, screenshot: str | None = None,
     from ..core import shapecache, shapes
     from ..core.project import ProjectError
     from .. import examples
-    from .mainwindow import MainWindow, state_dir
+    from .document.persistence import state_dir
+    from .mainwindow import MainWindow
 
     cache_path = state_dir() / "shape-cache.json"
     shapecache.load(cache_path)
@@ -201,11 +202,11 @@ def run(project: str | None = None, screenshot: str | None = None,
             QMessageBox.warning(win, "Cannot open project", str(e))
     if os.environ.get("NETBUILDER_REPORT_STARTUP"):
         _FirstPaint(win)
+        _report_first_shapes(win.doc)
     if screenshot and size is None:
         size = SCREENSHOT_SIZE  # offscreen has no real screen to fit
     if size is not None:
         win.resize(*size)
-        _report_first_shapes(win.doc)
     _show_cached_shapes(win.doc)
     win.show()
     win.view.fit_all()
