@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QLabel, QLineEdit, QSc
 
 from ...core import registry
 from ..widgets import theme
+from .palette_blocks import block_mime, payload_of
 
 MIME_LAYER = "application/x-netbuilder-layer"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -79,6 +80,8 @@ class LayerTree(QTreeWidget):
         return [MIME_LAYER, "text/plain"]
 
     def mimeData(self, items) -> QMimeData:
+        if items and payload_of(items[0]):  # a block entry (palette_blocks.py)
+            return block_mime(payload_of(items[0]))
         names = [it.data(0, TYPE_ROLE) for it in items if it.data(0, TYPE_ROLE)]
         return layer_mime(names[0]) if names else QMimeData()
 
@@ -91,7 +94,7 @@ class LayerTree(QTreeWidget):
             return
         drag = QDrag(self)
         drag.setMimeData(self.mimeData([item]))
-        pix = _chip(type_name, registry.get(type_name).category, self.font(),
+        pix = _chip(item.text(0), registry.get(type_name).category, self.font(),
                     self.devicePixelRatioF())
         drag.setPixmap(pix)
         drag.setHotSpot(QPoint(12, int(pix.height() / pix.devicePixelRatio() / 2)))
@@ -130,6 +133,7 @@ class Palette(QWidget):
     """Search box + categorised layer tree + a help pane for the current layer type."""
 
     addRequested = Signal(str)  # a layer type name
+    blockRequested = Signal(tuple)  # a block entry's payload (palette_blocks.py)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -275,7 +279,8 @@ class Palette(QWidget):
             for j in range(head.childCount()):
                 item = head.child(j)
                 spec = registry.get(item.data(0, TYPE_ROLE))
-                haystack = f"{spec.type} {spec.category} {spec.doc}".lower()
+                haystack = f"{spec.type} {spec.category} {spec.doc} {item.text(0)} " \
+                    f"{item.toolTip(0) if payload_of(item) else ''}".lower()
                 hide = not all(w in haystack for w in words)
                 item.setHidden(hide)
                 if not hide:
@@ -316,6 +321,9 @@ class Palette(QWidget):
     # ---- adding --------------------------------------------------------------------------
 
     def _request(self, item: QTreeWidgetItem, *_column) -> None:
+        if payload_of(item):
+            self.blockRequested.emit(payload_of(item))
+            return
         type_name = item.data(0, TYPE_ROLE) if item else None
         if type_name:
             self.addRequested.emit(type_name)
@@ -351,6 +359,12 @@ class Palette(QWidget):
         spec = registry.get(type_name)
         self.title.setText(f"{spec.type}  ·  {spec.category}")
         self.doc.setText(spec.doc)
+        if payload_of(item):  # a block entry: its own name and description
+            self.title.setText(f"{item.text(0)}  ·  {spec.category}")
+            self.doc.setText(item.toolTip(0))
+            self.details.setText("")
+            self.figure.setCurrentIndex(1)
+            return
         if spec.formula is None:
             self.details.setText(_params_html(spec))
             self.figure.setCurrentIndex(1)

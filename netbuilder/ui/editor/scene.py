@@ -18,7 +18,8 @@ from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
 
 
 class Canvas(QGraphicsScene):
-    """Mirrors `doc.graph`. Gestures push commands; graph events update the items."""
+    """Mirrors the shown graph (`doc.levels.graph`: the top graph or an opened block
+    definition). Gestures push commands; graph events update the items."""
 
     nodeDoubleClicked = Signal(str)
     addRequestedAt = Signal(str, QPointF)
@@ -36,17 +37,22 @@ class Canvas(QGraphicsScene):
         self._graph = None
         self.selectionChanged.connect(self._raise_selected)
         doc.projectReplaced.connect(self.rebuild)
+        doc.levels.changed.connect(self.rebuild)
         doc.analysisChanged.connect(self.refresh_status)
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
+
+    @property
+    def graph(self):
+        return self.doc.levels.graph
 
     def _connect_graph(self) -> None:
         if self._graph is not None:
             ev = self._graph.events
             for sig, cb in self._handlers():
                 getattr(ev, sig).disconnect(cb)
-        self._graph = self.doc.graph
+        self._graph = self.graph
         ev = self._graph.events
         for sig, cb in self._handlers():
             getattr(ev, sig).connect(cb)
@@ -57,14 +63,14 @@ class Canvas(QGraphicsScene):
                 ("edge_removed", self._edge_removed), ("reset", self.rebuild))
 
     def rebuild(self) -> None:
-        if self._graph is not self.doc.graph:
+        if self._graph is not self.graph:
             self._connect_graph()
         self.clear()
         self.nodes, self.edges = {}, {}
         self._wire_item = None
-        for node in self.doc.graph.nodes.values():
+        for node in self.graph.nodes.values():
             self._node_added(node)
-        for edge in self.doc.graph.edges:
+        for edge in self.graph.edges:
             self._edge_added(edge)
         self.refresh_status()
 
@@ -102,9 +108,9 @@ class Canvas(QGraphicsScene):
             self.removeItem(item)
 
     def refresh_status(self) -> None:
-        infos = self.doc.infos
+        infos = self.doc.levels.infos()
         by_node: dict[str, list] = {}
-        for p in self.doc.problems:
+        for p in self.doc.levels.problems():
             if p.node_id:
                 by_node.setdefault(p.node_id, []).append(p)
         for nid, item in self.nodes.items():
@@ -145,7 +151,7 @@ class Canvas(QGraphicsScene):
     # ---- gestures ---------------------------------------------------------------------------
 
     def delete_selection(self) -> None:
-        self.push(commands.delete_nodes(self.doc.graph, self.selected_node_ids(),
+        self.push(commands.delete_nodes(self.graph, self.selected_node_ids(),
                                         self.selected_edges()))
 
     def add_node_at(self, type_name: str, pos: QPointF) -> str:
@@ -153,7 +159,7 @@ class Canvas(QGraphicsScene):
         x, y = pos.x() - NODE_W / 2, pos.y() - 40
         if self.snap:
             x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
-        graph = self.doc.graph
+        graph = self.graph
         edge_item = self.edge_at(pos)
         spec = registry.get(type_name)
         if edge_item is not None and spec.input_ports({}) and spec.outputs:
@@ -206,7 +212,7 @@ class Canvas(QGraphicsScene):
         self.connect_ports(out.node_item.node_id, out.name, inp.node_item.node_id, inp.name)
 
     def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
-        self.push(commands.connect_replacing(self.doc.graph, src, dst, src_port, dst_port))
+        self.push(commands.connect_replacing(self.graph, src, dst, src_port, dst_port))
 
     def mousePressEvent(self, e):
         super().mousePressEvent(e)
@@ -221,10 +227,10 @@ class Canvas(QGraphicsScene):
             if item is not None:
                 new = (item.pos().x(), item.pos().y())
                 if new != old:
-                    moves[nid] = (self.doc.graph.node(nid).pos, new)
+                    moves[nid] = (self.graph.node(nid).pos, new)
         self._press_pos = {}
         if moves:  # one undo entry for the whole drag
-            self.push(commands.Move(self.doc.graph, moves))
+            self.push(commands.Move(self.graph, moves))
 
     def contextMenuEvent(self, e):
         item = next((i for i in self.items(e.scenePos())
@@ -237,7 +243,7 @@ class Canvas(QGraphicsScene):
             menu.addAction("Delete", self.delete_selection)
         elif isinstance(item, EdgeItem):
             menu.addAction("Delete wire", lambda: self.push(
-                commands.delete_nodes(self.doc.graph, [], [item.edge])))
+                commands.delete_nodes(self.graph, [], [item.edge])))
         else:
             add = menu.addMenu("Add layer")
             pos = e.scenePos()
@@ -252,8 +258,8 @@ class Canvas(QGraphicsScene):
         menu.exec(e.screenPos())
 
     def auto_layout(self) -> None:
-        pos = auto_layout(self.doc.graph)
-        graph = self.doc.graph
+        pos = auto_layout(self.graph)
+        graph = self.graph
         moves = {nid: (graph.node(nid).pos, p) for nid, p in pos.items()
                  if graph.node(nid).pos != p}
         if moves:
