@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import QObject, Signal
 
 from ...core.analysis import Problem
-from ...core.blocks import BLOCK, SEP
+from ...core.blocks import BLOCK
 from ...core.graph import Graph
 
 TOP_NAME = "Model"
@@ -105,8 +105,8 @@ class Levels(QObject):
                 out.append(level.block)
                 continue
             label = node.name
-            if node.params["repeat"] > 1:
-                label += f" {SEP.strip()} {level.copy}"
+            if node.params["repeat"] > 1:  # which copy, numbered as in the state_dict
+                label += f".{level.copy}"
             if level.block != node.name:
                 label += f" ({level.block})"
             out.append(label)

@@ -124,6 +124,25 @@ class BlockActions(QObject):
         if len(ids) == 1:
             self.open_instance(ids[0])
 
+    def show_path(self, path) -> None:
+        """Open the blocks along `path` (node ids from the top level down, as the summary
+        gives them) and select its last node."""
+        path = list(path)
+        moved = self.levels.depth != 0 or len(path) > 1
+        self.levels.go(0)
+        for nid in path[:-1]:
+            if not self.levels.enter(nid):
+                return
+        if moved:
+            self._fit()
+        center = getattr(self.view, "center_on_node", None)
+        if center is not None and path:
+            center(path[-1])
+
+    def show_path_to(self, node_id: str) -> None:
+        """A top-level node: shown at the top level (a problem or summary row's node)."""
+        self.show_path([node_id])
+
     def key_pressed(self, event) -> bool:
         """The canvas's keys for levels: Esc goes up; Backspace too when nothing is
         selected (with a selection it deletes, as before)."""
