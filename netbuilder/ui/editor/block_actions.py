@@ -5,7 +5,8 @@ show the level the command was made at.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
+import shiboken6
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog
 
@@ -49,6 +50,8 @@ class BlockActions(QObject):
         return act
 
     def _enable(self) -> None:
+        if not shiboken6.isValid(self.canvas):
+            return  # the window is being torn down
         ids = self.canvas.selected_node_ids()
         graph = self.canvas.graph
         blocks = [i for i in ids if i in graph.nodes and graph.nodes[i].type == BLOCK]
@@ -112,12 +115,17 @@ class BlockActions(QObject):
         node = self.canvas.graph.nodes.get(node_id)
         if node is None or node.type != BLOCK:
             return False
-        if not self.levels.enter(node_id):
+        if node.params["block"] not in node.library:
             self.message.emit(f"{node.name}: block {node.params['block']!r} is not defined "
                               f"in this project")
             return True
-        self._fit()
+        # Later: a double-click is still being delivered to the item the rebuild deletes.
+        QTimer.singleShot(0, lambda: self._open(node_id))
         return True
+
+    def _open(self, node_id: str) -> None:
+        if self.levels.enter(node_id):
+            self._fit()
 
     def open_selected(self) -> None:
         ids = self.canvas.selected_node_ids()
@@ -164,6 +172,8 @@ class BlockActions(QObject):
     def _follow_undo(self, index: int) -> None:
         """Undo/redo of an edit made at another level: show that level."""
         stack = self.doc.undo_stack
+        if not shiboken6.isValid(stack) or not shiboken6.isValid(self.canvas):
+            return
         before, self._index = self._index, index
         cmd = stack.command(index) if index < before else (
             stack.command(index - 1) if index > 0 else None)

@@ -65,8 +65,8 @@ class Canvas(QGraphicsScene):
     def rebuild(self) -> None:
         if self._graph is not self.graph:
             self._connect_graph()
+        self.nodes, self.edges = {}, {}  # first: clear() reports the selection change
         self.clear()
-        self.nodes, self.edges = {}, {}
         self._wire_item = None
         for node in self.graph.nodes.values():
             self._node_added(node)
