@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
 
 from ...core.graph import Edge, Node
 from ..widgets.text import short_int
-from .block_items import paint_block_marks
+from .block_items import paint_block_marks, repeat_badge
 from ..widgets.theme import category_colour, is_dark, muted_colour, severity_colour
 
 GRID = 20.0
@@ -116,6 +116,8 @@ class NodeItem(QGraphicsObject):
 
     def key_text(self) -> str:
         spec, p = self.node.spec, self.node.params
+        if self.node.type == "Block":  # its definition, e.g. "Block · Bottleneck ×3"
+            return f"{p.get('block')} {repeat_badge(self.node)}".strip()
         bits = []
         for k in spec.key_params:
             v = p.get(k)
