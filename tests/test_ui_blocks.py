@@ -340,3 +340,34 @@ def test_save_and_reopen_a_grouped_project(window, qtbot, tmp_path):
     double_click(qtbot, w, "Stem")
     assert w.breadcrumb.labels() == ["Model", "Stem"]
     assert {n.type for n in w.canvas.graph.nodes.values()} >= {"Conv2d", "ReLU"}
+
+
+def test_a_problem_inside_a_block_is_marked_there_and_the_problems_row_opens_it(window,
+                                                                                  qtbot):
+    w = window
+    g = load(w, "small_resnet")
+    definition = g.blocks["Basic Block"]
+    conv1 = definition.by_name("conv1")
+    double_click(qtbot, w, "layer1")
+    edge = definition.edge_into(conv1.id, "in")
+    w.canvas.clearSelection()
+    w.canvas.edges[edge].setSelected(True)
+    key(qtbot, w, Qt.Key.Key_Delete)  # cut the wire into conv1, inside the block
+    assert definition.edge_into(conv1.id, "in") is None
+    qtbot.waitUntil(lambda: w.canvas.nodes[conv1.id].severity == "error")
+    key(qtbot, w, Qt.Key.Key_Escape)
+    # at the top level only top-level nodes are marked (ids inside a block are its own)
+    marked = {nid for nid, item in w.canvas.nodes.items() if item.severity == "error"}
+    assert marked <= {g.by_name("layer1").id}
+
+    w.bottom.setCurrentWidget(w.problems_panel)
+    settle(w)
+    tree = w.problems_panel.tree
+    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    row = next(r for r in rows if r.text(1) == "Basic Block › conv1")
+    assert "not connected" in row.text(0)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(row).center())
+    settle(w)
+    assert w.doc.levels.block == "Basic Block"
+    assert w.canvas.selected_node_ids() == [conv1.id]

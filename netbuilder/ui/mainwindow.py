@@ -121,7 +121,9 @@ class MainWindow(QMainWindow):
         self.palette_panel.addRequested.connect(self.add_layer_at_center)
         self.palette_panel.blockRequested.connect(self.blocks.add_block_at_center)
         self.blocks.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.problems_panel.nodeActivated.connect(self.view.center_on_node)
+        self.problems_panel.nodeActivated.connect(self.blocks.show_path_to)
+        self.problems_panel.blockNodeActivated.connect(self.blocks.show_in_block)
+        self.problems_panel.pathActivated.connect(self.blocks.show_path)
         self.summary_panel.nodeActivated.connect(self.blocks.show_path_to)
         self.summary_panel.pathActivated.connect(self.blocks.show_path)
         canvas.selectionChanged.connect(self._selection_changed)
@@ -134,7 +136,7 @@ class MainWindow(QMainWindow):
         doc.editRefused.connect(self._edit_refused)
         doc.lockChanged.connect(self._lock_changed)
         training.badgesChanged.connect(canvas.set_badges)
-        training.failedAt.connect(self.view.center_on_node)
+        training.failedAt.connect(self.blocks.show_path_to)  # a top-level node
         training.runStarting.connect(self._show_live)
         training.bridge.finished.connect(self._run_finished)
         self.live_dock.visibilityChanged.connect(self._grow_live)
@@ -270,7 +272,7 @@ class MainWindow(QMainWindow):
         if not shiboken6.isValid(self.canvas):
             return  # the window is being torn down
         ids = self.canvas.selected_node_ids()
-        if len(ids) == 1:
+        if len(ids) == 1 and self.doc.levels.depth == 0:  # (ids inside a block differ)
             self.training.select_layer(ids[0])
 
     # ---- training, data and results ------------------------------------------------------

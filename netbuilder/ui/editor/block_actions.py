@@ -70,6 +70,9 @@ class BlockActions(QObject):
 
     def group_selection(self, name: str | None = None) -> str | None:
         """Group the selected nodes into a new block; returns the instance's id."""
+        if self.doc.locked:  # the dry run below would touch the graph a run uses
+            self.doc.editRefused.emit(self.doc.lock_reason)
+            return None
         ids = self.canvas.selected_node_ids()
         if not ids:
             self.message.emit("Select the nodes to group into a block first")
@@ -146,6 +149,17 @@ class BlockActions(QObject):
         center = getattr(self.view, "center_on_node", None)
         if center is not None and path:
             center(path[-1])
+
+    def show_in_block(self, block: str, node_id: str) -> None:
+        """Open definition `block` (through its first instance) and select a node in it."""
+        lib = self.doc.graph.blocks
+        if block not in lib:
+            return
+        self.levels.show_graph(lib[block])
+        self._fit()
+        center = getattr(self.view, "center_on_node", None)
+        if center is not None:
+            center(node_id)
 
     def show_path_to(self, node_id: str) -> None:
         """A top-level node: shown at the top level (a problem or summary row's node)."""

@@ -55,6 +55,8 @@ class ProblemsPanel(QWidget):
     """Errors and warnings, errors first; a click on one selects its layer."""
 
     nodeActivated = Signal(str)
+    blockNodeActivated = Signal(str, str)  # a node inside a block definition: (name, id)
+    pathActivated = Signal(tuple)  # a layer deep inside an instance: node ids down to it
     countsChanged = Signal(int, int)  # errors, warnings (e.g. for the dock title)
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
@@ -92,13 +94,24 @@ class ProblemsPanel(QWidget):
 
     def refresh(self) -> None:
         self.tree.clear()
-        nodes = self.doc.graph.nodes
+        nodes, lib = self.doc.graph.nodes, self.doc.graph.blocks
         for p in self.doc.problems:
-            node = nodes.get(p.node_id) if p.node_id else None
-            item = QTreeWidgetItem([p.message, node.name if node else "—"])
+            # a problem inside a block definition names a node of that definition
+            inside = p.block is not None and p.block in lib
+            graph_nodes = lib[p.block].nodes if inside else nodes
+            node = graph_nodes.get(p.node_id) if p.node_id else None
+            label = node.name if node else "—"
+            if p.block is not None:
+                label = f"{p.block}{SEP}{label}" if node else p.block
+            item = QTreeWidgetItem([p.message, label])
             item.setIcon(0, theme.severity_icon(p.severity))
             item.setToolTip(0, f"{p.severity}: {p.message}")
-            item.setData(0, NODE_ROLE, p.node_id if node else None)
+            item.setData(0, NODE_ROLE, p.node_id if node and not inside else None)
+            # where to go: (block name, node id), or node ids down an instance's path
+            if inside and node:
+                item.setData(0, PATH_ROLE, ["block", p.block, p.node_id])
+            elif len(p.path) > 2:
+                item.setData(0, PATH_ROLE, ["path", p.path[0], *p.path[2::2]])
             self.tree.addTopLevelItem(item)
         self.stack.setCurrentWidget(self.tree if self.doc.problems else self.empty)
         self.countsChanged.emit(*self.counts())
@@ -108,9 +121,13 @@ class ProblemsPanel(QWidget):
         return sev.count(ERROR), sev.count(WARNING)
 
     def _activate(self, item: QTreeWidgetItem, *_column) -> None:
-        node_id = item.data(0, NODE_ROLE)
-        if node_id:
-            self.nodeActivated.emit(node_id)
+        where = item.data(0, PATH_ROLE)
+        if where and where[0] == "block":
+            self.blockNodeActivated.emit(where[1], where[2])
+        elif where and where[0] == "path":
+            self.pathActivated.emit(tuple(where[1:]))
+        elif item.data(0, NODE_ROLE):
+            self.nodeActivated.emit(item.data(0, NODE_ROLE))
 
 
 class SummaryPanel(QWidget):

@@ -73,6 +73,8 @@ class Canvas(QGraphicsScene):
         for edge in self.graph.edges:
             self._edge_added(edge)
         self.refresh_status()
+        if getattr(self, "_badges", None):
+            self.set_badges(self._badges)
 
     def _node_added(self, node: Node) -> None:
         item = NodeItem(node)
@@ -128,9 +130,12 @@ class Canvas(QGraphicsScene):
             item.setZValue(2 if item.isSelected() else 1)
 
     def set_badges(self, badges: dict) -> None:
-        """Training-health badges per node id ({} clears them all)."""
+        """Training-health badges per top-level node id ({} clears them all); inside an
+        opened block none are shown (its node ids are the definition's)."""
+        self._badges = badges
+        shown = badges if self.doc.levels.depth == 0 else {}
         for nid, item in self.nodes.items():
-            item.set_badges(badges.get(nid, ()))
+            item.set_badges(shown.get(nid, ()))
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
