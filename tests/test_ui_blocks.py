@@ -371,3 +371,36 @@ def test_a_problem_inside_a_block_is_marked_there_and_the_problems_row_opens_it(
     settle(w)
     assert w.doc.levels.block == "Basic Block"
     assert w.canvas.selected_node_ids() == [conv1.id]
+
+
+def test_palette_renames_and_deletes_definitions_undoably(window, qtbot):
+    w = window
+    g = load(w, "small_resnet")
+    pb = w.palette_blocks
+    pb.ask_name = lambda *a, **k: ("Residual", True)
+    double_click(qtbot, w, "layer1")  # renaming while it is open keeps it open
+    assert pb.rename("Basic Block")
+    settle(w)
+    assert g.by_name("layer1").params["block"] == "Residual"
+    assert "Residual" in pb.names() and "Basic Block" not in pb.names()
+    assert w.breadcrumb.labels() == ["Model", "layer1.0 (Residual)"]
+    w.act_undo.trigger()
+    settle(w)
+    assert g.by_name("layer1").params["block"] == "Basic Block"
+    assert "Basic Block" in pb.names()
+
+    with qtbot.waitSignal(pb.message) as sig:
+        assert not pb.delete("Basic Block")  # still used: refused, saying where
+    assert "still used" in sig.args[0] and "layer1" in sig.args[0]
+
+    key(qtbot, w, Qt.Key.Key_Escape)
+    node_id = w.blocks.add_block_at_center((CLASSIC, "vgg"))
+    settle(w)
+    w.canvas.select_nodes([node_id])
+    key(qtbot, w, Qt.Key.Key_Delete)
+    assert pb.delete("VGG Block")
+    settle(w)
+    assert "VGG Block" not in g.blocks and "VGG Block" not in pb.names()
+    w.act_undo.trigger()
+    settle(w)
+    assert "VGG Block" in g.blocks and "VGG Block" in pb.names()

@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.palette_panel.addRequested.connect(self.add_layer_at_center)
         self.palette_panel.blockRequested.connect(self.blocks.add_block_at_center)
         self.blocks.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.palette_blocks.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.problems_panel.nodeActivated.connect(self.blocks.show_path_to)
         self.problems_panel.blockNodeActivated.connect(self.blocks.show_in_block)
         self.problems_panel.pathActivated.connect(self.blocks.show_path)

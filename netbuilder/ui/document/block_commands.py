@@ -1,4 +1,5 @@
-"""Undo commands for blocks: group a selection, ungroup an instance, add a classic block.
+"""Undo commands for blocks: group a selection, ungroup an instance, add a classic block,
+rename or delete a definition.
 
 Each wraps one core call and its exact inverse (core/grouping.py, core/blocks.py), so one
 gesture is one undo entry. `graph` is the graph the gesture happened in (the top graph or
@@ -9,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoCommand
 
 from ...core.block_library import CLASSICS, add_classic
-from ...core.blocks import BLOCK
+from ...core.blocks import BLOCK, BlockError
 from ...core.graph import Graph
 from ...core.grouping import group, regroup, ungroup
 from .commands import AddNode, Compound, GraphCommand
@@ -93,3 +94,42 @@ def add_block(graph: Graph, block: str, pos, classic: str | None = None):
     c.command.setText(f"Add {block}")
     c.command.graph = graph
     return c.command, add.node_id
+
+
+class RenameBlock(QUndoCommand):
+    """Rename a definition (every instance's `block` follows, see BlockLibrary.rename)."""
+
+    def __init__(self, graph: Graph, old: str, new: str, parent: QUndoCommand | None = None):
+        super().__init__(f"Rename block {old}", parent)
+        # `root`, not `graph`: not an edit at one level (undo stays where the view is)
+        self.root, self.old, self.new = graph, old, new
+        graph.blocks.check_name(new)
+        if new in graph.blocks:
+            raise BlockError(f"a block named {new!r} already exists")
+
+    def redo(self):
+        self.root.blocks.rename(self.old, self.new)
+
+    def undo(self):
+        self.root.blocks.rename(self.new, self.old)
+
+
+class DeleteBlock(QUndoCommand):
+    """Delete a definition nothing uses; undo puts the same definition graph back."""
+
+    def __init__(self, graph: Graph, name: str, parent: QUndoCommand | None = None):
+        super().__init__(f"Delete block {name}", parent)
+        users = graph.blocks.instances(name)
+        if users:
+            holder, node = users[0]
+            where = f"block {holder!r}" if holder else "the model"
+            raise BlockError(f"block {name!r} is still used ({len(users)} instance"
+                             f"{'s' if len(users) != 1 else ''}, e.g. {node.name} in "
+                             f"{where}); delete or ungroup those first")
+        self.root, self.name, self.definition = graph, name, graph.blocks[name]
+
+    def redo(self):
+        self.definition = self.root.blocks.remove(self.name)
+
+    def undo(self):
+        self.root.blocks.define(self.name, self.definition)

@@ -7,11 +7,12 @@ undo step). The payload travels as MIME_BLOCK, "definition:Name" or "classic:kin
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QObject, Qt
-from PySide6.QtWidgets import QTreeWidgetItem
+from PySide6.QtCore import QMimeData, QObject, Qt, Signal
+from PySide6.QtWidgets import QInputDialog, QMenu, QTreeWidgetItem
 
 from ...core.block_library import CLASSICS
-from ...core.blocks import BLOCK
+from ...core.blocks import BLOCK, BlockError
+from ..document.block_commands import DeleteBlock, RenameBlock
 from ..widgets import theme
 
 MIME_BLOCK = "application/x-netbuilder-block"
@@ -43,7 +44,10 @@ def payload_of(item: QTreeWidgetItem | None) -> tuple[str, str] | None:
 
 
 class PaletteBlocks(QObject):
-    """Fills the palette's Blocks heading and keeps the project's part of it current."""
+    """Fills the palette's Blocks heading and keeps the project's part of it current; a
+    project entry's context menu opens, renames or deletes its definition (undoable)."""
+
+    message = Signal(str)  # an action that could not be done, and why
 
     def __init__(self, palette, doc):
         super().__init__(palette)
@@ -57,6 +61,11 @@ class PaletteBlocks(QObject):
                         f"Classic block — {classic.doc}. Adding it defines it in this "
                         f"project, where you can open and edit it.", self.icon_classic)
         self._lib = None
+        self.ask_name = lambda parent, title, label, text: QInputDialog.getText(
+            parent, title, label, text=text)  # replaced in tests
+        tree = palette.tree
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        tree.customContextMenuRequested.connect(self._context_menu)
         doc.projectReplaced.connect(self._attach)
         self._attach()
 
@@ -107,13 +116,57 @@ class PaletteBlocks(QObject):
                  if payload_of(self.head.child(i)) is None)
         self.own = []
         for name in sorted(lib.names(), key=str.lower):
-            uses = len(lib.instances(name))
             self.own.append(self._entry(
                 name, (DEFINITION, name),
-                f"Block {name!r} of this project ({uses} instance{'s' if uses != 1 else ''})"
-                f"; double-click or drag to add one more.", self.icon_own, at + len(self.own)))
+                f"Block {name!r} of this project: double-click or drag to add an instance; "
+                f"right-click to open, rename or delete it.", self.icon_own,
+                at + len(self.own)))
         if self.palette.search.text():
             self.palette.set_filter(self.palette.search.text())
+
+    # ---- a project entry's menu ---------------------------------------------------------------
+
+    def _context_menu(self, pos) -> None:
+        item = self.palette.tree.itemAt(pos)
+        payload = payload_of(item)
+        if not payload or payload[0] != DEFINITION:
+            return
+        menu = QMenu(self.palette)
+        for text, slot in self.menu_actions(payload[1]):
+            menu.addAction(text, slot)
+        menu.exec(self.palette.tree.viewport().mapToGlobal(pos))
+
+    def menu_actions(self, name: str) -> list:
+        return [("Open", lambda: self.open(name)), ("Rename…", lambda: self.rename(name)),
+                ("Delete", lambda: self.delete(name))]
+
+    def open(self, name: str) -> None:
+        lib = self.doc.graph.blocks
+        if name in lib:
+            self.doc.levels.show_graph(lib[name])
+
+    def rename(self, name: str, new: str | None = None) -> bool:
+        if new is None:
+            new, ok = self.ask_name(self.palette.window(), "Rename block", "New name:", name)
+            if not ok:
+                return False
+        new = new.strip()
+        if new == name:
+            return False
+        try:
+            self.doc.undo_stack.push(RenameBlock(self.doc.graph, name, new))
+        except BlockError as e:
+            self.message.emit(str(e)[:1].upper() + str(e)[1:])
+            return False
+        return True
+
+    def delete(self, name: str) -> bool:
+        try:
+            self.doc.undo_stack.push(DeleteBlock(self.doc.graph, name))
+        except BlockError as e:
+            self.message.emit(str(e)[:1].upper() + str(e)[1:])
+            return False
+        return True
 
     def names(self) -> list[str]:
         return [item.text(0) for item in self.own]
