@@ -404,3 +404,26 @@ def test_palette_renames_and_deletes_definitions_undoably(window, qtbot):
     w.act_undo.trigger()
     settle(w)
     assert "VGG Block" in g.blocks and "VGG Block" in pb.names()
+
+
+def test_the_breadcrumb_shows_another_copy_of_a_repeat(window, qtbot):
+    w = window
+    g = load(w, "small_densenet")
+    dense = next(n for n in g.nodes.values() if n.type == "Block"
+                 and "dense_layer" not in n.params["block"].lower()
+                 and g.blocks.uses(n.params["block"]))
+    double_click(qtbot, w, dense.name)
+    inner = w.canvas.graph  # Dense Block: one Block of Dense Layer ×N
+    layers = next(n for n in inner.nodes.values() if n.type == "Block")
+    assert layers.params["repeat"] > 1
+    double_click(qtbot, w, layers.name)
+    conv = w.canvas.graph.nodes_of_type("Conv2d")[0]
+    first = w.canvas.nodes[conv.id].info.params
+    button = w.breadcrumb.buttons[-1]
+    copies = button.menu().actions()
+    assert len(copies) == layers.params["repeat"] and copies[0].isChecked()
+    copies[1].trigger()
+    settle(w)
+    assert w.doc.levels.stack[-1].copy == 1
+    assert w.breadcrumb.labels()[-1].startswith(f"{layers.name}.1")
+    assert w.canvas.nodes[conv.id].info.params > first  # the second copy sees more channels

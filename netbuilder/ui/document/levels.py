@@ -124,6 +124,19 @@ class Levels(QObject):
         self.changed.emit()
         return True
 
+    def copies(self, index: int) -> int:
+        """How many copies the instance opened at stack[index] has (its repeat)."""
+        level = self.stack[index]
+        node = self.graph_at(index).nodes.get(level.instance) if level.instance else None
+        return node.params["repeat"] if node is not None else 1
+
+    def set_copy(self, index: int, copy: int) -> None:
+        """Show another copy of a repeat opened at stack[index] (its shapes can differ:
+        each copy of a dense layer sees more channels)."""
+        if 0 <= copy < self.copies(index) and copy != self.stack[index].copy:
+            self.stack[index] = replace(self.stack[index], copy=copy)
+            self.changed.emit()
+
     def go(self, depth: int) -> None:
         """Show level `depth` (0 = the top graph)."""
         depth = max(0, min(depth, len(self.stack)))

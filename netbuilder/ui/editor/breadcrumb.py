@@ -7,7 +7,7 @@ the top level.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QToolButton
 
 from ..widgets import theme
 
@@ -55,6 +55,19 @@ class Breadcrumb(QFrame):
             b.setFont(f)
             b.setToolTip("the level shown" if last else "go up to this level")
             b.clicked.connect(lambda _=False, d=depth: self.levels.go(d))
+            if depth and self.levels.copies(depth - 1) > 1:
+                # a repeat: the arrow picks which copy's shapes are shown
+                b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+                menu = QMenu(b)
+                n, shown = self.levels.copies(depth - 1), self.levels.stack[depth - 1].copy
+                for k in range(n):
+                    act = menu.addAction(f"copy {k + 1} of {n}")
+                    act.setCheckable(True)
+                    act.setChecked(k == shown)
+                    act.triggered.connect(
+                        lambda _=False, i=depth - 1, k=k: self.levels.set_copy(i, k))
+                b.setMenu(menu)
+                b.setToolTip(b.toolTip() + "; the arrow shows another copy of the repeat")
             self.row.addWidget(b)
             self.buttons.append(b)
         self.row.addSpacing(16)
