@@ -25,8 +25,11 @@ from .dialogs.export import ExportDialog
 from .dialogs.gallery import ExampleGallery
 from .document import commands, persistence
 from .document.document import Document
+from .editor.block_actions import BlockActions
+from .editor.breadcrumb import Breadcrumb
 from .editor.inspector import Inspector
 from .editor.palette import Palette
+from .editor.palette_blocks import PaletteBlocks
 from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
@@ -75,6 +78,12 @@ class MainWindow(QMainWindow):
 
         # ---- the features ----
         self.palette_panel = Palette()
+        # blocks: the palette's Blocks entries, group/ungroup/open gestures, the breadcrumb
+        self.palette_blocks = PaletteBlocks(self.palette_panel, self.doc)
+        self.blocks = BlockActions(self.doc, self.canvas, self.view, self)
+        self.breadcrumb = Breadcrumb(self.doc.levels, self.view)
+        self.view.key_hook = self.blocks.key_pressed
+        self.view.block_drop_hook = self.blocks.add_block_at
         self.inspector = Inspector(self.doc)
         self.problems_panel = ProblemsPanel(self.doc)
         self.summary_panel = SummaryPanel(self.doc)
@@ -127,11 +136,17 @@ class MainWindow(QMainWindow):
         """Everything that connects one feature to another."""
         doc, canvas, training = self.doc, self.canvas, self.training
         self.palette_panel.addRequested.connect(self.add_layer_at_center)
-        self.problems_panel.nodeActivated.connect(self.view.center_on_node)
-        self.summary_panel.nodeActivated.connect(self.view.center_on_node)
+        self.palette_panel.blockRequested.connect(self.blocks.add_block_at_center)
+        self.blocks.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.palette_blocks.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
+        self.problems_panel.nodeActivated.connect(self.blocks.show_path_to)
+        self.problems_panel.blockNodeActivated.connect(self.blocks.show_in_block)
+        self.problems_panel.pathActivated.connect(self.blocks.show_path)
+        self.summary_panel.nodeActivated.connect(self.blocks.show_path_to)
+        self.summary_panel.pathActivated.connect(self.blocks.show_path)
         canvas.selectionChanged.connect(self._selection_changed)
         canvas.selectionChanged.connect(self._select_in_live_views)
-        canvas.nodeDoubleClicked.connect(self.rename_node)
+        canvas.nodeDoubleClicked.connect(self._node_double_clicked)
         canvas.message.connect(self._show_message)
         doc.analysisChanged.connect(self._update_status)
         doc.undo_stack.cleanChanged.connect(self._update_title)
@@ -140,7 +155,7 @@ class MainWindow(QMainWindow):
         doc.editRefused.connect(self._edit_refused)
         doc.lockChanged.connect(self._lock_changed)
         training.badgesChanged.connect(canvas.set_badges)
-        training.failedAt.connect(self.view.center_on_node)
+        training.failedAt.connect(self.blocks.show_path_to)  # a top-level node
         training.runStarting.connect(self._show_live)
         training.trainRefused.connect(self._train_refused)
         # the document's run state follows the training process; the model derives the
@@ -246,6 +261,9 @@ class MainWindow(QMainWindow):
         self.act_delete = self._action(e, "De&lete", self.canvas.delete_selection, K.Delete)
         self._action(e, "Select &All", self.select_all, K.SelectAll)
         self._action(e, "Re&name…", lambda: self.rename_node(), K("F2"))
+        e.addSeparator()
+        for act in self.blocks.actions:
+            e.addAction(act)
 
         v = mb.addMenu("&View")
         self._action(v, "&Fit to View", self.view.fit_all, [K("F"), K("Ctrl+0")])
@@ -335,7 +353,7 @@ class MainWindow(QMainWindow):
         if not shiboken6.isValid(self.canvas):
             return  # the window is being torn down
         ids = self.canvas.selected_node_ids()
-        if len(ids) == 1:
+        if len(ids) == 1 and self.doc.levels.depth == 0:  # (ids inside a block differ)
             self.training.select_layer(ids[0])
 
     # ---- training, data and results ------------------------------------------------------
@@ -416,7 +434,7 @@ class MainWindow(QMainWindow):
         ids = self.canvas.selected_node_ids()
         if not ids:
             return
-        data = commands.clipboard_data(self.doc.graph, ids)
+        data = commands.clipboard_data(self.canvas.graph, ids)
         md = QMimeData()
         md.setData(NODES_MIME, json.dumps(data).encode("utf-8"))
         md.setText(json.dumps(data, indent=1))
@@ -432,7 +450,7 @@ class MainWindow(QMainWindow):
             return []
         try:
             data = json.loads(bytes(md.data(NODES_MIME)).decode("utf-8"))
-            cmd, ids = commands.paste(self.doc.graph, data)
+            cmd, ids = commands.paste(self.canvas.graph, data)
         except (ValueError, KeyError, TypeError) as e:
             self.statusBar().showMessage(f"Cannot paste: {e}", 5000)
             return []
@@ -444,11 +462,16 @@ class MainWindow(QMainWindow):
         ids = self.canvas.selected_node_ids()
         if not ids:
             return []
-        cmd, new = commands.paste(self.doc.graph, commands.clipboard_data(self.doc.graph, ids))
+        graph = self.canvas.graph  # the shown level: the top graph or an opened block
+        cmd, new = commands.paste(graph, commands.clipboard_data(graph, ids))
         cmd.setText("Duplicate")
         self.doc.undo_stack.push(cmd)
         self.canvas.select_nodes(new)
         return new
+
+    def _node_double_clicked(self, node_id: str) -> None:
+        if not self.blocks.open_instance(node_id):  # a block opens, other nodes rename
+            self.rename_node(node_id)
 
     def rename_node(self, node_id: str | None = None) -> None:
         if node_id is None:
@@ -456,15 +479,19 @@ class MainWindow(QMainWindow):
             if len(ids) != 1:
                 return
             node_id = ids[0]
-        node = self.doc.graph.node(node_id)
+        node = self.canvas.graph.node(node_id)
         name, ok = QInputDialog.getText(self, "Rename layer", "Name:", text=node.name)
         if ok and name.strip() and name != node.name:
-            self.doc.undo_stack.push(commands.Rename(self.doc.graph, node_id, name.strip()))
+            self.doc.undo_stack.push(commands.Rename(self.canvas.graph, node_id, name.strip()))
 
     def _extend_context_menu(self, menu, item) -> None:
         menu.addSeparator()
         for act in (self.act_cut, self.act_copy, self.act_paste, self.act_dup):
             menu.addAction(act)
+        menu.addSeparator()
+        for act in self.blocks.actions:
+            if act.isEnabled():
+                menu.addAction(act)
 
     # ---- files --------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from ...core.graph import Graph
 from ...core.project import Project, load_project, save_project
 from ...core.shapes import NodeInfo, ShapeInference
 from ...document import DocumentModel
+from .levels import Levels
 
 
 class LockableUndoStack(QUndoStack):
@@ -74,6 +75,7 @@ class Document(QObject):
         self._timer.timeout.connect(self.refresh)
         self._inference: ShapeInference | None = None
         self._attach()
+        self.levels = Levels(self)  # the block level the editor shows (levels.py)
 
     # ---- the model's state -------------------------------------------------------------
 
@@ -110,6 +112,9 @@ class Document(QObject):
         ev = g.events
         for sig in (ev.node_added, ev.node_removed, ev.node_changed, ev.edge_added,
                     ev.edge_removed, ev.reset):
+            sig.connect(self._schedule)
+        lib = g.blocks.events  # edits inside block definitions change the analysis too
+        for sig in (lib.changed, lib.defined, lib.removed, lib.renamed):
             sig.connect(self._schedule)
         self.infos, self.problems = {}, []
         self._schedule()

@@ -91,6 +91,7 @@ class Inspector(QWidget):
 
         doc.analysisChanged.connect(self._refresh_info)
         doc.projectReplaced.connect(self._attach_graph)
+        doc.levels.changed.connect(self._attach_graph)  # a block opened or closed
         self._attach_graph()
 
     def _lock_changed(self, locked: bool) -> None:
@@ -103,6 +104,11 @@ class Inspector(QWidget):
 
     # ---- document / graph wiring ------------------------------------------------------------
 
+    @property
+    def graph(self) -> Graph:
+        """The graph the canvas shows: the top graph or an opened block definition."""
+        return self.doc.levels.graph
+
     def _attach_graph(self) -> None:
         """Listen to the current graph (a replaced project brings a new graph object)."""
         if self._graph is not None:
@@ -110,7 +116,7 @@ class Inspector(QWidget):
             ev.node_changed.disconnect(self._on_node_changed)
             ev.node_removed.disconnect(self._on_node_removed)
             ev.reset.disconnect(self._on_reset)
-        self._graph = self.doc.graph
+        self._graph = self.graph
         ev = self._graph.events
         ev.node_changed.connect(self._on_node_changed)
         ev.node_removed.connect(self._on_node_removed)
@@ -131,17 +137,17 @@ class Inspector(QWidget):
 
     def _on_reset(self) -> None:
         if shiboken6.isValid(self):
-            self.set_node(self.node_id if self.node_id in self.doc.graph.nodes else None)
+            self.set_node(self.node_id if self.node_id in self.graph.nodes else None)
 
     # ---- showing a node -------------------------------------------------------------------
 
     def set_node(self, node_id: str | None) -> None:
-        if node_id is not None and node_id not in self.doc.graph.nodes:
+        if node_id is not None and node_id not in self.graph.nodes:
             node_id = None
         if node_id is not None and node_id == self.node_id and self.fields.keys() == {
-                p.name for p in self.doc.graph.node(node_id).spec.params}:
+                p.name for p in self.graph.node(node_id).spec.params}:
             # Same node again (a selection re-sent): keep the editors and the focus.
-            node = self.doc.graph.node(node_id)
+            node = self.graph.node(node_id)
             self._show_name(node)
             self._show_values(node)
             self._refresh_info()
@@ -151,7 +157,7 @@ class Inspector(QWidget):
         self.node_view.setVisible(node_id is not None)
         self._build_form()
         if node_id is not None:
-            node = self.doc.graph.node(node_id)
+            node = self.graph.node(node_id)
             self._show_name(node)
             self._show_values(node, keep_pending=False)
         self._refresh_info()
@@ -178,7 +184,7 @@ class Inspector(QWidget):
         nb.addWidget(self.name_message)
         self.name_frame.show()
         self.fields = {}
-        params = self.doc.graph.node(self.node_id).spec.params if self.node_id else ()
+        params = self.graph.node(self.node_id).spec.params if self.node_id else ()
         # One label width for the editors and the analysis rows, so their columns line up.
         fm = self.fontMetrics()
         self._label_width = max(fm.horizontalAdvance(t) for t in
@@ -229,9 +235,9 @@ class Inspector(QWidget):
     # ---- edits -----------------------------------------------------------------------------
 
     def _current(self) -> Node | None:
-        if self.node_id is None or self._graph is not self.doc.graph:
+        if self.node_id is None or self._graph is not self.graph:
             return None
-        return self.doc.graph.nodes.get(self.node_id)
+        return self.graph.nodes.get(self.node_id)
 
     def _commit_param(self, field: ParamField) -> None:
         node = self._current()
@@ -249,7 +255,7 @@ class Inspector(QWidget):
         field.pending = False
         if value == node.params.get(name):
             return
-        self.doc.undo_stack.push(SetParams(self.doc.graph, node.id, {name: value}))
+        self.doc.undo_stack.push(SetParams(self.graph, node.id, {name: value}))
 
     def _commit_name(self) -> None:
         node = self._current()
@@ -261,7 +267,7 @@ class Inspector(QWidget):
             return
         self._name_problem(None)
         if name != node.name:
-            self.doc.undo_stack.push(Rename(self.doc.graph, node.id, name))
+            self.doc.undo_stack.push(Rename(self.graph, node.id, name))
 
     def _name_problem(self, message: str | None) -> None:
         self.name_message.setText(message or "")
@@ -277,7 +283,7 @@ class Inspector(QWidget):
         node = self._current()
         if node is None:
             return
-        info = self.doc.infos.get(node.id)
+        info = self.doc.levels.infos().get(node.id)
         if info is None:
             self._info_row("Output", "analysing…")
             return
@@ -296,7 +302,7 @@ class Inspector(QWidget):
             self._info_row("Output", out)
         self._info_row("Parameters", fmt_count(info.params))
         self._info_row("FLOPs", fmt_count(info.flops))
-        for p in self.doc.problems_for(node.id):
+        for p in [p for p in self.doc.levels.problems() if p.node_id == node.id]:
             label = plain(QLabel(("✖ " if p.severity == ERROR else "⚠ ") + p.message,
                                   wordWrap=True))
             label.setStyleSheet(f"color: {theme.css(theme.severity_colour(p.severity))};")
@@ -326,6 +332,6 @@ class Inspector(QWidget):
 
     def _input_infos(self, node_id: str) -> list:
         try:
-            return self.doc.input_infos(node_id)
+            return self.doc.levels.input_infos(node_id)
         except Exception:  # noqa: BLE001 - a stale id must not break the panel
             return []

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
 
 from ...core.graph import Edge, Node
 from ..widgets.text import short_int
+from .block_items import paint_block_marks, repeat_badge
 from ..widgets.theme import category_colour, is_dark, muted_colour, severity_colour
 
 GRID = 20.0
@@ -111,10 +112,12 @@ class NodeItem(QGraphicsObject):
             edge.update_path()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -8, NODE_W + 6, self._h + 10)  # room for health badges on top
+        return QRectF(-2, -8, NODE_W + 10, self._h + 14)  # health badges; a block's edges
 
     def key_text(self) -> str:
         spec, p = self.node.spec, self.node.params
+        if self.node.type == "Block":  # its definition, e.g. "Block · Bottleneck ×3"
+            return f"{p.get('block')} {repeat_badge(self.node)}".strip()
         bits = []
         for k in spec.key_params:
             v = p.get(k)
@@ -186,6 +189,7 @@ class NodeItem(QGraphicsObject):
         elif self.severity == "error":
             painter.setPen(severity_colour("error"))
             painter.drawText(QPointF(x0, self._h - 12), "⚠ see problems")
+        paint_block_marks(painter, self, rect)  # stacked edge and ×N (block_items.py)
         if self.badges:
             self._paint_badges(painter)
 

@@ -20,6 +20,7 @@ from ...core import registry
 from ..widgets import theme
 from ..widgets.compact import ElidedLabel
 from ..widgets.plots import add_legend
+from .palette_blocks import block_mime, payload_of
 
 MIME_LAYER = "application/x-netbuilder-layer"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -81,6 +82,8 @@ class LayerTree(QTreeWidget):
         return [MIME_LAYER, "text/plain"]
 
     def mimeData(self, items) -> QMimeData:
+        if items and payload_of(items[0]):  # a block entry (palette_blocks.py)
+            return block_mime(payload_of(items[0]))
         names = [it.data(0, TYPE_ROLE) for it in items if it.data(0, TYPE_ROLE)]
         return layer_mime(names[0]) if names else QMimeData()
 
@@ -93,7 +96,7 @@ class LayerTree(QTreeWidget):
             return
         drag = QDrag(self)
         drag.setMimeData(self.mimeData([item]))
-        pix = _chip(type_name, registry.get(type_name).category, self.font(),
+        pix = _chip(item.text(0), registry.get(type_name).category, self.font(),
                     self.devicePixelRatioF())
         drag.setPixmap(pix)
         drag.setHotSpot(QPoint(12, int(pix.height() / pix.devicePixelRatio() / 2)))
@@ -136,6 +139,7 @@ class Palette(QWidget):
     the whole of it in the tooltip) with the arrow in its header."""
 
     addRequested = Signal(str)  # a layer type name
+    blockRequested = Signal(tuple)  # a block entry's payload (palette_blocks.py)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -319,7 +323,8 @@ class Palette(QWidget):
             for j in range(head.childCount()):
                 item = head.child(j)
                 spec = registry.get(item.data(0, TYPE_ROLE))
-                haystack = f"{spec.type} {spec.category} {spec.doc}".lower()
+                haystack = f"{spec.type} {spec.category} {spec.doc} {item.text(0)} " \
+                    f"{item.toolTip(0) if payload_of(item) else ''}".lower()
                 hide = not all(w in haystack for w in words)
                 item.setHidden(hide)
                 if not hide:
@@ -360,6 +365,9 @@ class Palette(QWidget):
     # ---- adding --------------------------------------------------------------------------
 
     def _request(self, item: QTreeWidgetItem, *_column) -> None:
+        if payload_of(item):
+            self.blockRequested.emit(payload_of(item))
+            return
         type_name = item.data(0, TYPE_ROLE) if item else None
         if type_name:
             self.addRequested.emit(type_name)
@@ -397,6 +405,13 @@ class Palette(QWidget):
         self.title.setText(f"{spec.type}  ·  {spec.category}")
         self.doc.setText(spec.doc)
         self.summary.setText(spec.doc)
+        if payload_of(item):  # a block entry: its own name and description
+            self.title.setText(f"{item.text(0)}  ·  {spec.category}")
+            self.doc.setText(item.toolTip(0))
+            self.summary.setText(item.toolTip(0))
+            self.details.setText("")
+            self.figure.setCurrentIndex(1)
+            return
         if spec.formula is None:
             self.details.setText(_params_html(spec))
             self.figure.setCurrentIndex(1)

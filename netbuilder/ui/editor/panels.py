@@ -13,15 +13,18 @@ from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit,
                                QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem,
-                               QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
+                               QTreeWidget, QTreeWidgetItem, QTreeWidgetItemIterator,
                                QVBoxLayout, QWidget)
 
 from ...core.analysis import ERROR, WARNING
-from ...core.shapes import topo_order
+from ...core.blocks import BLOCK, PORT_IN, PORT_OUT, SEP
+from ...core.shapes import port_output, topo_order
 from ..widgets import theme
 from ..document.document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # summary rows: node ids from the top level down
+PLACE_ROLE = Qt.ItemDataRole.UserRole + 2  # summary rows: "layer1 › 0 › conv1"
 
 
 def _fmt(n: int) -> str:
@@ -52,6 +55,8 @@ class ProblemsPanel(QWidget):
     """Errors and warnings, errors first; a click on one selects its layer."""
 
     nodeActivated = Signal(str)
+    blockNodeActivated = Signal(str, str)  # a node inside a block definition: (name, id)
+    pathActivated = Signal(tuple)  # a layer deep inside an instance: node ids down to it
     countsChanged = Signal(int, int)  # errors, warnings (e.g. for the dock title)
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
@@ -89,13 +94,24 @@ class ProblemsPanel(QWidget):
 
     def refresh(self) -> None:
         self.tree.clear()
-        nodes = self.doc.graph.nodes
+        nodes, lib = self.doc.graph.nodes, self.doc.graph.blocks
         for p in self.doc.problems:
-            node = nodes.get(p.node_id) if p.node_id else None
-            item = QTreeWidgetItem([p.message, node.name if node else "—"])
+            # a problem inside a block definition names a node of that definition
+            inside = p.block is not None and p.block in lib
+            graph_nodes = lib[p.block].nodes if inside else nodes
+            node = graph_nodes.get(p.node_id) if p.node_id else None
+            label = node.name if node else "—"
+            if p.block is not None:
+                label = f"{p.block}{SEP}{label}" if node else p.block
+            item = QTreeWidgetItem([p.message, label])
             item.setIcon(0, theme.severity_icon(p.severity))
             item.setToolTip(0, f"{p.severity}: {p.message}")
-            item.setData(0, NODE_ROLE, p.node_id if node else None)
+            item.setData(0, NODE_ROLE, p.node_id if node and not inside else None)
+            # where to go: (block name, node id), or node ids down an instance's path
+            if inside and node:
+                item.setData(0, PATH_ROLE, ["block", p.block, p.node_id])
+            elif len(p.path) > 2:
+                item.setData(0, PATH_ROLE, ["path", p.path[0], *p.path[2::2]])
             self.tree.addTopLevelItem(item)
         self.stack.setCurrentWidget(self.tree if self.doc.problems else self.empty)
         self.countsChanged.emit(*self.counts())
@@ -119,43 +135,53 @@ class ProblemsPanel(QWidget):
         return sev.count(ERROR), sev.count(WARNING)
 
     def _activate(self, item: QTreeWidgetItem, *_column) -> None:
-        node_id = item.data(0, NODE_ROLE)
-        if node_id:
-            self.nodeActivated.emit(node_id)
+        where = item.data(0, PATH_ROLE)
+        if where and where[0] == "block":
+            self.blockNodeActivated.emit(where[1], where[2])
+        elif where and where[0] == "path":
+            self.pathActivated.emit(tuple(where[1:]))
+        elif item.data(0, NODE_ROLE):
+            self.nodeActivated.emit(item.data(0, NODE_ROLE))
 
 
 class SummaryPanel(QWidget):
-    """Layer by layer in execution order: output shape, parameters, FLOPs, and the totals."""
+    """Layer by layer in execution order: output shape, parameters, FLOPs, and the totals.
+    A block instance is one row that expands into its layers (a repeat into its copies
+    first), level by level like `netbuilder summary --depth N`; totals cover every layer."""
 
-    nodeActivated = Signal(str)
+    nodeActivated = Signal(str)  # a top-level row: its node id
+    pathActivated = Signal(tuple)  # any row: node ids from the top-level node down to it
     COLUMNS = ["Layer", "Type", "Output", "Params", "FLOPs"]
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
-        t = self.table = QTableWidget(0, len(self.COLUMNS))
-        t.setHorizontalHeaderLabels(self.COLUMNS)
-        t.verticalHeader().hide()
-        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t = self.tree = QTreeWidget()
+        t.setColumnCount(len(self.COLUMNS))
+        t.setHeaderLabels(self.COLUMNS)
         t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         t.setAlternatingRowColors(True)
-        t.setShowGrid(False)
+        t.setUniformRowHeights(True)
+        t.setIndentation(14)
         t.setWordWrap(False)
-        t.verticalHeader().setDefaultSectionSize(t.fontMetrics().height() + 8)
-        # Numbers off the column edges; the header padded alike so titles line up.
-        t.setStyleSheet("QTableView::item { padding: 0 8px; } "
+        t.setStyleSheet("QTreeView::item { padding: 0 8px; } "
                         "QHeaderView::section { padding: 2px 8px; }")
-        header = t.horizontalHeader()
+        header = t.header()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(False)
         for col in (3, 4):
-            t.horizontalHeaderItem(col).setTextAlignment(
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        t.cellClicked.connect(self._clicked)
+            t.headerItem().setTextAlignment(
+                col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        t.itemClicked.connect(self._clicked)
+        t.itemActivated.connect(self._clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(t)
+        self.total_item: QTreeWidgetItem | None = None
+        self._expanded: set[str] = set()  # places of the expanded rows, kept over rebuilds
         self._stale = False
+        t.itemExpanded.connect(lambda it: self._expanded.add(it.data(0, PLACE_ROLE)))
+        t.itemCollapsed.connect(lambda it: self._expanded.discard(it.data(0, PLACE_ROLE)))
         doc.analysisChanged.connect(self._changed)
         self.refresh()
 
@@ -173,49 +199,121 @@ class SummaryPanel(QWidget):
 
     def refresh(self) -> None:
         self._stale = False
-        graph, infos = self.doc.graph, self.doc.infos
-        order, stuck = topo_order(graph)
-        ids = [n for n in order + [n for n in graph.nodes if n in stuck] if n in infos]
-        t = self.table
-        t.setRowCount(len(ids) + 1)
-        for row, nid in enumerate(ids):
-            node, info = graph.nodes[nid], infos[nid]
-            output = str(info.output) if info.output else ("—" if not node.spec.outputs else "?")
-            cells = [node.name, node.type, output, _fmt(info.params), _fmt(info.flops)]
-            for col, text in enumerate(cells):
-                item = self._cell(text, numeric=col >= 3)
-                item.setData(NODE_ROLE, nid)
-                if col == 2 and info.output is None and node.spec.outputs:
-                    item.setForeground(theme.severity_colour(ERROR))
-                    item.setToolTip(info.error or "unknown until the problems upstream are fixed")
-                t.setItem(row, col, item)
+        t = self.tree
+        t.setUpdatesEnabled(False)
+        t.clear()
+        self._fill(t.invisibleRootItem(), self.doc.graph, self.doc.infos, "", ())
         params, flops = self.doc.totals()
         bold = QFont(t.font())
         bold.setBold(True)
-        for col, text in enumerate(["Total", "", "", _fmt(params), _fmt(flops)]):
-            item = self._cell(text, numeric=col >= 3)
-            item.setFont(bold)
-            t.setItem(len(ids), col, item)
-        t.resizeColumnsToContents()
+        self.total_item = self._row(t.invisibleRootItem(),
+                                    ["Total", "", "", _fmt(params), _fmt(flops)], (), "")
+        for col in range(len(self.COLUMNS)):
+            self.total_item.setFont(col, bold)
+        self._restore(t.invisibleRootItem())
+        t.setUpdatesEnabled(True)
         for col in range(t.columnCount()):  # breathing room between columns
+            t.resizeColumnToContents(col)
             t.setColumnWidth(col, t.columnWidth(col) + 12)
 
-    @staticmethod
-    def _cell(text: str, numeric: bool) -> QTableWidgetItem:
-        item = QTableWidgetItem(text)
-        if numeric:
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    def _fill(self, parent: QTreeWidgetItem, graph, infos: dict, prefix: str,
+              path: tuple) -> tuple[int, int]:
+        """Rows for `graph`'s nodes under `parent`; blocks get their layers as children.
+        Returns the (params, flops) of the rows added."""
+        order, stuck = topo_order(graph)
+        total = [0, 0]
+        for nid in order + [n for n in graph.nodes if n in stuck]:
+            node, info = graph.nodes[nid], infos.get(nid)
+            if info is None or node.type in (PORT_IN, PORT_OUT):
+                continue
+            output = str(info.output) if info.output else ("—" if not node.spec.outputs else "?")
+            kind = node.type
+            if node.type == BLOCK:
+                kind = f"block {node.params['block']}"
+                if node.params["repeat"] > 1:
+                    kind += f" ×{node.params['repeat']}"
+            place = f"{prefix}{node.name}"
+            item = self._row(parent, [node.name, kind, output, _fmt(info.params),
+                                      _fmt(info.flops)], (*path, nid), place)
+            if info.output is None and node.spec.outputs:
+                item.setForeground(2, theme.severity_colour(ERROR))
+                item.setToolTip(2, info.error or "unknown until the problems upstream are fixed")
+            total[0] += info.params
+            total[1] += info.flops
+            if node.type == BLOCK and info.inner and node.params["block"] in graph.blocks:
+                definition = graph.blocks[node.params["block"]]
+                copies = info.inner
+                if len(copies) == 1:
+                    self._fill(item, definition, copies[0], place + SEP, (*path, nid))
+                    continue
+                for k, inner in enumerate(copies):  # a repeat: one row per copy
+                    out = port_output(definition, inner)
+                    copy = self._row(item, [str(k), f"copy {k + 1} of {len(copies)}",
+                                            str(out.output) if out and out.output else "?",
+                                            "", ""], (*path, nid), f"{place}{SEP}{k}")
+                    p, f = self._fill(copy, definition, inner, f"{place}{SEP}{k}{SEP}",
+                                      (*path, nid))
+                    copy.setText(3, _fmt(p))
+                    copy.setText(4, _fmt(f))
+        return total[0], total[1]
+
+    def _row(self, parent, cells: list[str], path: tuple, place: str) -> QTreeWidgetItem:
+        item = QTreeWidgetItem(parent, cells)
+        for col in (3, 4):
+            item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setData(0, NODE_ROLE, path[0] if path else None)
+        item.setData(0, PATH_ROLE, list(path))
+        item.setData(0, PLACE_ROLE, place)
         return item
 
-    def totals_row(self) -> list[str]:
-        t, row = self.table, self.table.rowCount() - 1
-        return [t.item(row, c).text() for c in range(t.columnCount())]
+    def _restore(self, parent: QTreeWidgetItem) -> None:
+        for i in range(parent.childCount()):
+            item = parent.child(i)
+            if item.childCount():
+                if item.data(0, PLACE_ROLE) in self._expanded:
+                    item.setExpanded(True)
+                self._restore(item)
 
-    def _clicked(self, row: int, _col: int) -> None:
-        item = self.table.item(row, 0)
-        node_id = item.data(NODE_ROLE) if item else None
-        if node_id:
-            self.nodeActivated.emit(node_id)
+    # ---- reading it (tests, the window) ----------------------------------------------------
+
+    def top_rows(self) -> list[QTreeWidgetItem]:
+        t = self.tree
+        return [t.topLevelItem(i) for i in range(t.topLevelItemCount())
+                if t.topLevelItem(i) is not self.total_item]
+
+    def row(self, place: str) -> QTreeWidgetItem | None:
+        """The row of a place ("layer1 › 0 › conv1"), or None."""
+        it = QTreeWidgetItemIterator(self.tree)
+        while it.value():
+            if it.value().data(0, PLACE_ROLE) == place:
+                return it.value()
+            it += 1
+        return None
+
+    def texts(self, item: QTreeWidgetItem) -> list[str]:
+        return [item.text(c) for c in range(len(self.COLUMNS))]
+
+    def leaves(self) -> list[QTreeWidgetItem]:
+        """Every layer row (no block or copy rows), in order."""
+        out, it = [], QTreeWidgetItemIterator(self.tree)
+        while it.value():
+            item = it.value()
+            if not item.childCount() and item is not self.total_item:
+                out.append(item)
+            it += 1
+        return out
+
+    def totals_row(self) -> list[str]:
+        return self.texts(self.total_item)
+
+    def _clicked(self, item: QTreeWidgetItem, *_column) -> None:
+        path = tuple(item.data(0, PATH_ROLE) or ())
+        if not path:
+            return
+        if len(path) == 1 and item.parent() is None:
+            self.nodeActivated.emit(path[0])
+        else:
+            self.pathActivated.emit(path)
 
 
 class _PythonHighlighter(QSyntaxHighlighter):
@@ -316,6 +414,10 @@ def generate_code(doc: Document) -> str:
     except Exception as e:  # noqa: BLE001 - a compiler bug must not take the UI down
         return "\n".join(["# Could not compile the graph:",
                           *_comment(f"{type(e).__name__}: {e}", "  ")]) + "\n"
+    try:
+        return model_py(doc.project, gm)
+    except Exception:  # noqa: BLE001 - e.g. a generic node the exporter cannot write
+        pass
     lines = ["# Submodules (self.<name>):"]
     for name, module in gm.named_children():
         first, *rest = repr(module).splitlines()
@@ -323,3 +425,16 @@ def generate_code(doc: Document) -> str:
         lines += [f"#   {line}" for line in rest]
     body = gm.code.strip("\n")
     return "\n".join(lines) + "\n\n" + body + "\n"
+
+
+def model_py(project, gm) -> str:
+    """The exported model.py's text (a class per block definition), written from the
+    meta-device module: the same text as File › Export's, without allocating weights."""
+    import torch
+
+    from ...export.inputs import probe_inputs
+    from ...export.pysource import model_source
+
+    probe = [x.to("meta") for x in probe_inputs(project, 1)]
+    with torch.device("meta"):
+        return model_source(project, gm, probe)[0]

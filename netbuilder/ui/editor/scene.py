@@ -18,7 +18,8 @@ from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
 
 
 class Canvas(QGraphicsScene):
-    """Mirrors `doc.graph`. Gestures push commands; graph events update the items."""
+    """Mirrors the shown graph (`doc.levels.graph`: the top graph or an opened block
+    definition). Gestures push commands; graph events update the items."""
 
     nodeDoubleClicked = Signal(str)
     addRequestedAt = Signal(str, QPointF)
@@ -37,17 +38,22 @@ class Canvas(QGraphicsScene):
         self._graph = None
         self.selectionChanged.connect(self._raise_selected)
         doc.projectReplaced.connect(self.rebuild)
+        doc.levels.changed.connect(self.rebuild)
         doc.analysisChanged.connect(self.refresh_status)
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
+
+    @property
+    def graph(self):
+        return self.doc.levels.graph
 
     def _connect_graph(self) -> None:
         if self._graph is not None:
             ev = self._graph.events
             for sig, cb in self._handlers():
                 getattr(ev, sig).disconnect(cb)
-        self._graph = self.doc.graph
+        self._graph = self.graph
         ev = self._graph.events
         for sig, cb in self._handlers():
             getattr(ev, sig).connect(cb)
@@ -58,16 +64,18 @@ class Canvas(QGraphicsScene):
                 ("edge_removed", self._edge_removed), ("reset", self.rebuild))
 
     def rebuild(self) -> None:
-        if self._graph is not self.doc.graph:
+        if self._graph is not self.graph:
             self._connect_graph()
+        self.nodes, self.edges = {}, {}  # first: clear() reports the selection change
         self.clear()
-        self.nodes, self.edges = {}, {}
         self._wire_item = None
-        for node in self.doc.graph.nodes.values():
+        for node in self.graph.nodes.values():
             self._node_added(node)
-        for edge in self.doc.graph.edges:
+        for edge in self.graph.edges:
             self._edge_added(edge)
         self.refresh_status()
+        if getattr(self, "_badges", None):
+            self.set_badges(self._badges)
 
     def _node_added(self, node: Node) -> None:
         item = NodeItem(node)
@@ -103,9 +111,9 @@ class Canvas(QGraphicsScene):
             self.removeItem(item)
 
     def refresh_status(self) -> None:
-        infos = self.doc.infos
+        infos = self.doc.levels.infos()
         by_node: dict[str, list] = {}
-        for p in self.doc.problems:
+        for p in self.doc.levels.problems():
             if p.node_id:
                 by_node.setdefault(p.node_id, []).append(p)
         for nid, item in self.nodes.items():
@@ -123,9 +131,12 @@ class Canvas(QGraphicsScene):
             item.setZValue(2 if item.isSelected() else 1)
 
     def set_badges(self, badges: dict) -> None:
-        """Training-health badges per node id ({} clears them all)."""
+        """Training-health badges per top-level node id ({} clears them all); inside an
+        opened block none are shown (its node ids are the definition's)."""
+        self._badges = badges
+        shown = badges if self.doc.levels.depth == 0 else {}
         for nid, item in self.nodes.items():
-            item.set_badges(badges.get(nid, ()))
+            item.set_badges(shown.get(nid, ()))
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
@@ -146,7 +157,7 @@ class Canvas(QGraphicsScene):
     # ---- gestures ---------------------------------------------------------------------------
 
     def delete_selection(self) -> None:
-        self.push(commands.delete_nodes(self.doc.graph, self.selected_node_ids(),
+        self.push(commands.delete_nodes(self.graph, self.selected_node_ids(),
                                         self.selected_edges()))
 
     def add_node_at(self, type_name: str, pos: QPointF) -> str:
@@ -154,7 +165,7 @@ class Canvas(QGraphicsScene):
         x, y = pos.x() - NODE_W / 2, pos.y() - 40
         if self.snap:
             x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
-        graph = self.doc.graph
+        graph = self.graph
         edge_item = self.edge_at(pos)
         spec = registry.get(type_name)
         if edge_item is not None and spec.input_ports({}) and spec.outputs:
@@ -231,7 +242,7 @@ class Canvas(QGraphicsScene):
     def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
         """Wire src -> dst as one undo step; returns what it says in the status bar (the
         wire it replaced, or why it did nothing), None for a plain new wire."""
-        graph = self.doc.graph
+        graph = self.graph
         old = graph.edge_into(dst, dst_port)
         d = graph.node(dst)
         if old is not None and (old.src, old.src_port) == (src, src_port):
@@ -258,10 +269,10 @@ class Canvas(QGraphicsScene):
             if item is not None:
                 new = (item.pos().x(), item.pos().y())
                 if new != old:
-                    moves[nid] = (self.doc.graph.node(nid).pos, new)
+                    moves[nid] = (self.graph.node(nid).pos, new)
         self._press_pos = {}
         if moves:  # one undo entry for the whole drag
-            self.push(commands.Move(self.doc.graph, moves))
+            self.push(commands.Move(self.graph, moves))
 
     def contextMenuEvent(self, e):
         item = next((i for i in self.items(e.scenePos())
@@ -274,7 +285,7 @@ class Canvas(QGraphicsScene):
             menu.addAction("Delete", self.delete_selection)
         elif isinstance(item, EdgeItem):
             menu.addAction("Delete wire", lambda: self.push(
-                commands.delete_nodes(self.doc.graph, [], [item.edge])))
+                commands.delete_nodes(self.graph, [], [item.edge])))
         else:
             add = menu.addMenu("Add layer")
             pos = e.scenePos()
@@ -289,8 +300,8 @@ class Canvas(QGraphicsScene):
         menu.exec(e.screenPos())
 
     def auto_layout(self) -> None:
-        pos = auto_layout(self.doc.graph)
-        graph = self.doc.graph
+        pos = auto_layout(self.graph)
+        graph = self.graph
         moves = {nid: (graph.node(nid).pos, p) for nid, p in pos.items()
                  if graph.node(nid).pos != p}
         if moves:

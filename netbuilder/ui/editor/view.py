@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel
 from ..widgets.theme import is_dark
 from .items import GRID
 from .palette import layer_from_mime
+from .palette_blocks import block_from_mime
 from .scene import Canvas
 
 
@@ -28,6 +29,8 @@ class CanvasView(QGraphicsView):
         self._space = False
         self._pan_from = None
         self.context_menu_hook = None
+        self.key_hook = None  # key event -> True when handled (block levels: Esc)
+        self.block_drop_hook = None  # (payload, scene pos): a block from the palette
 
     @property
     def canvas(self) -> Canvas:
@@ -71,6 +74,8 @@ class CanvasView(QGraphicsView):
             self._space = True
             self.setDragMode(QGraphicsView.ScrollHandDrag)
             return
+        if self.key_hook is not None and self.key_hook(e):
+            return
         if e.key() in (Qt.Key_Delete, Qt.Key_Backspace):
             self.canvas.delete_selection()
             return
@@ -108,7 +113,7 @@ class CanvasView(QGraphicsView):
 
     # palette drops
     def dragEnterEvent(self, e):
-        if layer_from_mime(e.mimeData()):
+        if layer_from_mime(e.mimeData()) or block_from_mime(e.mimeData()):
             e.acceptProposedAction()
         else:
             e.ignore()  # let the window handle project files
@@ -117,7 +122,11 @@ class CanvasView(QGraphicsView):
 
     def dropEvent(self, e):
         type_name = layer_from_mime(e.mimeData())
-        if type_name:
+        block = block_from_mime(e.mimeData())
+        if block and self.block_drop_hook is not None:
+            self.block_drop_hook(block, self.mapToScene(e.position().toPoint()))
+            e.acceptProposedAction()
+        elif type_name:
             self.canvas.add_node_at(type_name, self.mapToScene(e.position().toPoint()))
             e.acceptProposedAction()
         else:

@@ -21,6 +21,7 @@ CATEGORY_COLOURS = {
     "Activation": "#e08a1e",
     "Sequence": "#d0527a",
     "Merge": "#b08d2a",
+    "Blocks": "#5c6bc0",  # block instances and ports: indigo, unlike any layer
 }
 _FALLBACK = "#8d8d8d"
 
