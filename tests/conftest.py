@@ -17,6 +17,6 @@ def _own_state_dir(tmp_path_factory, monkeypatch):
 def pytest_sessionfinish(session, exitstatus):
     # Qt deletes clipboard data it was given from Python a second time at interpreter
     # exit (segfault); release it while Qt is still alive. The app does the same on quit.
-    from netbuilder.ui.mainwindow import release_clipboard
+    from netbuilder.ui.editor.clipboard import release_clipboard
 
     release_clipboard()

@@ -5,3 +5,4 @@ registry.py, which imports nothing back), so the registry is complete whatever m
 the package is imported first.
 """
 from . import blocks, layers  # noqa: F401  (register every built-in type)
+from . import generic_layers  # noqa: F401,I001  (after the built-ins it builds on)

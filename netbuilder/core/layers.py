@@ -438,7 +438,7 @@ register(LayerSpec(
     key_params=("dims",), check=check_mean,
 ))
 
-# ---- generic nodes (Parameter, Module, Function) live in generic_layers.py ----------------
+# ---- generic nodes (Parameter, Module, Function) live in generic_layers.py, registered
+# after these by the package's __init__ ------------------------------------------------------
 
-from . import generic_layers  # noqa: E402,F401  (registers them after the built-ins)
 from .templates import decode_template  # noqa: E402,F401  (export/pysource reads it here)

@@ -27,7 +27,7 @@ from ..core.graph import Graph
 from ..core.layout import apply_layout
 from ..core.project import Project
 from . import modules as M
-from .verify import VerificationError, verify
+from .verify import VerificationError, check_deterministic, verify
 from .values import BatchOf, Unrepresentable, is_batched, record, symbolic
 
 
@@ -521,8 +521,17 @@ def import_model(model: nn.Module, input_shapes: list[list[int]], *,
         raise ModelImportError(f"{type(model).__name__} fails on input {shapes} "
                                f"(batch excluded): {first}") from None
     b = _Builder(gm, v1, v2, factory, factory_kwargs or {})
-    _fold_last_steps(b)
-    b.build()
+    try:
+        _fold_last_steps(b)
+        b.build()
+    except ModelImportError:
+        # a random or stateful model is refused for that cause, not for the operation
+        # that cannot be named in a project
+        try:
+            check_deterministic(model, gm, make(2), {})
+        except VerificationError as e:
+            raise ModelImportError(str(e)) from None
+        raise
     graph = b.g
     apply_layout(graph)
     try:

@@ -255,7 +255,7 @@ def run(project: str | None = None, screenshot: str | None = None,
     elif not project and not os.environ.get("NETBUILDER_NO_RECOVERY"):
         QTimer.singleShot(0, win.offer_recovery)
     code = app.exec()
-    from .mainwindow import release_clipboard
+    from .editor.clipboard import release_clipboard
 
     release_clipboard()
     warm.wait()

@@ -7,17 +7,15 @@ window fits the screen, and its layout is remembered between launches (View > Re
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QLabel,
                                QMainWindow, QMessageBox, QTabWidget, QWidget)
 
 from .. import examples
-from ..core.project import Project, ProjectError, load_project
 from ..document import RunRecord
 from .data.panel import DataPanel
 from .dialogs import help as help_dialogs
@@ -27,6 +25,7 @@ from .document import commands, persistence
 from .document.document import Document
 from .editor.block_actions import BlockActions
 from .editor.breadcrumb import Breadcrumb
+from .editor.clipboard import NodeClipboard
 from .editor.inspector import Inspector
 from .editor.palette import Palette
 from .editor.palette_blocks import PaletteBlocks
@@ -35,22 +34,12 @@ from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
 from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
+from .window_files import ProjectFiles
 from .widgets.compact import ScrollingTabs, scrollable
 from .widgets.text import short_int
 from .widgets.window_layout import LayoutStore, dock_action, fit_to_screen, hide_spare_tab_bars
 
-NODES_MIME = "application/x-netbuilder-nodes"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-
-
-def release_clipboard() -> None:
-    """Drop netbuilder's own clipboard data before Qt shuts down: QMimeData handed to the
-    clipboard from Python is otherwise deleted twice at exit (a crash on quit)."""
-    app = QGuiApplication.instance()
-    if app is not None:
-        md = app.clipboard().mimeData()
-        if md is not None and md.hasFormat(NODES_MIME):
-            app.clipboard().clear()
 
 
 def app_icon() -> QIcon:
@@ -60,7 +49,7 @@ def app_icon() -> QIcon:
     return QIcon()
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ProjectFiles, QMainWindow):
     closed = Signal()  # the window accepted a close (after the unsaved-changes question)
     AUTOSAVE_MS = 5000
     LAYOUT_VERSION = 2  # bump when the docks change: a layout saved before is then ignored
@@ -70,6 +59,8 @@ class MainWindow(QMainWindow):
         self.doc = doc or Document(parent=self)
         self.setWindowIcon(app_icon())
         self.canvas = Canvas(self.doc, self)
+        self.clipboard = NodeClipboard(self.canvas, self.doc,
+                                       lambda text: self.statusBar().showMessage(text, 5000))
         self.view = CanvasView(self.canvas)
         self.view.context_menu_hook = self._extend_context_menu
         self.minimap = Minimap(self.view, self.view)
@@ -430,44 +421,18 @@ class MainWindow(QMainWindow):
         for item in self.canvas.nodes.values():
             item.setSelected(True)
 
+    # the clipboard actions live with the editor (editor/clipboard.py)
     def copy(self) -> None:
-        ids = self.canvas.selected_node_ids()
-        if not ids:
-            return
-        data = commands.clipboard_data(self.canvas.graph, ids)
-        md = QMimeData()
-        md.setData(NODES_MIME, json.dumps(data).encode("utf-8"))
-        md.setText(json.dumps(data, indent=1))
-        QGuiApplication.clipboard().setMimeData(md)
+        self.clipboard.copy()
 
     def cut(self) -> None:
-        self.copy()
-        self.canvas.delete_selection()
+        self.clipboard.cut()
 
     def paste(self) -> list[str]:
-        md = QGuiApplication.clipboard().mimeData()
-        if md is None or not md.hasFormat(NODES_MIME):
-            return []
-        try:
-            data = json.loads(bytes(md.data(NODES_MIME)).decode("utf-8"))
-            cmd, ids = commands.paste(self.canvas.graph, data)
-        except (ValueError, KeyError, TypeError) as e:
-            self.statusBar().showMessage(f"Cannot paste: {e}", 5000)
-            return []
-        self.doc.undo_stack.push(cmd)
-        self.canvas.select_nodes(ids)
-        return ids
+        return self.clipboard.paste()
 
     def duplicate(self) -> list[str]:
-        ids = self.canvas.selected_node_ids()
-        if not ids:
-            return []
-        graph = self.canvas.graph  # the shown level: the top graph or an opened block
-        cmd, new = commands.paste(graph, commands.clipboard_data(graph, ids))
-        cmd.setText("Duplicate")
-        self.doc.undo_stack.push(cmd)
-        self.canvas.select_nodes(new)
-        return new
+        return self.clipboard.duplicate()
 
     def _node_double_clicked(self, node_id: str) -> None:
         if not self.blocks.open_instance(node_id):  # a block opens, other nodes rename
@@ -493,38 +458,7 @@ class MainWindow(QMainWindow):
             if act.isEnabled():
                 menu.addAction(act)
 
-    # ---- files --------------------------------------------------------------------------------
-
-    def maybe_save(self) -> bool:
-        """True when it is fine to discard the current project."""
-        if not self.doc.modified:
-            return True
-        answer = self.ask(self, "Unsaved changes",
-                          f"Save the changes to {self.doc.title} before closing it?",
-                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
-        if answer == QMessageBox.Save:
-            return self.save()
-        return answer == QMessageBox.Discard
-
-    def stop_run_first(self) -> bool:
-        """Before another document replaces this one: its run is asked about and stopped
-        (a run belongs to its document). True when no run is left."""
-        return self.training.end_run(lambda: self.ask(
-            self, "Stop training?", f"{self.doc.title} is training. Stop the run (its last "
-            f"checkpoint is kept) and close the project?",
-            QMessageBox.Yes | QMessageBox.No) == QMessageBox.Yes)
-
-    def replace_document(self, project: Project, path: Path | None = None) -> bool:
-        """Show another project: stop this document's run first; every panel rebuilds."""
-        if not self.stop_run_first():
-            return False
-        self.doc.set_project(project, path)
-        self.clear_recovery()
-        return True
-
-    def new_project(self) -> None:
-        if self.maybe_save():
-            self.replace_document(Project())
+    # ---- files (the rest is in window_files.py) ---------------------------------------------
 
     def new_from_example(self) -> None:
         if not self.maybe_save():
@@ -535,127 +469,6 @@ class MainWindow(QMainWindow):
 
     def load_example(self, name: str) -> bool:
         return self.replace_document(examples.load(name))
-
-    def open_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "",
-                                              "netbuilder projects (*.json);;All files (*)")
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> bool:
-        if not self._trust_code_in(Path(path)):
-            return False
-        try:
-            project = load_project(path)
-        except ProjectError as e:
-            QMessageBox.warning(self, "Cannot open project", str(e))
-            return False
-        if not self.replace_document(project, Path(path)):
-            return False
-        self._add_recent(Path(path))
-        return True
-
-    def _trust_code_in(self, path: Path) -> bool:
-        """A project that names code outside torch/torchvision (generic nodes) would run it
-        when built: ask first, as opening a file must never run code nobody chose."""
-        from ..importers.trust import trust, untrusted_packages, wanted_code
-
-        packages = untrusted_packages(path)
-        if not packages:
-            return True
-        answer = self.ask(
-            self, "Run code from this project?",
-            f"{path.name} wants {wanted_code(path)}. Opening it imports "
-            f"{'this package' if len(packages) == 1 else 'these packages'} and runs "
-            f"their code. Trust {', '.join(packages)} and open the project?",
-            QMessageBox.Yes | QMessageBox.No)
-        if answer != QMessageBox.Yes:
-            return False
-        trust(*packages)
-        return True
-
-    def save(self) -> bool:
-        if self.doc.path is None:
-            return self.save_as()
-        return self._save_to(self.doc.path)
-
-    def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as",
-                                              f"{self.doc.title}.json",
-                                              "netbuilder projects (*.json)")
-        if not path:
-            return False
-        if not path.endswith(".json"):
-            path += ".json"
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path) -> bool:
-        try:
-            self.doc.save(path)
-        except OSError as e:
-            QMessageBox.critical(self, "Cannot save", f"{path}: {e.strerror or e}")
-            return False
-        self._add_recent(path)
-        self.clear_recovery()
-        self.statusBar().showMessage(f"Saved {path}", 3000)
-        return True
-
-    def closeEvent(self, e: QCloseEvent) -> None:
-        if self.maybe_save():
-            self.clear_recovery()
-            self.layout_store.save(self)
-            e.accept()
-            self.closed.emit()
-        else:
-            e.ignore()
-
-    # recent files
-    def recent_files(self) -> list[str]:
-        return persistence.recent_files()
-
-    def _add_recent(self, path: Path) -> None:
-        persistence.add_recent(path)
-        self._refresh_recent_menu()
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = self.recent_files()
-        for p in files:
-            self.recent_menu.addAction(p, (lambda q: lambda: self.maybe_save()
-                                           and self.open_path(q))(p))
-        self.recent_menu.setEnabled(bool(files))
-
-    # crash recovery: a copy of unsaved work every few seconds
-    def recovery_path(self) -> Path:
-        return persistence.recovery_path()
-
-    def autosave(self) -> None:
-        if self.doc.modified:
-            persistence.write_recovery(self.doc.project, self.doc.path)
-
-    def clear_recovery(self) -> None:
-        persistence.clear_recovery()
-
-    def offer_recovery(self) -> bool:
-        """After a crash: offer the unsaved copy. True when it was restored."""
-        found = persistence.read_recovery()
-        if found is None:
-            return False
-        project, path = found
-        answer = self.ask(self, "Recover unsaved work?",
-                          "netbuilder did not close normally. Restore the unsaved changes "
-                          f"to {path.name if path else 'untitled'}?",
-                          QMessageBox.Yes | QMessageBox.No)
-        if answer != QMessageBox.Yes:
-            self.clear_recovery()
-            return False
-        self.doc.set_project(project, path)
-        # Mark as modified so the user saves the restored work explicitly.
-        self.doc.undo_stack.resetClean()
-        self._update_title()
-        return True
 
     # drop a project file on the window to open it
     def dragEnterEvent(self, e):
