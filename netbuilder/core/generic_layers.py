@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 
 from . import allowlist
-from .layers import ANY_DTYPE, BIG, nn, size, torch
+from .layers import ANY_DTYPE, BIG, MAX_INPUTS, nn, size, torch
 from .registry import BOOL, CHOICE, INT, SHAPE, LayerSpec, Param, register
 from .templates import decode_template, template_problem
 
@@ -72,7 +72,7 @@ class SubmoduleParam(Param):
 
 def _ports(p):
     n = p["num_inputs"]
-    n = min(max(n, 0), 8) if isinstance(n, int) else 1
+    n = min(max(n, 0), MAX_INPUTS) if isinstance(n, int) else 1
     return tuple(f"in{i + 1}" for i in range(n))
 
 
@@ -150,7 +150,7 @@ def _generic_module_apply(call, xs, p):
     return _pick(call(*args, **kwargs), p["item"])
 
 
-NUM_GENERIC_INPUTS = size("num_inputs", 1, "number of inputs", lo=0, hi=8)
+NUM_GENERIC_INPUTS = size("num_inputs", 1, "number of inputs", lo=0, hi=MAX_INPUTS)
 ITEM = Param("item", INT, -1, "for a tuple result: the element to keep (-1 = all)",
              min=-1, max=64)
 ARGS = JsonParam("args", "str", '[{"$in": 0}]', "positional arguments (JSON template)")
