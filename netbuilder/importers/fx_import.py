@@ -311,6 +311,8 @@ class _Builder:
         if type_name == "MultiheadAttention":
             return (len(n.args) == 3 and n.args[1] is x and n.args[2] is x and index == 0
                     and set(n.kwargs) <= {"need_weights"})
+        if type_name == "Linear" and self.v1[x].dim() > 3:  # the registry's Linear is 2-D/3-D
+            return False
         if type_name in ("RNN", "GRU", "LSTM"):
             return len(n.args) == 1 and not n.kwargs and index == 0
         return len(n.args) == 1 and not n.kwargs and index is None

@@ -35,7 +35,7 @@ from ..core.layout import apply_layout
 class Call:
     path: str
     module: nn.Module
-    args: tuple
+    args: tuple  # fx nodes in the structure the forward was called with
     kwargs: dict
     start: int  # sequence numbers: this call created the nodes in (start, end]
     end: int = 0
@@ -63,7 +63,8 @@ class RecordingTracer(fx.Tracer):
         path = self.path_of_module(m)
         if self.is_leaf_module(m, path) or not self.stack:
             return super().call_module(m, forward, args, kwargs)
-        call = Call(path, m, args, kwargs, self.seq)
+        # a copy now: the forward may append to a list it was given (DenseNet's features)
+        call = Call(path, m, _unproxy(args), _unproxy(kwargs), self.seq)
         self.stack[-1].children.append(call)
         self.calls.append(call)
         self.stack.append(call)
