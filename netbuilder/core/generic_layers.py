@@ -125,8 +125,10 @@ _MODULE_CACHE: "dict[tuple, object]" = {}
 def _generic_module(p, s):
     device = str(torch().empty(0).device)  # "meta" while shapes are inferred
     key = (p["target"], p["kwargs"], device)
-    whole = _MODULE_CACHE.get(key)
-    if whole is None:
+    whole = _MODULE_CACHE.pop(key, None)  # put back last: least recently used goes first
+    if whole is not None:
+        _MODULE_CACHE[key] = whole
+    else:
         factory = allowlist.resolve(p["target"], allowlist.MODULE)
         kwargs = decode_template(p["kwargs"], [])
         msg = allowlist.kwargs_problem(kwargs)
@@ -135,7 +137,10 @@ def _generic_module(p, s):
         whole = factory(**kwargs)
         if not isinstance(whole, nn().Module):
             raise ValueError(f"{p['target']} did not build a torch.nn.Module")
-        _MODULE_CACHE.clear()  # keep one model: a factory may build a large network
+        # keep a few: a factory may build a large network, and an imported model's nodes
+        # alternate between its factory and torch.nn classes
+        while len(_MODULE_CACHE) >= 4:
+            _MODULE_CACHE.pop(next(iter(_MODULE_CACHE)))
         _MODULE_CACHE[key] = whole
     path = p["path"]
     msg = SubmoduleParam("path", "str", "").check(path)
