@@ -37,14 +37,17 @@ def test_resnet50_summary_code_and_strict_state_dict(tmp_path):
     assert top.returncode == 0, top.stderr
     rows = summary_rows(top.stdout)
     assert len(rows) <= 20
-    assert [row.split()[0] for row in rows][4:8] == ["layer1", "layer2", "layer3", "layer4"]
+    assert [row.split()[0] for row in rows][5:9] == ["layer1", "layer2", "layer3", "layer4"]
     assert "parameters: 25557032" in top.stdout
     every = cli("summary", str(tmp_path / "r50.json"), "--depth", "all", cwd=tmp_path)
     assert "parameters: 25557032" in every.stdout
     project = load_project(tmp_path / "r50.json")
     model = compile(project)
-    layers = [p for p, (node, _) in layer_places(model, project.graph).items()]
-    assert len(summary_rows(every.stdout)) == len(layers) == 4 + 16 * 8 + 4 * 2 + 3
+    # every layer: the 177 nodes of a flat import (input, output, adds and relus included)
+    assert len(summary_rows(every.stdout)) == 177
+    convs = [q for node, q in layer_places(model, project.graph).values()
+             if node.type == "Conv2d"]
+    assert len(convs) == 53 and "layer4.2.conv3" in convs
     assert "layer1 › 0 › conv1" in every.stdout
 
     # model.py: a class per block definition; the original's state_dict loads strictly
