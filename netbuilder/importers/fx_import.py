@@ -1,13 +1,13 @@
 """nn.Module -> editable netbuilder graph, via torch.fx tracing.
 
-1. `torch.fx` traces the model into a graph of module calls, functions and tensor methods.
+1. `torch.fx` traces the model, recording each submodule call (structure.py: every child
+   module becomes a block instance, identical children share one definition).
 2. The traced graph runs at two batch sizes (values.py), so shape arithmetic such as
    `x.reshape(x.shape[0], 768, -1)` becomes constants or "the batch size of x".
-3. Each fx node becomes a registry layer when one is equivalent (modules.py); otherwise a
-   generic `Module` (the original submodule, rebuilt from its class or from the model's
-   factory) or `Function` node. Asserts are dropped.
-4. The graph is compiled, the original weights are copied in, and the outputs are compared
-   with the original model's.
+3. Each fx node becomes a registry layer when one is equivalent (modules.py), else a
+   generic `Module` (rebuilt from its class or the model's factory) or `Function` node.
+4. The graph is compiled, the original weights are loaded by their own state_dict keys,
+   and the outputs are compared with the original model's.
 """
 from __future__ import annotations
 
@@ -23,19 +23,15 @@ import torch.fx as fx
 import torch.nn as nn
 
 from ..core.allowlist import FUNCTION, MODULE, code_problem
-from ..core.compiler import CompileError, compile_graph, layer_places
+from ..core.compiler import CompileError, compile_graph
 from ..core.graph import Graph
 from ..core.layers import MAX_INPUTS
-from ..core.layout import apply_layout
 from ..core.project import Project
 from . import modules as M
-from .structure import RecordingTracer, Structure, module_key
+from .errors import ModelImportError
+from .structure import Structure, copy_weights, module_key, trace
 from .verify import VerificationError, verify
 from .values import BatchOf, Unrepresentable, is_batched, record, symbolic
-
-
-class ModelImportError(ValueError):
-    """The model cannot become a netbuilder graph; the message names the place."""
 
 
 @dataclass
@@ -516,25 +512,6 @@ def _holds_tensors(v) -> bool:
     return isinstance(v, (list, tuple)) and any(_holds_tensors(x) for x in v)
 
 
-def trace(model: nn.Module) -> tuple[fx.GraphModule, RecordingTracer]:
-    tracer = RecordingTracer()
-    try:
-        graph = tracer.trace(model)
-        gm = fx.GraphModule(tracer.root, graph, type(model).__name__)
-    except Exception as e:  # noqa: BLE001 - fx raises many types; all mean "untraceable"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ModelImportError(f"torch.fx cannot trace {type(model).__name__}: {first}. "
-                               f"netbuilder imports models whose forward has no Python "
-                               f"control flow that depends on tensor values") from None
-    g = gm.graph
-    for node in list(g.nodes):  # asserts check shapes netbuilder checks itself
-        if node.op == "call_function" and node.target is torch._assert:
-            g.erase_node(node)
-    g.eliminate_dead_code()
-    gm.recompile()
-    return gm, tracer
-
-
 def make_inputs(shapes, dtypes, vocab: int | None):
     def make(b):
         g = torch.Generator().manual_seed(b)
@@ -621,24 +598,3 @@ def _fold_last_steps(b: _Builder) -> None:
             b.value[last] = (_TENSOR, node_id)
 
     b.call_module = call_module
-
-
-def copy_weights(compiled: fx.GraphModule, graph: Graph, model: nn.Module) -> None:
-    """The original's weights into the compiled graph, by state_dict key: they are the
-    original's keys, except that a learned tensor (a Parameter node) holds its tensor as
-    `.value`."""
-    source = model.state_dict()
-    renamed = {f"{qual}.value": qual for node, qual in layer_places(compiled, graph).values()
-               if node.type == "Parameter"}
-    state, missing = {}, []
-    for key, tensor in compiled.state_dict().items():
-        original = renamed.get(key, key)
-        if original in source and source[original].shape == tensor.shape:
-            state[key] = source[original]
-        else:
-            missing.append(key)
-    if missing:
-        raise ModelImportError(f"the imported graph names weights the original does not have "
-                               f"(first: {missing[0]!r}); please report this with the model, "
-                               f"it is a netbuilder import bug")
-    compiled.load_state_dict(state, strict=True)

@@ -27,8 +27,10 @@ import torch.fx as fx
 import torch.nn as nn
 
 from ..core.blocks import BLOCK, PORT_IN, PORT_OUT, BlockError
+from ..core.compiler import layer_places
 from ..core.graph import Graph
 from ..core.layout import apply_layout
+from .errors import ModelImportError
 
 
 @dataclass
@@ -301,3 +303,41 @@ def _canonical(g: Graph, b) -> str:
     return json.dumps([nodes, edges], default=repr)
 
 
+def trace(model: nn.Module) -> tuple[fx.GraphModule, RecordingTracer]:
+    tracer = RecordingTracer()
+    try:
+        graph = tracer.trace(model)
+        gm = fx.GraphModule(tracer.root, graph, type(model).__name__)
+    except Exception as e:  # noqa: BLE001 - fx raises many types; all mean "untraceable"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelImportError(f"torch.fx cannot trace {type(model).__name__}: {first}. "
+                               f"netbuilder imports models whose forward has no Python "
+                               f"control flow that depends on tensor values") from None
+    g = gm.graph
+    for node in list(g.nodes):  # asserts check shapes netbuilder checks itself
+        if node.op == "call_function" and node.target is torch._assert:
+            g.erase_node(node)
+    g.eliminate_dead_code()
+    gm.recompile()
+    return gm, tracer
+
+
+def copy_weights(compiled: fx.GraphModule, graph: Graph, model: nn.Module) -> None:
+    """The original's weights into the compiled graph, by state_dict key: they are the
+    original's keys, except that a learned tensor (a Parameter node) holds its tensor as
+    `.value`."""
+    source = model.state_dict()
+    renamed = {f"{qual}.value": qual for node, qual in layer_places(compiled, graph).values()
+               if node.type == "Parameter"}
+    state, missing = {}, []
+    for key, tensor in compiled.state_dict().items():
+        original = renamed.get(key, key)
+        if original in source and source[original].shape == tensor.shape:
+            state[key] = source[original]
+        else:
+            missing.append(key)
+    if missing:
+        raise ModelImportError(f"the imported graph names weights the original does not have "
+                               f"(first: {missing[0]!r}); please report this with the model, "
+                               f"it is a netbuilder import bug")
+    compiled.load_state_dict(state, strict=True)
