@@ -368,7 +368,8 @@ def _load_module_benches() -> None:
     returning callables that yield (name, value) pairs."""
     import importlib
 
-    for name in ("bench_editor", "bench_training", "bench_export", "bench_gui_training"):
+    for name in ("bench_editor", "bench_training", "bench_export", "bench_gui_training",
+                 "bench_import"):
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as e:

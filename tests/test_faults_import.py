@@ -119,15 +119,15 @@ def test_deterministic_models_import_and_are_verified(models, tmp_path):
 
 def test_an_import_that_computes_something_else_names_the_first_node(models, monkeypatch):
     d, m = models
-    real = fx_import._copy_weights
+    real = fx_import.copy_weights
 
-    def off_by_one(compiled, weights):  # the fault: one layer's bias copied wrong
-        real(compiled, weights)
+    def off_by_one(compiled, graph, model):  # the fault: one layer's bias copied wrong
+        real(compiled, graph, model)
         sub = compiled.get_submodule("out")
         with torch.no_grad():
             sub.bias += 1.0
 
-    monkeypatch.setattr(fx_import, "_copy_weights", off_by_one)
+    monkeypatch.setattr(fx_import, "copy_weights", off_by_one)
     with pytest.raises(ModelImportError, match="the imported graph does not compute what "
                                                "Plain computes: the outputs differ by 1 "
                                                ".*the first node whose outputs differ is "

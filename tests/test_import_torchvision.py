@@ -44,18 +44,33 @@ def test_import_compile_export(name, shape, tmp_path):
         assert report.max_diff <= 1e-3, (fmt, report.max_diff)
 
 
+def every_node(graph):
+    """The nodes of the graph and of every block definition it uses."""
+    yield from graph.nodes.values()
+    for name in graph.blocks.used():
+        yield from graph.blocks[name].nodes.values()
+
+
+def inside(graph, *path):
+    """The node at a module path (`features`, `0`, `0`) through block instances."""
+    g = graph
+    for name in path[:-1]:
+        g = graph.blocks[g.by_name(name).params["block"]]
+    return g.by_name(path[-1])
+
+
 def test_known_layers_map_to_registry_types_with_their_parameters():
     _, result = imported("mobilenet_v3_small", [3, 64, 64])
     g = result.project.graph
-    types = {n.type for n in g.nodes.values()}
+    types = {n.type for n in every_node(g)}
     assert {"Conv2d", "BatchNorm2d", "Hardswish", "Hardsigmoid", "ReLU", "Add",
             "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout"} <= types
-    first = g.by_name("features.0.0")
+    first = inside(g, "features", "0", "0")
     assert first.params | {} == {"out_channels": 16, "kernel_size": 3, "stride": 2,
                                  "padding": 1, "dilation": 1, "groups": 1, "bias": False}
-    assert g.by_name("features.0.1").params["eps"] == 0.001
+    assert inside(g, "features", "0", "1").params["eps"] == 0.001
     # squeeze-excitation scales N×C×H×W by N×C×1×1: a broadcast, kept as a Function
-    scale = [n for n in g.nodes.values() if n.type == "Function"]
+    scale = [n for n in every_node(g) if n.type == "Function"]
     assert scale and all(n.params["function"] == "operator:mul" for n in scale)
 
 
@@ -70,7 +85,12 @@ def test_vit_shape_arithmetic_becomes_layers():
     expand = g.by_name("expand")  # class token repeated for each sample in the batch
     assert expand.params["function"] == "torch:Tensor.expand"
     assert '{"$batch": 1}' in expand.params["args"]
-    assert sum(n.type == "MultiheadAttention" for n in g.nodes.values()) == 12
+    # the 12 encoder layers (encoder_layer_0 ...) share one definition; its attention is
+    # a registry layer
+    layers = g.blocks[inside(g, "encoder", "layers").params["block"]]
+    uses = {n.params["block"] for n in layers.nodes.values() if n.type == "Block"}
+    assert len(uses) == 1 and len(layers.nodes_of_type("Block")) == 12
+    assert g.blocks[uses.pop()].by_name("self_attention").type == "MultiheadAttention"
 
 
 def test_layout_is_layered_left_to_right():

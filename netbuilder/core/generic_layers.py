@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 
 from . import allowlist
-from .layers import ANY_DTYPE, BIG, nn, size, torch
+from .layers import ANY_DTYPE, BIG, MAX_INPUTS, nn, size, torch
 from .registry import BOOL, CHOICE, INT, SHAPE, LayerSpec, Param, register
 from .templates import decode_template, template_problem
 
@@ -72,7 +72,7 @@ class SubmoduleParam(Param):
 
 def _ports(p):
     n = p["num_inputs"]
-    n = min(max(n, 0), 8) if isinstance(n, int) else 1
+    n = min(max(n, 0), MAX_INPUTS) if isinstance(n, int) else 1
     return tuple(f"in{i + 1}" for i in range(n))
 
 
@@ -125,8 +125,10 @@ _MODULE_CACHE: "dict[tuple, object]" = {}
 def _generic_module(p, s):
     device = str(torch().empty(0).device)  # "meta" while shapes are inferred
     key = (p["target"], p["kwargs"], device)
-    whole = _MODULE_CACHE.get(key)
-    if whole is None:
+    whole = _MODULE_CACHE.pop(key, None)  # put back last: least recently used goes first
+    if whole is not None:
+        _MODULE_CACHE[key] = whole
+    else:
         factory = allowlist.resolve(p["target"], allowlist.MODULE)
         kwargs = decode_template(p["kwargs"], [])
         msg = allowlist.kwargs_problem(kwargs)
@@ -135,7 +137,10 @@ def _generic_module(p, s):
         whole = factory(**kwargs)
         if not isinstance(whole, nn().Module):
             raise ValueError(f"{p['target']} did not build a torch.nn.Module")
-        _MODULE_CACHE.clear()  # keep one model: a factory may build a large network
+        # keep a few: a factory may build a large network, and an imported model's nodes
+        # alternate between its factory and torch.nn classes
+        while len(_MODULE_CACHE) >= 4:
+            _MODULE_CACHE.pop(next(iter(_MODULE_CACHE)))
         _MODULE_CACHE[key] = whole
     path = p["path"]
     msg = SubmoduleParam("path", "str", "").check(path)
@@ -150,7 +155,7 @@ def _generic_module_apply(call, xs, p):
     return _pick(call(*args, **kwargs), p["item"])
 
 
-NUM_GENERIC_INPUTS = size("num_inputs", 1, "number of inputs", lo=0, hi=8)
+NUM_GENERIC_INPUTS = size("num_inputs", 1, "number of inputs", lo=0, hi=MAX_INPUTS)
 ITEM = Param("item", INT, -1, "for a tuple result: the element to keep (-1 = all)",
              min=-1, max=64)
 ARGS = JsonParam("args", "str", '[{"$in": 0}]', "positional arguments (JSON template)")

@@ -48,7 +48,9 @@ POOL_STRIDE = size("stride", 0, "step between windows (0 = same as kernel)", lo=
 EPS = Param("eps", FLOAT, 1e-5, "added to the variance for stability", min=1e-12, max=1.0)
 MOMENTUM = Param("momentum", FLOAT, 0.1, "running-statistics momentum", min=0.0, max=1.0)
 DROPOUT = Param("dropout", FLOAT, 0.0, "dropout probability", min=0.0, max=0.99)
-NUM_INPUTS = size("num_inputs", 2, "number of inputs to merge", lo=2, hi=8)
+# DenseNet concatenates every earlier layer's features (up to 49 inputs in densenet201)
+MAX_INPUTS = 256
+NUM_INPUTS = size("num_inputs", 2, "number of inputs to merge", lo=2, hi=MAX_INPUTS)
 
 
 def merge_ports(p):

@@ -1,18 +1,19 @@
 """nn.Module -> editable netbuilder graph, via torch.fx tracing.
 
-1. `torch.fx` traces the model into a graph of module calls, functions and tensor methods.
+1. `torch.fx` traces the model, recording each submodule call (structure.py: every child
+   module becomes a block instance, identical children share one definition).
 2. The traced graph runs at two batch sizes (values.py), so shape arithmetic such as
    `x.reshape(x.shape[0], 768, -1)` becomes constants or "the batch size of x".
-3. Each fx node becomes a registry layer when one is equivalent (modules.py); otherwise a
-   generic `Module` (the original submodule, rebuilt from its class or from the model's
-   factory) or `Function` node. Asserts are dropped.
-4. The graph is compiled, the original weights are copied in, and the outputs are compared
-   with the original model's.
+3. Each fx node becomes a registry layer when one is equivalent (modules.py), else a
+   generic `Module` (rebuilt from its class or the model's factory) or `Function` node.
+4. The graph is compiled, the original weights are loaded by their own state_dict keys,
+   and the outputs are compared with the original model's.
 """
 from __future__ import annotations
 
 import json
 import operator
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,15 +25,13 @@ import torch.nn as nn
 from ..core.allowlist import FUNCTION, MODULE, code_problem
 from ..core.compiler import CompileError, compile_graph
 from ..core.graph import Graph
-from ..core.layout import apply_layout
+from ..core.layers import MAX_INPUTS
 from ..core.project import Project
 from . import modules as M
+from .errors import ModelImportError
+from .structure import Structure, copy_weights, module_key, trace
 from .verify import VerificationError, check_deterministic, verify
-from .values import BatchOf, Unrepresentable, is_batched, record, symbolic
-
-
-class ModelImportError(ValueError):
-    """The model cannot become a netbuilder graph; the message names the place."""
+from .values import BatchOf, Unrepresentable, is_batched, make_inputs, record, symbolic
 
 
 @dataclass
@@ -71,14 +70,18 @@ def _fn_name(n: fx.Node) -> str | None:
 
 class _Builder:
     def __init__(self, gm: fx.GraphModule, v1: dict, v2: dict, factory: str | None,
-                 factory_kwargs: dict):
+                 factory_kwargs: dict, graph: Graph | None = None, prefix: str = "",
+                 calls: Counter | None = None, generic: list | None = None):
         self.gm, self.v1, self.v2 = gm, v1, v2
         self.factory, self.factory_kwargs = factory, factory_kwargs
-        self.g = Graph()
+        self.g = graph if graph is not None else Graph()
+        self.prefix = prefix  # the module path this graph stands for ('' = the model)
         self.value: dict[fx.Node, tuple] = {}
         self.weights: dict[str, object] = {}  # node id -> original module or tensor
-        self.generic: list[str] = []
-        self.calls = Counter(n.target for n in gm.graph.nodes if n.op == "call_module")
+        self.module_keys: dict[str, str] = {}  # Module node id -> structure.module_key
+        self.generic: list[str] = generic if generic is not None else []
+        self.calls = calls if calls is not None else Counter(
+            n.target for n in gm.graph.nodes if n.op == "call_module")
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -103,8 +106,23 @@ class _Builder:
                 [self.const(x) for x in a]
         return a
 
+    def rel(self, target: str) -> str:
+        """A submodule or attribute path relative to this graph's module: its node name,
+        so the compiled module nests like the original (`layer1.0.conv1`)."""
+        name = target[len(self.prefix) + 1:] if self.prefix else target
+        if self.prefix and not target.startswith(self.prefix + "."):
+            raise ModelImportError(f"{target!r} is used inside {self.prefix!r}, which does "
+                                   f"not own it")
+        if "." in name:
+            raise ModelImportError(f"{self.prefix or 'the model'} uses {name!r} of a "
+                                   f"container it never calls (a ModuleList); netbuilder "
+                                   f"keeps such a module whole")
+        return name
+
     def add(self, type_name, fx_node: fx.Node, params, inputs, name=None):
-        node = self.g.add_node(type_name, self.g.unique_name(name or fx_node.name), params)
+        # fx numbers operations model-wide (add_7); a block names them per definition
+        base = name or re.sub(r"_\d+$", "", fx_node.name)
+        node = self.g.add_node(type_name, self.g.unique_name(base), params)
         for i, src in enumerate(inputs):
             port = node.input_ports()[i]
             self.g.connect(self.value[src][1], node.id, dst_port=port)
@@ -124,28 +142,52 @@ class _Builder:
 
     # ---- the walk -------------------------------------------------------------------------
 
-    def build(self) -> list[fx.Node]:
-        outputs: list = []
-        for n in self.gm.graph.nodes:
-            if n in self.value:  # already handled (getitem of a tuple result)
-                continue
-            try:
-                if n.op == "placeholder":
-                    self.placeholder(n)
-                elif n.op == "output":
-                    outputs = self.output(n)
-                elif not _holds_tensors(self.v1.get(n)):
-                    self.shape_value(n)
-                elif n.op == "get_attr":
-                    self.get_attr(n)
-                else:
-                    self.call(n)
-            except ModelImportError:
-                raise
-            except Unrepresentable as e:
-                raise ModelImportError(f"{self.where(n)}: {e}; netbuilder graphs can depend "
-                                       f"on the batch size only directly") from None
-        return outputs
+    def step(self, n: fx.Node) -> None:
+        """Add what fx node `n` computes to this graph."""
+        if n in self.value:  # already handled (getitem of a tuple result)
+            return
+        try:
+            if n.op == "placeholder":
+                self.placeholder(n)
+            elif n.op == "output":
+                self.output(n)
+            elif not _holds_tensors(self.v1.get(n)):
+                self.shape_value(n)
+            elif n.op == "get_attr":
+                self.get_attr(n)
+            else:
+                self.call(n)
+        except ModelImportError:
+            raise
+        except Unrepresentable as e:
+            raise ModelImportError(f"{self.where(n)}: {e}; netbuilder graphs can depend "
+                                   f"on the batch size only directly") from None
+        except _NoMatch:
+            raise ModelImportError(f"{self.where(n)}: no netbuilder layer fits") from None
+
+    def keep_whole(self, call, name: str, args, result: fx.Node, why: Exception) -> None:
+        """A submodule call netbuilder cannot express: one generic Module node of its class
+        with its weights (raises `why`, the reason, when it cannot be rebuilt either)."""
+        m = call.module
+        label = f"submodule {call.path!r} ({type(m).__name__})"
+        try:
+            target, kwargs, path = self.rebuild_recipe(None, m, call.path)
+        except ModelImportError:
+            raise ModelImportError(f"{why}; {label} cannot be kept whole either: import the "
+                                   f"model from a factory ('package.module:function') so "
+                                   f"netbuilder can rebuild it") from None
+        msg = code_problem(target, MODULE)
+        if msg:
+            raise ModelImportError(f"{why}; {label} cannot be kept whole: {msg}")
+        if not isinstance(self.v1.get(result), torch.Tensor):
+            raise ModelImportError(f"{why}; {label} returns no single tensor")
+        ports, a, k = self.template(result, args[0], args[1])
+        params = {"target": target, "kwargs": json.dumps(kwargs), "path": path,
+                  "num_inputs": len(ports), "args": a, "call_kwargs": k, "item": -1}
+        nid = self.add("Module", result, params, ports, name=name)
+        self.module_keys[nid] = module_key(m)
+        self.generic.append(f"{self.prefix + '.' if self.prefix else ''}{name}")
+        self.value[result] = (_TENSOR, nid)
 
     def placeholder(self, n):
         a = self.v1[n]
@@ -174,7 +216,7 @@ class _Builder:
                                    f"embeddings)")
         nid = self.add("Parameter", n, {"shape": list(t.shape), "init": "normal",
                                         "trainable": bool(t.requires_grad)}, [],
-                       name=n.target)
+                       name=self.rel(n.target))
         self.weights[nid] = t
         self.value[n] = (_TENSOR, nid)
 
@@ -232,7 +274,7 @@ class _Builder:
         mapped = M.layer_for(m)
         if mapped is not None and self.module_call_ok(n, mapped[0], index):
             type_name, params = mapped
-            nid = self.add(type_name, n, params, [n.args[0]], name=n.target)
+            nid = self.add(type_name, n, params, [n.args[0]], name=self.rel(n.target))
             self.weights[nid] = m
             if index is None:
                 self.value[n] = (_TENSOR, nid)
@@ -242,15 +284,16 @@ class _Builder:
         if isinstance(index, list):
             raise ModelImportError(f"{self.where(n)}: several elements of its result are used; "
                                    f"a kept submodule can give only one")
-        target, kwargs, path = self.rebuild_recipe(n, m)
+        target, kwargs, path = self.rebuild_recipe(n, m, n.target)
         self.allowed(n, target, MODULE)
         ports, args, kwargs_t = self.template(n, n.args, n.kwargs)
         params = {"target": target, "kwargs": json.dumps(kwargs), "path": path,
                   "num_inputs": len(ports), "args": args, "call_kwargs": kwargs_t,
                   "item": -1 if index is None else index}
-        nid = self.add("Module", n, params, ports, name=n.target)
+        nid = self.add("Module", n, params, ports, name=self.rel(n.target))
         self.weights[nid] = m
-        self.generic.append(self.g.node(nid).name)
+        self.module_keys[nid] = module_key(m)
+        self.generic.append(n.target)
         if index is None:
             self.value[n] = (_TENSOR, nid)
         else:
@@ -264,22 +307,25 @@ class _Builder:
         if type_name == "MultiheadAttention":
             return (len(n.args) == 3 and n.args[1] is x and n.args[2] is x and index == 0
                     and set(n.kwargs) <= {"need_weights"})
+        if type_name == "Linear" and self.v1[x].dim() > 3:  # the registry's Linear is 2-D/3-D
+            return False
         if type_name in ("RNN", "GRU", "LSTM"):
             return len(n.args) == 1 and not n.kwargs and index == 0
         return len(n.args) == 1 and not n.kwargs and index is None
 
-    def rebuild_recipe(self, n, m) -> tuple[str, dict, str]:
+    def rebuild_recipe(self, n, m, target: str) -> tuple[str, dict, str]:
         cls = type(m)
         kwargs = M.constructor_kwargs(m) if cls.__module__.split(".")[0] in (
             "torch", "torchvision") else None
         if kwargs is not None:
             return M.public_name(cls), {k: M.encode(v) for k, v in kwargs.items()}, ""
         if self.factory is None:
-            raise ModelImportError(f"{self.where(n)} has no netbuilder layer and cannot be "
+            where = self.where(n) if n is not None else f"submodule {target!r}"
+            raise ModelImportError(f"{where} has no netbuilder layer and cannot be "
                                    f"rebuilt from its attributes; import the model from a "
                                    f"factory ('package.module:function') so netbuilder can "
                                    f"rebuild it")
-        return self.factory, self.factory_kwargs, n.target
+        return self.factory, self.factory_kwargs, target
 
     # ---- functions and methods --------------------------------------------------------------
 
@@ -313,7 +359,7 @@ class _Builder:
         if name == "cat":
             xs = args[0] if args else kw.get("tensors")
             dim = self.const(args[1]) if len(args) > 1 else self.const(kw.get("dim", 0))
-            if (isinstance(xs, (list, tuple)) and 2 <= len(xs) <= 8
+            if (isinstance(xs, (list, tuple)) and 2 <= len(xs) <= MAX_INPUTS
                     and all(self.batched(t) for t in xs) and isinstance(dim, int)
                     and dim % self.v1[xs[0]].dim() != 0
                     and set(kw) <= {"dim", "tensors"}):
@@ -444,9 +490,9 @@ class _Builder:
                 raise ModelImportError(f"{self.where(n)}: {e}") from None
 
         a, k = enc(list(args)), enc(dict(kwargs))
-        if len(ports) > 8:
+        if len(ports) > MAX_INPUTS:
             raise ModelImportError(f"{self.where(n)} takes {len(ports)} tensors; a netbuilder "
-                                   f"node takes at most 8")
+                                   f"node takes at most {MAX_INPUTS}")
         return ports, json.dumps(a), json.dumps(k)
 
 
@@ -466,36 +512,6 @@ def _holds_tensors(v) -> bool:
     return isinstance(v, (list, tuple)) and any(_holds_tensors(x) for x in v)
 
 
-def trace(model: nn.Module) -> fx.GraphModule:
-    try:
-        gm = fx.symbolic_trace(model)
-    except Exception as e:  # noqa: BLE001 - fx raises many types; all mean "untraceable"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ModelImportError(f"torch.fx cannot trace {type(model).__name__}: {first}. "
-                               f"netbuilder imports models whose forward has no Python "
-                               f"control flow that depends on tensor values") from None
-    g = gm.graph
-    for node in list(g.nodes):  # asserts check shapes netbuilder checks itself
-        if node.op == "call_function" and node.target is torch._assert:
-            g.erase_node(node)
-    g.eliminate_dead_code()
-    gm.recompile()
-    return gm
-
-
-def make_inputs(shapes, dtypes, vocab: int | None):
-    def make(b):
-        g = torch.Generator().manual_seed(b)
-        out = []
-        for shape, dtype in zip(shapes, dtypes):
-            if dtype == "int64":
-                out.append(torch.randint(0, vocab or 2, (b, *shape), generator=g))
-            else:
-                out.append(torch.randn((b, *shape), generator=g))
-        return out
-    return make
-
-
 def import_model(model: nn.Module, input_shapes: list[list[int]], *,
                  input_dtypes: list[str] | None = None, name: str = "imported",
                  factory: str | None = None, factory_kwargs: dict | None = None
@@ -508,7 +524,7 @@ def import_model(model: nn.Module, input_shapes: list[list[int]], *,
     vocab = min((m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)),
                 default=None)
     make = make_inputs(input_shapes, dtypes, vocab)
-    gm = trace(model)
+    gm, tracer = trace(model)
     n_inputs = sum(1 for n in gm.graph.nodes if n.op == "placeholder")
     if n_inputs != len(input_shapes):
         raise ModelImportError(f"{type(model).__name__}.forward takes {n_inputs} input(s) but "
@@ -520,27 +536,31 @@ def import_model(model: nn.Module, input_shapes: list[list[int]], *,
         shapes = ", ".join("×".join(map(str, s)) for s in input_shapes)
         raise ModelImportError(f"{type(model).__name__} fails on input {shapes} "
                                f"(batch excluded): {first}") from None
-    b = _Builder(gm, v1, v2, factory, factory_kwargs or {})
-    try:
+    calls = Counter(n.target for n in gm.graph.nodes if n.op == "call_module")
+    generic: list[str] = []
+
+    def make_builder(graph, prefix):
+        b = _Builder(gm, v1, v2, factory, factory_kwargs or {}, graph, prefix, calls, generic)
         _fold_last_steps(b)
-        b.build()
-    except ModelImportError:
-        # a random or stateful model is refused for that cause, not for the operation
-        # that cannot be named in a project
+        return b
+
+    structure = Structure(make_builder, tracer, gm.graph)
+    try:
+        structure.build_root(ModelImportError)
+    except ModelImportError:  # a random or stateful model: say that, not which op failed
         try:
             check_deterministic(model, gm, make(2), {})
         except VerificationError as e:
             raise ModelImportError(str(e)) from None
         raise
-    graph = b.g
-    apply_layout(graph)
+    graph = structure.root
     try:
         compiled = compile_graph(graph)
     except CompileError as e:
         raise ModelImportError(f"the imported graph is not valid: {e}") from None
-    _copy_weights(compiled, b.weights)
+    copy_weights(compiled, graph, model)
     compiled.eval()
-    node_of = {n: v[1] for n, v in b.value.items() if v[0] == _TENSOR}
+    node_of = structure.node_of_root
     names = {nid: node.name for nid, node in graph.nodes.items()}
     try:  # raises with the cause and the place unless the graph matches the original
         max_diff = verify(model, gm, compiled, make(2), node_of, names)
@@ -549,7 +569,7 @@ def import_model(model: nn.Module, input_shapes: list[list[int]], *,
     project = Project(graph=graph, name=name,
                       description=f"Imported from {factory or type(model).__name__} "
                                   f"with netbuilder import.")
-    return ImportResult(project, compiled, max_diff, b.generic, time.perf_counter() - t0)
+    return ImportResult(project, compiled, max_diff, generic, time.perf_counter() - t0)
 
 
 def _fold_last_steps(b: _Builder) -> None:
@@ -572,14 +592,3 @@ def _fold_last_steps(b: _Builder) -> None:
             b.value[last] = (_TENSOR, node_id)
 
     b.call_module = call_module
-
-
-def _copy_weights(compiled: fx.GraphModule, weights: dict) -> None:
-    names = compiled.node_modules
-    with torch.no_grad():
-        for nid, src in weights.items():
-            sub = compiled.get_submodule(names[nid])
-            if isinstance(src, torch.Tensor):
-                sub.value.copy_(src)
-            else:
-                sub.load_state_dict(src.state_dict())
