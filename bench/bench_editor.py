@@ -131,5 +131,54 @@ def bench_startup_first_paint():
     yield "startup_to_first_paint_after_imports_s", statistics.median(internal)
 
 
+def bench_blocked_10000_layers():
+    """A 10,000-layer residual MLP built from blocks (100 instances of a 10-layer definition,
+    each repeated 10 times): opening the file until the canvas has painted with shapes, and
+    one edit (the head Linear's width) until the canvas has repainted."""
+    import graphs
+    from netbuilder.core.project import Project, save_project
+    from netbuilder.ui.document import commands
+
+    _app()
+    n = 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "blocked.json"
+        save_project(Project(graph=graphs.blocked_mlp(n), name="blocked"), path)
+        opens = []
+        for _ in range(3):
+            w = _window(tmp)
+            t0 = time.perf_counter()
+            w.doc.open(path)
+            w.canvas.auto_layout()
+            w.doc.refresh()
+            w.view.fit_all()
+            _paint(w)
+            opens.append(time.perf_counter() - t0)
+            w.doc.undo_stack.setClean()
+            w.close()
+            w.deleteLater()
+            _app().processEvents()
+        yield f"editor_open_{n}_nodes_s", statistics.median(opens)
+        w = _window(tmp)
+        w.doc.open(path)
+        w.doc.refresh()
+        _paint(w)
+        head = w.doc.graph.by_name("head").id
+        times = []
+        for k in range(15):
+            cmd = commands.SetParams(w.doc.graph, head, {"out_features": 65 + k % 7})
+            t0 = time.perf_counter()
+            w.doc.undo_stack.push(cmd)
+            w.doc.refresh()
+            _paint(w)
+            times.append(time.perf_counter() - t0)
+            w.doc.undo_stack.undo()
+            w.doc.refresh()
+        w.doc.undo_stack.setClean()
+        w.close()
+        yield f"editor_edit_to_repaint_{n}_nodes_ms", statistics.median(times) * 1000
+
+
 def benchmarks():
-    return [bench_startup_first_paint, bench_open_big_project, bench_edit_to_repaint]
+    return [bench_startup_first_paint, bench_open_big_project, bench_edit_to_repaint,
+            bench_blocked_10000_layers]

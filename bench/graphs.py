@@ -53,3 +53,32 @@ def middle(graph: Graph, type_name: str, nth_of_block: int = 0) -> Node:
     if type_name == "Linear":
         nodes = nodes[nth_of_block::2]
     return nodes[len(nodes) // 2]
+
+
+def blocked_mlp(n_layers: int = 10_000, width: int = 64, per_block: int = 10,
+                repeat: int = 10) -> Graph:
+    """The same residual MLP as `residual_mlp`, `n_layers` layers in all, built from blocks:
+    one definition of `per_block` layers (two residual units), instances that repeat it
+    `repeat` times, chained at the top level (n_layers / (per_block * repeat) instances)."""
+    g = Graph()
+    d = g.blocks.define("Unit")
+    prev = d.add_node("BlockInput", "in")
+    for u in range(per_block // len(BLOCK)):
+        unit_in = prev
+        for i, t in enumerate(BLOCK):
+            node = d.add_node(t, f"{t.lower()}{u}_{i}",
+                              {"out_features": width} if t == "Linear" else None)
+            d.connect(prev.id, node.id)
+            if t == "Add":
+                d.connect(unit_in.id, node.id)
+            prev = node
+    d.connect(prev.id, d.add_node("BlockOutput", "out").id)
+    prev = g.add_node("Input", params={"shape": [width]})
+    for k in range(n_layers // (per_block * repeat)):
+        node = g.add_node("Block", f"stage{k}", {"block": "Unit", "repeat": repeat})
+        g.connect(prev.id, node.id)
+        prev = node
+    head = g.add_node("Linear", "head", {"out_features": width})
+    g.connect(prev.id, head.id)
+    g.connect(head.id, g.add_node("Output").id)
+    return g
