@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+
 class Net(nn.Module):
     def __init__(self, channels=4):
         super().__init__()
@@ -43,6 +44,16 @@ class Net(nn.Module):
 '''
 
 
+def forget_package(name: str) -> None:
+    """Unload a test's throwaway package, so the next test imports its own files."""
+    import importlib
+    import sys
+
+    for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[m]
+    importlib.invalidate_caches()
+
+
 @pytest.fixture
 def user_package(tmp_path, monkeypatch):
     pkg = tmp_path / "mymodels"
@@ -50,11 +61,13 @@ def user_package(tmp_path, monkeypatch):
     (pkg / "__init__.py").write_text("")
     (pkg / "nets.py").write_text(textwrap.dedent(USER_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
+    forget_package("mymodels")  # another test's package of the same name may be loaded
     monkeypatch.chdir(tmp_path)
     saved = set(allowlist._trusted_extra)
     yield tmp_path
     allowlist._trusted_extra.clear()
     allowlist._trusted_extra.update(saved)
+    forget_package("mymodels")
 
 
 def test_user_model_with_unknown_parts_imports_exactly(user_package):

@@ -20,6 +20,7 @@ import torch.nn as nn
 from torch import save as store
 
 
+
 class Net(nn.Module):
     def forward(self, x):
         return x
@@ -42,6 +43,16 @@ def _private(x):
 '''
 
 
+def forget_package(name: str) -> None:
+    """Unload a test's throwaway package, so the next test imports its own files."""
+    import importlib
+    import sys
+
+    for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[m]
+    importlib.invalidate_caches()
+
+
 @pytest.fixture
 def user_package(tmp_path, monkeypatch):
     pkg = tmp_path / "mymodels"
@@ -49,11 +60,13 @@ def user_package(tmp_path, monkeypatch):
     (pkg / "__init__.py").write_text("")
     (pkg / "nets.py").write_text(textwrap.dedent(USER))
     monkeypatch.syspath_prepend(str(tmp_path))
+    forget_package("mymodels")  # another test's package of the same name may be loaded
     saved = set(allowlist._trusted_extra)
     allowlist.trust_packages("mymodels")
     yield
     allowlist._trusted_extra.clear()
     allowlist._trusted_extra.update(saved)
+    forget_package("mymodels")
 
 
 @pytest.mark.parametrize("name,kind", [
