@@ -52,13 +52,15 @@ class Curves(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        self.loss_plot = make_plot("Loss", bottom="epoch")
+        # The two plots share the x axis and the train/validation colours: the axis title
+        # goes under the lower one and the legend under the upper one only, so that the
+        # accuracy keeps a readable height in a short Live dock.
+        self.loss_plot = make_plot("Loss")
         self.metric_plot = make_plot("Accuracy", bottom="epoch")
         self.metric_plot.setXLink(self.loss_plot)
-        lay.addWidget(self.loss_plot, 3)
-        lay.addWidget(self.metric_plot, 2)
+        lay.addWidget(self.loss_plot, 1)
+        lay.addWidget(self.metric_plot, 1)
         add_legend(self.loss_plot)
-        add_legend(self.metric_plot)
         muted = theme.muted_colour()
         muted.setAlpha(150)
         self.batch_loss = self.loss_plot.plot([], [], pen=pg.mkPen(muted, width=1),
