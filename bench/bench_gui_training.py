@@ -45,7 +45,7 @@ def _child_rate(proc) -> float:
 
     proc.start(RunOptions(_project().to_json(), tempfile.mkdtemp()))  # the window's pacing
     marks = {}
-    while "s" not in marks:
+    while "done" not in marks:  # read up to Done, so that the next run starts clean
         proc.wait_readable(0.05)
         for m in proc.receive():
             for e in (m.events if isinstance(m, Batch) else []):
@@ -53,8 +53,10 @@ def _child_rate(proc) -> float:
                     marks["n"] = e.train_samples * e.epochs
                 elif type(e).__name__ == "Finished":
                     marks["s"] = e.seconds
-            if isinstance(m, Done) and "s" not in marks:
-                raise RuntimeError(f"the run ended without Finished: {m.result}")
+            if isinstance(m, Done):
+                if "s" not in marks:
+                    raise RuntimeError(f"the run ended without Finished: {m.result}")
+                marks["done"] = True
     return marks["n"] / marks["s"]
 
 
