@@ -72,12 +72,31 @@ def bench_open_big_project():
             yield f"editor_open_{N_NODES}_nodes_{k}", statistics.median(v)
 
 
+def _edit_times(w, node_id: str) -> list[float]:
+    """Seconds from pushing a width edit of a Linear to the repainted canvas, 15 times
+    (each edit undone before the next); closes the window."""
+    from netbuilder.ui.document import commands
+
+    times = []
+    for k in range(15):
+        cmd = commands.SetParams(w.doc.graph, node_id, {"out_features": 65 + k % 7})
+        t0 = time.perf_counter()
+        w.doc.undo_stack.push(cmd)
+        w.doc.refresh()
+        _paint(w)
+        times.append(time.perf_counter() - t0)
+        w.doc.undo_stack.undo()
+        w.doc.refresh()
+    w.doc.undo_stack.setClean()
+    w.close()
+    return times
+
+
 def bench_edit_to_repaint():
     """One parameter edit in the middle of the 2,000-node graph until the canvas has
     repainted with the new shapes (undo command -> inference -> analysis -> items -> paint)."""
     import graphs
     from netbuilder.core.project import Project
-    from netbuilder.ui.document import commands
 
     _app()
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,18 +111,7 @@ def bench_edit_to_repaint():
         _paint(w)
         linears = [n.id for n in w.doc.graph.nodes.values() if n.type == "Linear"]
         target = linears[len(linears) // 2]
-        times = []
-        for k in range(15):
-            cmd = commands.SetParams(w.doc.graph, target, {"out_features": 65 + k % 7})
-            t0 = time.perf_counter()
-            w.doc.undo_stack.push(cmd)
-            w.doc.refresh()
-            _paint(w)
-            times.append(time.perf_counter() - t0)
-            w.doc.undo_stack.undo()
-            w.doc.refresh()
-        w.doc.undo_stack.setClean()
-        w.close()
+        times = _edit_times(w, target)
         yield f"editor_edit_to_repaint_{N_NODES}_nodes_ms", statistics.median(times) * 1000
 
 
@@ -137,7 +145,6 @@ def bench_blocked_10000_layers():
     one edit (the head Linear's width) until the canvas has repainted."""
     import graphs
     from netbuilder.core.project import Project, save_project
-    from netbuilder.ui.document import commands
 
     _app()
     n = 10_000
@@ -164,18 +171,7 @@ def bench_blocked_10000_layers():
         w.doc.refresh()
         _paint(w)
         head = w.doc.graph.by_name("head").id
-        times = []
-        for k in range(15):
-            cmd = commands.SetParams(w.doc.graph, head, {"out_features": 65 + k % 7})
-            t0 = time.perf_counter()
-            w.doc.undo_stack.push(cmd)
-            w.doc.refresh()
-            _paint(w)
-            times.append(time.perf_counter() - t0)
-            w.doc.undo_stack.undo()
-            w.doc.refresh()
-        w.doc.undo_stack.setClean()
-        w.close()
+        times = _edit_times(w, head)
         yield f"editor_edit_to_repaint_{n}_nodes_ms", statistics.median(times) * 1000
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -14,17 +13,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 OUT = Path(__file__).resolve().parents[1] / "assets" / "screenshots" / "editor_block_open.png"
 
 
-def spin(app, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.005)
-
-
 def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from netbuilder.ui.mainwindow import MainWindow
+    from training_screenshots import spin  # beside this file
 
     app = QApplication.instance() or QApplication(sys.argv)
     w = MainWindow(restore_layout=False)

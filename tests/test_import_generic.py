@@ -1,12 +1,12 @@
 """Generic nodes for what has no registry layer, and the trust rule for code they name."""
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import torch
 import torch.nn as nn
 
+from package_util import forget_package, write_package
 from netbuilder.api import Graph, compile, example, save_project, validate
 from netbuilder.core import allowlist
 from netbuilder.core.project import ProjectError, load_project
@@ -44,24 +44,9 @@ class Net(nn.Module):
 '''
 
 
-def forget_package(name: str) -> None:
-    """Unload a test's throwaway package, so the next test imports its own files."""
-    import importlib
-    import sys
-
-    for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-        del sys.modules[m]
-    importlib.invalidate_caches()
-
-
 @pytest.fixture
 def user_package(tmp_path, monkeypatch):
-    pkg = tmp_path / "mymodels"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "nets.py").write_text(textwrap.dedent(USER_MODULE))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    forget_package("mymodels")  # another test's package of the same name may be loaded
+    write_package(tmp_path, monkeypatch, USER_MODULE)
     monkeypatch.chdir(tmp_path)
     saved = set(allowlist._trusted_extra)
     yield tmp_path

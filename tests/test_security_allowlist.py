@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 
+from package_util import forget_package, write_package
 from netbuilder import examples
 from netbuilder.core import allowlist, budget
 from netbuilder.core.allowlist import FUNCTION, MODULE, code_problem
@@ -43,24 +44,9 @@ def _private(x):
 '''
 
 
-def forget_package(name: str) -> None:
-    """Unload a test's throwaway package, so the next test imports its own files."""
-    import importlib
-    import sys
-
-    for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-        del sys.modules[m]
-    importlib.invalidate_caches()
-
-
 @pytest.fixture
 def user_package(tmp_path, monkeypatch):
-    pkg = tmp_path / "mymodels"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "nets.py").write_text(textwrap.dedent(USER))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    forget_package("mymodels")  # another test's package of the same name may be loaded
+    write_package(tmp_path, monkeypatch, USER)
     saved = set(allowlist._trusted_extra)
     allowlist.trust_packages("mymodels")
     yield
