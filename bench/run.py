@@ -368,14 +368,8 @@ def _load_module_benches() -> None:
     returning callables that yield (name, value) pairs."""
     import importlib
 
-    for name in ("bench_editor", "bench_training", "bench_export", "bench_gui_training",
-                 "bench_import"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
+    for path in sorted(HERE.glob("bench_*.py")):  # each area adds its own file
+        mod = importlib.import_module(path.stem)
         for fn in mod.benchmarks():
             wrapped = (lambda f: lambda cfg: f())(fn)
             wrapped.__name__ = fn.__name__

@@ -185,8 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", type=_depth, default=1, metavar="N|all",
                    help="block levels to expand (1 = one row per top-level node, the "
                         "default; all = one row per layer); totals are over every layer")
-
-
     _trust_flag(s)
     s.set_defaults(func=cmd_summary)
     s = sub.add_parser("train", help="train a project on its dataset, without the GUI")
@@ -228,11 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"examples", "validate", "summary", "train", "gui", "export", "import", "-h",
-                "--help"}
+    commands = {*_subcommands(parser), "-h", "--help"}
     if not argv or argv[0] not in commands:  # `netbuilder` / `netbuilder FILE` open the editor
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
@@ -247,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `netbuilder examples | head`: the reader left, not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, MemoryError) as e:  # the environment's, not a bug: say what and where
         print(f"error: {environment_error(e)}", file=sys.stderr)
         return 1
