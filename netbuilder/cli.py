@@ -223,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kwargs", help="JSON keyword arguments for the class or factory")
     s.add_argument("--name", help="project name")
     s.set_defaults(func=cmd_import)
+    from .insight.cli import add_parser as add_trace  # `trace`: one sample, step by step
+    add_trace(sub)
     return p
 
 

@@ -115,6 +115,9 @@ def _build(graph: Graph, infos: dict, class_name: str):
     gm = fx.GraphModule(modules, fxg, class_name=class_name)
     gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
     gm.input_names = [names[n.id] for n in inputs]
+    # node id -> the fx node holding its output (an Identity shares its input's): lets a
+    # step-through read every node's value, not only the modules'
+    gm.node_values = {nid: v.node.name for nid, v in values.items() if isinstance(v, fx.Proxy)}
     return gm
 
 

@@ -32,6 +32,7 @@ from .editor.palette_blocks import PaletteBlocks
 from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
+from .insight.panel import InsightPanel
 from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
 from .window_files import ProjectFiles
@@ -82,6 +83,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.training = TrainingUi(self.doc, self)
         self.data_panel = DataPanel(self.doc)
         self.results_panel = ResultsPanel(self.doc)
+        self.insight = InsightPanel(self.doc)  # step-through, attributions, projector
         self.banner = LockBanner(self.doc, self.view)
         self.export_dialog: ExportDialog | None = None
 
@@ -89,7 +91,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.bottom = ScrollingTabs()  # pages scroll rather than push the window taller
         for widget, title in ((self.problems_panel, "Problems"), (self.summary_panel, "Summary"),
                               (self.code_panel, "Code"), (self.data_panel, "Data"),
-                              (self.results_panel, "Results")):
+                              (self.results_panel, "Results"), (self.insight, "Insight")):
             self.bottom.addTab(widget, title)
         self.layers_dock = self._dock("Layers", self.palette_panel)
         self.inspector_dock = self._dock("Inspector", self.inspector)
@@ -155,6 +157,10 @@ class MainWindow(ProjectFiles, QMainWindow):
         training.runStarting.connect(self.training_dock.raise_)
         training.bridge.finished.connect(self._run_finished)
         self.live_dock.visibilityChanged.connect(self._grow_live)
+        self.insight.nodeHighlighted.connect(self.blocks.show_path)
+        self.insight.try_it_input = self.results_panel.try_it.current_input
+        self.results_panel.evaluated.connect(
+            lambda: self.insight.set_evaluation(self.results_panel.evaluation))
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(training.shutdown)

@@ -1,0 +1,1 @@
+"""See inside one sample: step-through, attributions, embedding projector (no Qt)."""

@@ -1,0 +1,1 @@
+"""See inside one sample: the step-through, attributions and the embedding projector."""

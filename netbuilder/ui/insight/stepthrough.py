@@ -1,0 +1,223 @@
+"""The step-through: one sample forward node by node, the loss, the gradients back node by
+node, then one optimizer step with every weight's change.
+
+The whole pass is computed at once by `insight.Stepper` (real autograd); the buttons reveal
+it one node at a time, and `nodeHighlighted` names the node shown (ids from the top level
+down, so the main window can open the blocks on the way to it).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
+                               QListWidget, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ..widgets.forms import plain
+from .values import FEW, ValueView, numbers_text
+
+IDLE, FORWARD, LOSS, BACKWARD, STEPPED = "idle", "forward", "loss", "backward", "stepped"
+
+
+def short(a, n: int = 4) -> str:
+    if a is None:
+        return "—"
+    flat = np.asarray(a, dtype=np.float64).reshape(-1)
+    text = ", ".join(f"{v:.3g}" for v in flat[:n])
+    return f"[{text}{', …' if flat.size > n else ''}]"
+
+
+def shape_text(a) -> str:
+    return "×".join(str(d) for d in np.shape(a)) or "scalar"
+
+
+class StepThrough(QWidget):
+    nodeHighlighted = Signal(tuple)  # node ids from the top level down to the node shown
+    changed = Signal()  # a step was shown (tests wait for it)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.stepper = self.trace = self.step_result = None
+        self.sample = None  # (x, target) being traced
+        self.phase, self.pos = IDLE, -1
+        self.forward_btn = QPushButton("Forward ▶")
+        self.forward_btn.setToolTip("Show the next node's output (then the loss)")
+        self.back_btn = QPushButton("◀ Back")
+        self.back_btn.setToolTip("After the loss: the gradient of the loss with respect to "
+                                 "the next node's output, going back to the input")
+        self.step_btn = QPushButton("Step")
+        self.step_btn.setToolTip("One optimizer step with these gradients: every weight's "
+                                 "change")
+        self.forward_btn.clicked.connect(self.forward)
+        self.back_btn.clicked.connect(self.back)
+        self.step_btn.clicked.connect(self.step)
+        buttons = QHBoxLayout()
+        for b in (self.forward_btn, self.back_btn, self.step_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.nodes = QListWidget()
+        self.nodes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.title = plain(QLabel("Choose a sample above and press Start."))
+        self.title.setWordWrap(True)
+        self.view = ValueView()
+        self.weights = QTableWidget(0, 4)
+        self.weights.setHorizontalHeaderLabels(["weight", "shape", "norm", "values"])
+        self.weights.verticalHeader().hide()
+        self.weights.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.weights.horizontalHeader().setSectionResizeMode(
+            3, QHeaderView.ResizeMode.Stretch)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.title)
+        rl.addWidget(self.view, 3)
+        rl.addWidget(self.weights, 2)
+        split = QSplitter()
+        split.addWidget(self.nodes)
+        split.addWidget(right)
+        split.setSizes([260, 600])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(buttons)
+        lay.addWidget(split, 1)
+        self._enable()
+
+    # ---- the pass ------------------------------------------------------------------------
+
+    @property
+    def records(self):
+        return self.trace.records if self.trace is not None else []
+
+    def start(self, stepper, x, target) -> None:
+        """Trace (x, target) with `stepper` and show its input node."""
+        self.stepper, self.sample = stepper, (x, target)
+        self._trace()
+
+    def _trace(self) -> None:
+        self.trace = self.stepper.trace(*self.sample)
+        self.step_result = None
+        self.nodes.clear()
+        for r in self.records:
+            self.nodes.addItem(f"{r.name}  ({r.type}, {shape_text(self.trace.output_of(r))})")
+        self.nodes.addItem("loss")
+        self.phase, self.pos = FORWARD, -1
+        self.forward()
+
+    def forward(self) -> None:
+        if self.phase == STEPPED:  # the same sample again, with the new weights
+            self._trace()
+            return
+        if self.phase != FORWARD:
+            return
+        self.pos += 1
+        if self.pos >= len(self.records):
+            self._show_loss()
+        else:
+            r = self.records[self.pos]
+            out = self.trace.output_of(r)
+            self._mark(self.pos, f"out {short(out)}")
+            self.title.setText(f"Forward {self.pos + 1}/{len(self.records)}: {r.name} "
+                               f"({r.type}) outputs {shape_text(out)}")
+            self.view.show_array(out)
+            self._weight_rows(r, grads=False)
+            self.nodeHighlighted.emit(tuple(r.path))
+        self._enable()
+        self.changed.emit()
+
+    def _show_loss(self) -> None:
+        t, s = self.trace, self.stepper.settings
+        self.phase = LOSS
+        self.pos = len(self.records)
+        self._mark(self.pos, f"= {t.loss:.5g}")
+        target = t.target[0].numpy()
+        self.title.setText(f"Loss ({s.loss}) = {t.loss:.6g}: the output "
+                           f"{short(t.output[0].numpy(), 6)} against the target "
+                           f"{short(target, 6)}. Press Back for the gradients.")
+        self.view.show_array(t.output[0].numpy())
+        self.weights.setRowCount(0)
+
+    def back(self) -> None:
+        if self.phase not in (LOSS, BACKWARD) or self.pos <= 0:
+            return
+        self.phase = BACKWARD
+        self.pos -= 1
+        r = self.records[self.pos]
+        g = self.trace.grad_of(r)
+        self._mark(self.pos, f"grad {short(g)}", keep=True)
+        self.title.setText(f"Backward: d loss / d output of {r.name} ({r.type})"
+                           + ("" if g is not None else " — none (integer values, or the "
+                                                       "loss does not depend on it)"))
+        self.view.show_array(g, "no gradient")
+        self._weight_rows(r, grads=True)
+        self.nodeHighlighted.emit(tuple(r.path))
+        self._enable()
+        self.changed.emit()
+
+    def step(self) -> None:
+        if self.phase not in (LOSS, BACKWARD):
+            return
+        self.step_result = res = self.stepper.step()
+        self.phase = STEPPED
+        before = self.trace.loss
+        after = f"; the loss of this sample goes {before:.5g} → {res.loss_after:.5g}" \
+            if res.loss_after is not None else ""
+        self.title.setText(f"One optimizer step — {res.rule}{after}. Forward traces the "
+                           f"sample again with the new weights.")
+        self.view.clear()
+        rows = [(k, d) for k, d in res.deltas.items()]
+        self._fill(rows, "ΔW")
+        self._enable()
+        self.changed.emit()
+
+    # ---- display -------------------------------------------------------------------------
+
+    def _mark(self, row: int, text: str, keep: bool = False) -> None:
+        item = self.nodes.item(row)
+        if item is None:
+            return
+        base = item.text().split("   ⟶ ")[0] if not keep else item.text()
+        item.setText(f"{base}   ⟶ {text}")
+        self.nodes.setCurrentRow(row)
+        self.nodes.scrollToItem(item)
+
+    def _weight_rows(self, record, grads: bool) -> None:
+        from ...insight.capture import own_parameters
+
+        params = own_parameters(self.stepper.model, record)
+        if grads:
+            rows = [(k, self.trace.grads.get(k)) for k in params]
+            self._fill(rows, "∇W")
+        else:
+            self._fill([(k, self.trace.params[k]) for k in params], "W")
+
+    def _fill(self, rows, what: str) -> None:
+        t = self.weights
+        t.setHorizontalHeaderLabels(["weight", "shape", f"|{what}|", what])
+        t.setRowCount(len(rows))
+        for i, (key, v) in enumerate(rows):
+            a = None if v is None else v.detach().cpu().numpy()
+            cells = (key, shape_text(a) if a is not None else "",
+                     f"{float(np.linalg.norm(a)):.4g}" if a is not None else "—",
+                     (numbers_text(a).replace("\n", " | ") if a.size <= FEW
+                      else short(a, 8)) if a is not None else "no gradient")
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(" ".join(text.split()) if j == 3 else text)
+                if j == 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                t.setItem(i, j, item)
+        t.resizeColumnsToContents()
+
+    def _enable(self) -> None:
+        self.forward_btn.setEnabled(self.phase in (FORWARD, STEPPED))
+        self.back_btn.setEnabled(self.phase in (LOSS, BACKWARD) and self.pos > 0)
+        self.step_btn.setEnabled(self.phase in (LOSS, BACKWARD))
+
+    def clear(self) -> None:
+        self.stepper = self.trace = self.step_result = self.sample = None
+        self.phase, self.pos = IDLE, -1
+        self.nodes.clear()
+        self.view.clear()
+        self.weights.setRowCount(0)
+        self.title.setText("Choose a sample above and press Start.")
+        self._enable()
