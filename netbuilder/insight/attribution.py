@@ -67,6 +67,17 @@ def attribute(model, graph, x: torch.Tensor, method: str, target: int | None = N
     """Attribution of `method` for the batch of one `x` (model units, as the Input gets
     it). `baseline` (broadcast to x) is what "nothing" is: zeros unless given. Grad-CAM
     looks at `layer` (a place from conv_layers; the last convolution by default)."""
+    values, targets, name = attribute_batch(model, graph, x[:1], method,
+                                            None if target is None else [target], baseline,
+                                            layer)
+    return Attribution(method, values[0], int(targets[0]), name)
+
+
+def attribute_batch(model, graph, x: torch.Tensor, method: str, targets=None,
+                    baseline: torch.Tensor | None = None, layer: str | None = None):
+    """(N×… attributions, the N output indices explained, Grad-CAM's layer name or None)
+    for a batch: `attribute` for many samples at once (the predicted classes unless
+    `targets` are given)."""
     from captum.attr import (IntegratedGradients, LayerAttribution, LayerGradCam,
                              Occlusion, Saliency)
 
@@ -82,23 +93,27 @@ def attribute(model, graph, x: torch.Tensor, method: str, target: int | None = N
         torch.broadcast_to(baseline.to(x.dtype), x.shape).clone()
     with torch.no_grad():
         out = scores(x)
-    if target is None:
-        target = int(out[0].argmax()) if out.shape[1] > 1 else 0
-    if not 0 <= target < out.shape[1]:
-        raise InsightError(f"target {target}: the output has {out.shape[1]} values")
+    width = out.shape[1]
+    if targets is None:
+        t = out.argmax(1) if width > 1 else torch.zeros(len(x), dtype=torch.int64)
+    else:
+        t = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
+    if len(t) != len(x) or ((t < 0) | (t >= width)).any():
+        raise InsightError(f"target {t.tolist()}: the output has {width} values")
     layer_name = None
     try:
         if method == "saliency":
-            a = Saliency(scores).attribute(x.requires_grad_(True), target=target, abs=True)
+            a = Saliency(scores).attribute(x.requires_grad_(True), target=t, abs=True)
         elif method == "integrated_gradients":
-            a = IntegratedGradients(scores).attribute(x, baselines=base, target=target,
+            a = IntegratedGradients(scores).attribute(x, baselines=base, target=t,
                                                       n_steps=32)
         elif method == "occlusion":
             window, strides = _occlusion_window(x.shape[1:])
             a = Occlusion(scores).attribute(x, sliding_window_shapes=window, strides=strides,
-                                            target=target, baselines=base)
+                                            target=t, baselines=base,
+                                            perturbations_per_eval=64)  # one forward, not 49
         else:
-            convs = conv_layers(model, graph, x) if x.dim() == 4 else []
+            convs = conv_layers(model, graph, x[:1]) if x.dim() == 4 else []
             if not convs:
                 raise InsightError("Grad-CAM needs a 2-D convolution on image inputs; this "
                                    "network has none (try saliency or Integrated Gradients)")
@@ -107,13 +122,13 @@ def attribute(model, graph, x: torch.Tensor, method: str, target: int | None = N
                 raise InsightError(f"Grad-CAM layer {layer!r}: choose one of "
                                    f"{', '.join(c[0] for c in convs)}")
             conv, layer_name = model.get_submodule(chosen[2]), chosen[1]
-            a = LayerGradCam(scores, conv).attribute(x, target=target, relu_attributions=True)
+            a = LayerGradCam(scores, conv).attribute(x, target=t, relu_attributions=True)
             if tuple(a.shape[-2:]) != tuple(x.shape[-2:]):
                 a = LayerAttribution.interpolate(a, tuple(x.shape[-2:]), "bilinear")
             a = a.clamp_min(0)[:, 0]
     finally:
         model.train(was_training)
-    return Attribution(method, a.detach()[0].cpu().numpy(), target, layer_name)
+    return a.detach().cpu().numpy(), t.numpy(), layer_name
 
 
 def _occlusion_window(shape) -> tuple[tuple, tuple]:

@@ -94,6 +94,22 @@ class _Capture(fx.Interpreter):
         return out
 
 
+NODE_MAPS = ("node_values", "node_modules", "input_names", "block_name")
+
+
+def clone_model(model):
+    """A deep copy that keeps the compiler's node maps (GraphModule's deepcopy drops
+    attributes it does not know, in nested block modules too)."""
+    import copy
+
+    twin = copy.deepcopy(model)
+    for (_, a), (_, b) in zip(model.named_modules(), twin.named_modules()):
+        for attr in NODE_MAPS:
+            if hasattr(a, attr):
+                setattr(b, attr, copy.copy(getattr(a, attr)))
+    return twin
+
+
 def capture(model, graph, *inputs, retain: bool = False):
     """(model output, [Record, ...] in execution order) for one forward pass. With
     retain=True every recorded tensor keeps its .grad after a backward pass."""

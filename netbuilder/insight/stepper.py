@@ -14,7 +14,6 @@ the model, so stepping never changes a trained model shown elsewhere.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +23,7 @@ from ..core.compiler import CompileError, compile_graph
 from ..core.project import LOSSES, Project
 from ..training.config import Plan, TrainingConfigError, adapt_target, check, make_loss, \
     make_optimizer
-from .capture import Record, capture, own_parameters
+from .capture import Record, capture, clone_model, own_parameters
 
 CLASS_LOSSES = ("cross_entropy", "nll", "hinge")  # targets are class ids
 
@@ -95,7 +94,7 @@ class Stepper:
             except CompileError as e:
                 raise InsightError(str(e)) from None
         else:
-            model = copy.deepcopy(model)
+            model = clone_model(model)
         self.model = model
         self.optimizer_state = None
         if weights is not None:

@@ -3,13 +3,12 @@
 Computed on a worker thread; set_workspace (a new run) projects again."""
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
+from ...insight.capture import clone_model
 from ...insight.projector import METHODS, default_layer, layer_choices, project
 from ..widgets.background import Background
 from ..widgets.forms import plain
@@ -83,7 +82,7 @@ class ProjectorView(QWidget):
             return
         place, method = self.layer.currentData(), self.method.currentData()
         self.note.setText(f"Projecting {len(ws.y)} test samples with {METHODS[method]}…")
-        model = copy.deepcopy(ws.model)  # the other views hook and run ws.model meanwhile
+        model = clone_model(ws.model)  # the other views hook and run ws.model meanwhile
         self.worker.run(lambda: project(model, ws.project.graph, ws.x, ws.labels, place,
                                         method, ws.project.training.seed))
 
