@@ -123,3 +123,29 @@ def test_the_insight_tab_refreshes_its_projector_and_draws_grad_cam_after_a_run(
     assert view.result is not None and view.result.layer == "ReLU 1"
     assert [c for _, c, _ in view.images.items] == ["input", "attribution", "overlay"]
     assert "trained weights" in view.note.text()
+
+
+def test_a_step_after_a_run_continues_its_optimizer(run, trained):
+    """Adam's moments come from the checkpoint: the step is the one training takes next,
+    not a fresh Adam's first step (which moves every weight by about lr)."""
+    from netbuilder.training import checkpoint as ckpt
+
+    x, y = trained.sample(0)
+    lr = trained.project.training.lr
+    stepper = trained.stepper()
+    assert type(stepper.optimizer).__name__ == "Adam"
+    stepper.trace(x, y)
+    continued = stepper.step().deltas["linear.weight"]
+    fresh = trained.stepper()
+    fresh.optimizer = torch.optim.Adam(fresh.model.parameters(), lr=lr)
+    fresh.trace(x, y)
+    assert not torch.allclose(continued, fresh.step().deltas["linear.weight"])
+    # the same update by hand: the trained weights, Adam with the saved state
+    model = evaluate_run(run).model
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt.load_state_dict(ckpt.load(trained.checkpoint).optimizer)
+    before = model.linear.weight.detach().clone()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    assert torch.allclose(model.linear.weight.detach() - before, continued, atol=1e-7)
+    assert not torch.equal(trained.model.linear.weight, model.linear.weight)  # untouched

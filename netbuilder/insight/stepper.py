@@ -72,6 +72,16 @@ class StepResult:
     extra: dict = field(default_factory=dict)
 
 
+def saved_optimizer(path):
+    """The optimizer state of a checkpoint folder, or None (a bare .safetensors file)."""
+    from ..training import checkpoint as ckpt
+
+    try:
+        return ckpt.load(path).optimizer
+    except ckpt.CheckpointError:
+        return None
+
+
 class Stepper:
     def __init__(self, project: Project, model=None, weights=None, loss: str | None = None,
                  data=None, plan: Plan | None = None, info=None):
@@ -103,12 +113,19 @@ class Stepper:
         self.plan = plan if plan is not None and loss is None else self._plan()
         self.loss_fn = make_loss(settings, self.plan)
         self.optimizer = make_optimizer(settings, self.model.parameters())
-        if self.optimizer_state is not None:
-            try:
-                self.optimizer.load_state_dict(self.optimizer_state)
-            except (ValueError, KeyError, TypeError, IndexError):
-                pass  # another optimizer's state: step from a fresh one
+        self.use_optimizer_state(self.optimizer_state)
         self.last: Trace | None = None
+
+    def use_optimizer_state(self, state) -> bool:
+        """Continue from a run's optimizer (momentum, Adam's moments): the step is then the
+        one training would take next. False (a fresh optimizer) when it does not fit."""
+        if state is None:
+            return False
+        try:
+            self.optimizer.load_state_dict(state)
+        except (ValueError, KeyError, TypeError, IndexError):
+            return False  # another optimizer's state: step from a fresh one
+        return True
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -125,10 +142,7 @@ class Stepper:
             lines = str(e).splitlines()
             raise InsightError(f"{weights}: the weights do not fit this graph "
                                f"({' '.join(lines[1:3]).strip()})") from None
-        try:  # a checkpoint folder also has the optimizer's state: the real next step
-            self.optimizer_state = ckpt.load(weights).optimizer
-        except ckpt.CheckpointError:
-            self.optimizer_state = None
+        self.optimizer_state = saved_optimizer(weights)
 
     @property
     def info(self):

@@ -26,6 +26,7 @@ class Workspace:
     mean: np.ndarray | None
     std: np.ndarray | None
     trained: bool
+    checkpoint: object = None  # the run's checkpoint folder: its optimizer state steps on
 
     @property
     def image(self) -> bool:
@@ -52,7 +53,12 @@ class Workspace:
         return self.x[i:i + 1], torch.as_tensor(self.y[i:i + 1])
 
     def stepper(self) -> Stepper:
-        return Stepper(self.project, model=self.model, plan=self.plan, info=self.info)
+        from .stepper import saved_optimizer
+
+        s = Stepper(self.project, model=self.model, plan=self.plan, info=self.info)
+        if self.checkpoint is not None:
+            s.use_optimizer_state(saved_optimizer(self.checkpoint))
+        return s
 
     @property
     def labels(self) -> np.ndarray | None:
@@ -63,7 +69,7 @@ class Workspace:
 
 def from_evaluation(ev) -> Workspace:
     return Workspace(ev.project, ev.model, ev.plan, ev.info, ev.to_model_input(ev.shown_x),
-                     ev.y, ev.shown_x, ev.mean, ev.std, trained=True)
+                     ev.y, ev.shown_x, ev.mean, ev.std, trained=True, checkpoint=ev.checkpoint)
 
 
 def from_project(project) -> Workspace:

@@ -18,13 +18,14 @@ from ..widgets.theme import class_colour
 from .values import unit_range
 
 
-def heat_overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """3×H×W in [0, 1]: the grey image under a black-red-yellow heat map of `heat`
-    (scaled to its own maximum; strong where the attribution is)."""
-    g = np.clip(np.asarray(gray, np.float32), 0, 1)
+def heat_overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.85) -> np.ndarray:
+    """3×H×W in [0, 1]: the image dimmed to half under a black-red-yellow-white heat map of
+    `heat` (scaled to its own maximum), so the heat reads on white ink too."""
+    g = 0.5 * np.clip(np.asarray(gray, np.float32), 0, 1)
     h = np.asarray(heat, np.float32)
     h = h / h.max() if h.max() > 0 else np.zeros_like(h)
-    colour = np.stack([np.clip(2 * h, 0, 1), np.clip(2 * h - 1, 0, 1), np.zeros_like(h)])
+    colour = np.stack([np.clip(3 * h, 0, 1), np.clip(3 * h - 1, 0, 1),
+                       np.clip(3 * h - 2, 0, 1)])
     a = alpha * h
     return (1 - a) * g[None] + a * colour
 

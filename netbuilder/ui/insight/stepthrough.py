@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
-                               QListWidget, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ..widgets.forms import plain
-from .values import FEW, ValueView, numbers_text
+from .values import FEW, ValueView
 
 IDLE, FORWARD, LOSS, BACKWARD, STEPPED = "idle", "forward", "loss", "backward", "stepped"
 
@@ -25,6 +25,14 @@ def short(a, n: int = 4) -> str:
     flat = np.asarray(a, dtype=np.float64).reshape(-1)
     text = ", ".join(f"{v:.3g}" for v in flat[:n])
     return f"[{text}{', …' if flat.size > n else ''}]"
+
+
+def matrix_text(a: np.ndarray) -> str:
+    """A few values as they are laid out (a matrix row a line); more: the first ones."""
+    if a.size > FEW:
+        return short(a, 8)
+    rows = a.reshape(-1, a.shape[-1]) if a.ndim > 1 else a.reshape(1, -1)
+    return "\n".join("  ".join(f"{v:.3g}" for v in row) for row in rows)
 
 
 def shape_text(a) -> str:
@@ -55,8 +63,11 @@ class StepThrough(QWidget):
         for b in (self.forward_btn, self.back_btn, self.step_btn):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        self.nodes = QListWidget()
-        self.nodes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.nodes = QTreeWidget()  # one row a node: its output, then its gradient
+        self.nodes.setHeaderLabels(["node", "output", "d loss / d output"])
+        self.nodes.setRootIsDecorated(False)
+        self.nodes.setUniformRowHeights(True)
+        self.nodes.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.title = plain(QLabel("Choose a sample above and press Start."))
         self.title.setWordWrap(True)
         self.view = ValueView()
@@ -64,18 +75,22 @@ class StepThrough(QWidget):
         self.weights.setHorizontalHeaderLabels(["weight", "shape", "norm", "values"])
         self.weights.verticalHeader().hide()
         self.weights.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.weights.setWordWrap(False)
         self.weights.horizontalHeader().setSectionResizeMode(
-            3, QHeaderView.ResizeMode.Stretch)
+            QHeaderView.ResizeMode.ResizeToContents)  # the values scroll, never elide
+        shown = QSplitter()  # the node's values beside its layer's weights
+        shown.addWidget(self.view)
+        shown.addWidget(self.weights)
+        shown.setSizes([170, 530])
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.title)
-        rl.addWidget(self.view, 3)
-        rl.addWidget(self.weights, 2)
+        rl.addWidget(shown, 1)
         split = QSplitter()
         split.addWidget(self.nodes)
         split.addWidget(right)
-        split.setSizes([260, 600])
+        split.setSizes([300, 750])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(buttons)
@@ -98,8 +113,12 @@ class StepThrough(QWidget):
         self.step_result = None
         self.nodes.clear()
         for r in self.records:
-            self.nodes.addItem(f"{r.name}  ({r.type}, {shape_text(self.trace.output_of(r))})")
-        self.nodes.addItem("loss")
+            item = QTreeWidgetItem([r.name, "", ""])
+            item.setToolTip(0, f"{r.type}, output {shape_text(self.trace.output_of(r))}")
+            self.nodes.addTopLevelItem(item)
+        self.nodes.addTopLevelItem(QTreeWidgetItem([f"loss ({self.stepper.settings.loss})",
+                                                    "", ""]))
+        self.nodes.resizeColumnToContents(0)
         self.phase, self.pos = FORWARD, -1
         self.forward()
 
@@ -115,7 +134,7 @@ class StepThrough(QWidget):
         else:
             r = self.records[self.pos]
             out = self.trace.output_of(r)
-            self._mark(self.pos, f"out {short(out)}")
+            self._mark(self.pos, 1, short(out, 3))
             self.title.setText(f"Forward {self.pos + 1}/{len(self.records)}: {r.name} "
                                f"({r.type}) outputs {shape_text(out)}")
             self.view.show_array(out)
@@ -128,7 +147,7 @@ class StepThrough(QWidget):
         t, s = self.trace, self.stepper.settings
         self.phase = LOSS
         self.pos = len(self.records)
-        self._mark(self.pos, f"= {t.loss:.5g}")
+        self._mark(self.pos, 1, f"{t.loss:.5g}")
         target = t.target[0].numpy()
         self.title.setText(f"Loss ({s.loss}) = {t.loss:.6g}: the output "
                            f"{short(t.output[0].numpy(), 6)} against the target "
@@ -143,7 +162,7 @@ class StepThrough(QWidget):
         self.pos -= 1
         r = self.records[self.pos]
         g = self.trace.grad_of(r)
-        self._mark(self.pos, f"grad {short(g)}", keep=True)
+        self._mark(self.pos, 2, short(g, 3))
         self.title.setText(f"Backward: d loss / d output of {r.name} ({r.type})"
                            + ("" if g is not None else " — none (integer values, or the "
                                                        "loss does not depend on it)"))
@@ -171,13 +190,13 @@ class StepThrough(QWidget):
 
     # ---- display -------------------------------------------------------------------------
 
-    def _mark(self, row: int, text: str, keep: bool = False) -> None:
-        item = self.nodes.item(row)
+    def _mark(self, row: int, column: int, text: str) -> None:
+        item = self.nodes.topLevelItem(row)
         if item is None:
             return
-        base = item.text().split("   ⟶ ")[0] if not keep else item.text()
-        item.setText(f"{base}   ⟶ {text}")
-        self.nodes.setCurrentRow(row)
+        item.setText(column, text)
+        item.setToolTip(column, text)
+        self.nodes.setCurrentItem(item)
         self.nodes.scrollToItem(item)
 
     def _weight_rows(self, record, grads: bool) -> None:
@@ -198,15 +217,15 @@ class StepThrough(QWidget):
             a = None if v is None else v.detach().cpu().numpy()
             cells = (key, shape_text(a) if a is not None else "",
                      f"{float(np.linalg.norm(a)):.4g}" if a is not None else "—",
-                     (numbers_text(a).replace("\n", " | ") if a.size <= FEW
-                      else short(a, 8)) if a is not None else "no gradient")
+                     matrix_text(a) if a is not None else "no gradient")
             for j, text in enumerate(cells):
-                item = QTableWidgetItem(" ".join(text.split()) if j == 3 else text)
+                item = QTableWidgetItem(text)
                 if j == 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, j, item)
         t.resizeColumnsToContents()
+        t.resizeRowsToContents()
 
     def _enable(self) -> None:
         self.forward_btn.setEnabled(self.phase in (FORWARD, STEPPED))
