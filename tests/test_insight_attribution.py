@@ -149,3 +149,34 @@ def test_a_step_after_a_run_continues_its_optimizer(run, trained):
     opt.step()
     assert torch.allclose(model.linear.weight.detach() - before, continued, atol=1e-7)
     assert not torch.equal(trained.model.linear.weight, model.linear.weight)  # untouched
+
+
+def test_the_projector_starts_on_an_embedding_and_has_t_sne():
+    ws = from_project(examples.load("text_gru"))
+    p = project(ws.model, ws.project.graph, ws.x[:60], ws.labels[:60], method="tsne")
+    assert p.name == "Embedding" and p.method == "tsne" and p.points.shape == (60, 2)
+    assert np.isfinite(p.points).all() and -1 <= p.silhouette <= 1
+
+
+def test_the_main_window_feeds_the_try_it_box_and_each_run_to_the_insight_tab(qtbot, run):
+    from netbuilder.ui.mainwindow import MainWindow
+
+    w = MainWindow(restore_layout=False)
+    qtbot.addWidget(w)
+    w.load_example("digits_cnn")
+    insight = w.insight
+    with qtbot.waitSignal(insight.projector.projected, timeout=60000):
+        with qtbot.waitSignal(w.results_panel.evaluated, timeout=60000):
+            w.results_panel.show_run(run)  # what a finished run does
+    assert insight.workspace.trained and "trained weights" in insight.projector.note.text()
+    try_it = w.results_panel.try_it
+    try_it.load_sample()  # the try-it box now shows test sample 0
+    insight.source.setCurrentText("Try-it box")
+    qtbot.mouseClick(insight.start_btn, Qt.MouseButton.LeftButton)
+    steps = insight.steps
+    assert steps.trace is not None, insight.status.text()
+    expected = insight.workspace.model_input(try_it.current_input())
+    assert torch.allclose(steps.trace.x.detach(), expected)
+    predicted = int(np.argmax(try_it.probabilities))
+    assert int(steps.sample[1]) == predicted  # no target typed: the predicted class
+    w.training.shutdown()

@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from .capture import capture
-from .stepper import InsightError
+from .names import ATTRIBUTION_METHODS, InsightError
 
-METHODS = {"saliency": "Saliency (input gradient)", "integrated_gradients":
-           "Integrated Gradients", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+METHODS = ATTRIBUTION_METHODS
 CONV_TYPES = ("Conv2d", "ConvTranspose2d")
 
 

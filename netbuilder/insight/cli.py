@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
 
 
 def _numbers(text: str, what: str) -> list[float]:
-    from .stepper import InsightError
+    from .names import InsightError
 
     try:
         values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
@@ -43,7 +43,7 @@ def _numbers(text: str, what: str) -> list[float]:
 
 def _load_data(project, needed: bool):
     from ..data import DataError, load
-    from .stepper import InsightError
+    from .names import InsightError
 
     ds = project.dataset
     if ds is None:
@@ -58,7 +58,8 @@ def _load_data(project, needed: bool):
 
 def build_trace(project, args):
     """(stepper, trace, step) for the command line's choices."""
-    from .stepper import InsightError, Stepper
+    from .names import InsightError
+    from .stepper import Stepper
 
     data = _load_data(project, needed=args.sample is not None)
     stepper = Stepper(project, weights=args.weights, loss=args.loss, data=data)
@@ -131,15 +132,15 @@ def print_text(stepper, trace, step, out=None) -> None:
 
 
 def run_trace(args) -> int:
-    from ..cli import CliError
     from ..examples import resolve
-    from .stepper import InsightError
+    from .names import InsightError
 
-    project = resolve(args.project)
+    project = resolve(args.project)  # a bad file: ProjectError, reported by cli.main
     try:
         stepper, trace, step = build_trace(project, args)
     except InsightError as e:
-        raise CliError(f"{args.project}: {e}") from None
+        print(f"error: {args.project}: {e}", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(as_json(stepper, trace, step), sys.stdout)
         print()

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from .capture import capture
-from .stepper import InsightError
+from .names import PROJECTION_METHODS, InsightError
 
 BATCH = 256
-METHODS = {"pca": "PCA", "tsne": "t-SNE"}
+METHODS = PROJECTION_METHODS
 
 
 @dataclass

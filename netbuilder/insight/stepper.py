@@ -24,12 +24,9 @@ from ..core.project import LOSSES, Project
 from ..training.config import Plan, TrainingConfigError, adapt_target, check, make_loss, \
     make_optimizer
 from .capture import Record, capture, clone_model, own_parameters
+from .names import InsightError
 
 CLASS_LOSSES = ("cross_entropy", "nll", "hinge")  # targets are class ids
-
-
-class InsightError(ValueError):
-    """A sample, target or setting the step-through cannot use; meant for a person."""
 
 
 @dataclass

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .stepper import InsightError, Stepper
+from .names import InsightError
+from .stepper import Stepper
 
 
 @dataclass

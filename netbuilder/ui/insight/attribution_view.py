@@ -8,8 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QStackedWidget,
                                QVBoxLayout, QWidget)
 
-from ...insight.attribution import METHODS, attribute, conv_layers
-from ...insight.stepper import InsightError
+from ...insight.names import ATTRIBUTION_METHODS as METHODS, InsightError
 from ..widgets.forms import plain
 from ..widgets.images import ImageGrid, to_qimage
 from ..widgets.plots import make_plot
@@ -85,6 +84,8 @@ class AttributionView(QWidget):
         self.workspace = ws
         self.layer.clear()
         if ws is not None and ws.image:
+            from ...insight.attribution import conv_layers
+
             for place, name, _ in conv_layers(ws.model, ws.project.graph, ws.x[:1]):
                 self.layer.addItem(name, place)
             self.layer.setCurrentIndex(self.layer.count() - 1)
@@ -100,6 +101,8 @@ class AttributionView(QWidget):
             return
         x, _, shown = self.sample
         method = self.method.currentData()
+        from ...insight.attribution import attribute
+
         try:
             self.result = attribute(ws.model, ws.project.graph, x, method,
                                     baseline=ws.baseline(), layer=self.layer.currentData())

@@ -15,8 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from ...insight.stepper import InsightError, Stepper
-from ...insight.workspace import from_evaluation, from_project
+from ...insight.names import InsightError  # the engine (torch) is imported on first use
 from ..document.document import Document
 from ..widgets.forms import plain
 from .attribution_view import AttributionView
@@ -86,6 +85,8 @@ class InsightPanel(QWidget):
         """A finished run: its trained model and test split; the projector refreshes."""
         if ev is None:
             return
+        from ...insight.workspace import from_evaluation
+
         self._use(from_evaluation(ev))
         self._fresh_key = None
         self.status.setText(f"Trained weights of run {ev.run_dir.name}.")
@@ -103,6 +104,8 @@ class InsightPanel(QWidget):
             return ws
         key = self.doc.project.to_json()
         if ws is None or key != self._fresh_key:
+            from ...insight.workspace import from_project
+
             self._use(from_project(self.doc.project))
             self._fresh_key = key
             self.projector.set_workspace(self.workspace)
@@ -128,7 +131,7 @@ class InsightPanel(QWidget):
             raise InsightError(f"{what}: give numbers separated by commas")
         return values
 
-    def _target(self, stepper: Stepper, x, default):
+    def _target(self, stepper, x, default):
         text = self.target.text().strip()
         if text:
             return stepper.target_from_values(self._numbers(text, "the target"))
@@ -151,6 +154,8 @@ class InsightPanel(QWidget):
                 ws = self.ensure_workspace()
                 stepper = ws.stepper()
             except InsightError:  # no dataset: typed values still go through fresh weights
+                from ...insight.stepper import Stepper
+
                 ws, stepper = None, Stepper(self.doc.project)
             x = stepper.input_from_values(self._numbers(self.values.text(), "the input"))
             shown = x.numpy() if ws is None or ws.mean is None else \

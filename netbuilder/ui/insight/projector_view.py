@@ -8,8 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
-from ...insight.capture import clone_model
-from ...insight.projector import METHODS, default_layer, layer_choices, project
+from ...insight.names import PROJECTION_METHODS as METHODS
 from ..widgets.background import Background
 from ..widgets.forms import plain
 from ..widgets.images import ImageGrid, to_qimage
@@ -67,6 +66,8 @@ class ProjectorView(QWidget):
         self.layer.clear()
         if ws is None:
             return
+        from ...insight.projector import default_layer, layer_choices
+
         graph = ws.project.graph
         for place, name in layer_choices(ws.model, graph, ws.x[:1]):
             self.layer.addItem(name, place)
@@ -82,6 +83,9 @@ class ProjectorView(QWidget):
             return
         place, method = self.layer.currentData(), self.method.currentData()
         self.note.setText(f"Projecting {len(ws.y)} test samples with {METHODS[method]}…")
+        from ...insight.capture import clone_model
+        from ...insight.projector import project
+
         model = clone_model(ws.model)  # the other views hook and run ws.model meanwhile
         self.worker.run(lambda: project(model, ws.project.graph, ws.x, ws.labels, place,
                                         method, ws.project.training.seed))
