@@ -75,6 +75,7 @@ def step_through(app) -> None:
         steps.back()
         if steps.records[steps.pos].name == "Linear 1":
             break
+    w.view.fit_all()  # the whole network with the values on its wires
     shoot(app, w, "insight_step_through.png")
     close(w)
 

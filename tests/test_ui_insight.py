@@ -6,7 +6,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from netbuilder.ui.insight.stepthrough import BACKWARD, FORWARD, LOSS, STEPPED
+from netbuilder.ui.insight.stepthrough import BACKWARD, FORWARD, LOSS, STEPPED, short
 from netbuilder.ui.mainwindow import MainWindow
 
 
@@ -52,6 +52,10 @@ def test_step_forward_back_and_one_sgd_step_on_the_textbook_mlp(qtbot, window):
         shown = np.array(steps.view.numbers.text().split(), dtype=np.float32)
         assert np.allclose(shown, record.value.detach()[0].numpy(), atol=1e-3)
         seen.append(graph.nodes[record.path[-1]].type)
+        # ... and its output wires carry the value
+        wires = [item for edge, item in window.canvas.edges.items()
+                 if edge.src == record.path[-1]]
+        assert all(item.note == short(record.value.detach()[0].numpy(), 3) for item in wires)
         click(qtbot, steps.forward_btn)
     assert seen == ["Input", "Linear", "Sigmoid", "Linear", "Sigmoid", "Linear", "Softmax",
                     "Output"]
@@ -65,6 +69,9 @@ def test_step_forward_back_and_one_sgd_step_on_the_textbook_mlp(qtbot, window):
         record = steps.records[steps.pos]
         backward.append(record.name)
         qtbot.waitUntil(lambda: window.canvas.selected_node_ids() == [record.path[-1]])
+        wires = [item for edge, item in window.canvas.edges.items()
+                 if edge.src == record.path[-1]]
+        assert all(item.note.startswith("∇ [") for item in wires)
         if record.type == "Linear":  # its weight gradients are listed under the values
             keys = {steps.weights.item(i, 0).text() for i in range(steps.weights.rowCount())}
             assert keys == {f"{record.module}.weight", f"{record.module}.bias"}

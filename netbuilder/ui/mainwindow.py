@@ -158,6 +158,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         training.bridge.finished.connect(self._run_finished)
         self.live_dock.visibilityChanged.connect(self._grow_live)
         self.insight.nodeHighlighted.connect(self.blocks.show_path)
+        self.insight.wiresChanged.connect(canvas.set_wire_notes)
         self.insight.try_it_input = self.results_panel.try_it.current_input
         self.results_panel.evaluated.connect(
             lambda: self.insight.set_evaluation(self.results_panel.evaluation))

@@ -290,6 +290,7 @@ class EdgeItem(QGraphicsPathItem):
         super().__init__()
         self.edge, self.src, self.dst = edge, src, dst
         self.label = ""
+        self.note = ""  # the value it carries (the Insight step-through), shown over the shape
         self.error = False
         self.setFlag(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
@@ -319,7 +320,8 @@ class EdgeItem(QGraphicsPathItem):
         return s.createStroke(self.path())
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-60, -20, 60, 20)
+        pad = 60 + 4 * len(self.note)  # room for the label box at the middle
+        return super().boundingRect().adjusted(-pad, -20, pad, 20)
 
     def set_status(self, shape_text: str, error_text: str | None) -> None:
         if (shape_text, bool(error_text)) == (self.label, self.error) and \
@@ -330,6 +332,12 @@ class EdgeItem(QGraphicsPathItem):
         self.setToolTip(f"{shape_text}" + (f"<br><span style='color:{severity_colour('error').name()}'>{error_text}</span>"
                                            if error_text else ""))
         self.update()
+
+    def set_note(self, text: str) -> None:
+        if text != self.note:
+            self.prepareGeometryChange()  # a value is wider than a shape
+            self.note = text
+            self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         pal = QApplication.palette()
@@ -344,16 +352,17 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
-        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT:
+        label = self.note or self.label
+        if label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT:
             f = QFont(painter.font())
             f.setPointSizeF(8)
             painter.setFont(f)
             fm = QFontMetricsF(f)
             mid = self.path().pointAtPercent(0.5)
-            w, h = fm.horizontalAdvance(self.label) + 10, fm.height() + 2
+            w, h = fm.horizontalAdvance(label) + 10, fm.height() + 2
             box = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
-            painter.setPen(QPen(color, 1))
+            painter.setPen(QPen(pal.color(QPalette.Highlight) if self.note else color, 1))
             painter.setBrush(pal.color(QPalette.Window))
             painter.drawRoundedRect(box, 4, 4)
             painter.setPen(severity_colour("error") if self.error else pal.color(QPalette.Text))
-            painter.drawText(box, Qt.AlignCenter, self.label)
+            painter.drawText(box, Qt.AlignCenter, label)

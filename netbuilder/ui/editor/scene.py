@@ -76,6 +76,7 @@ class Canvas(QGraphicsScene):
         self.refresh_status()
         if getattr(self, "_badges", None):
             self.set_badges(self._badges)
+        self._notes = {}  # wire notes name this level's node ids: another level has others
 
     def _node_added(self, node: Node) -> None:
         item = NodeItem(node)
@@ -137,6 +138,13 @@ class Canvas(QGraphicsScene):
         shown = badges if self.doc.levels.depth == 0 else {}
         for nid, item in self.nodes.items():
             item.set_badges(shown.get(nid, ()))
+
+    def set_wire_notes(self, notes: dict) -> None:
+        """Text over the wires out of these node ids of the shown level (the values the
+        Insight step-through carries); {} gives back the shapes."""
+        self._notes = notes
+        for edge, item in self.edges.items():
+            item.set_note(notes.get(edge.src, ""))
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]

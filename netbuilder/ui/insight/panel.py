@@ -27,6 +27,7 @@ TEST, TRY_IT, TYPED = "Test sample", "Try-it box", "Typed values"
 
 class InsightPanel(QWidget):
     nodeHighlighted = Signal(tuple)  # node ids from the top level down to the node shown
+    wiresChanged = Signal(dict)  # node id -> the value on its output wires (for the canvas)
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -72,6 +73,7 @@ class InsightPanel(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.tabs, 1)
         self.steps.nodeHighlighted.connect(self.nodeHighlighted)
+        self.steps.wiresChanged.connect(self.wiresChanged)
         doc.projectReplaced.connect(self.reset)
         self._source_changed(TEST)
 

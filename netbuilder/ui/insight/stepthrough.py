@@ -41,6 +41,7 @@ def shape_text(a) -> str:
 
 class StepThrough(QWidget):
     nodeHighlighted = Signal(tuple)  # node ids from the top level down to the node shown
+    wiresChanged = Signal(dict)  # node id -> the value its output wires carry (that level)
     changed = Signal()  # a step was shown (tests wait for it)
 
     def __init__(self, parent: QWidget | None = None):
@@ -140,6 +141,7 @@ class StepThrough(QWidget):
             self.view.show_array(out)
             self._weight_rows(r, grads=False)
             self.nodeHighlighted.emit(tuple(r.path))
+            self._wires(r, range(self.pos + 1), self.trace.output_of)
         self._enable()
         self.changed.emit()
 
@@ -169,6 +171,7 @@ class StepThrough(QWidget):
         self.view.show_array(g, "no gradient")
         self._weight_rows(r, grads=True)
         self.nodeHighlighted.emit(tuple(r.path))
+        self._wires(r, range(self.pos, len(self.records)), self.trace.grad_of, "∇ ")
         self._enable()
         self.changed.emit()
 
@@ -189,6 +192,17 @@ class StepThrough(QWidget):
         self.changed.emit()
 
     # ---- display -------------------------------------------------------------------------
+
+    def _wires(self, record, rows, value_of, prefix: str = "") -> None:
+        """The values seen so far on the wires of the level `record` is on (after the
+        canvas has opened that level: nodeHighlighted comes first)."""
+        level = record.place.rpartition("/")[0]
+        notes = {}
+        for i in rows:
+            r = self.records[i]
+            if r.place.rpartition("/")[0] == level:
+                notes[r.path[-1]] = prefix + short(value_of(r), 3)
+        self.wiresChanged.emit(notes)
 
     def _mark(self, row: int, column: int, text: str) -> None:
         item = self.nodes.topLevelItem(row)
@@ -239,4 +253,5 @@ class StepThrough(QWidget):
         self.view.clear()
         self.weights.setRowCount(0)
         self.title.setText("Choose a sample above and press Start.")
+        self.wiresChanged.emit({})
         self._enable()
