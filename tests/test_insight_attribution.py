@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from netbuilder import examples
 from netbuilder.insight.attribution import attribute, attribute_batch, conv_layers, \
@@ -109,8 +109,18 @@ def test_the_insight_tab_refreshes_its_projector_and_draws_grad_cam_after_a_run(
     proj = panel.projector
     assert proj.error == "" and "silhouette" in proj.note.text()
     assert proj.points is not None and len(proj.points.data) == len(panel.workspace.y)
-    proj.show_sample(7)  # what hovering point 7 shows
-    assert proj.hover_text.text().startswith("test sample 7: ")
+    # hover point 7 with the mouse: the side shows its sample (or a point drawn over it)
+    vb = proj.plot.getPlotItem().vb
+
+    def on_screen(i):
+        x, y = (float(v) for v in proj.projection.points[i])
+        return proj.plot.mapFromScene(vb.mapViewToScene(QPointF(x, y)))
+    qtbot.waitUntil(lambda: proj.plot.isVisible())
+    for dx in (0, 1):
+        qtbot.mouseMove(proj.plot.viewport(), on_screen(7) + QPoint(dx, 0))
+    qtbot.waitUntil(lambda: proj.hover_text.text().startswith("test sample "))
+    hovered = int(proj.hover_text.text().split(":")[0].split()[-1])
+    assert (on_screen(hovered) - on_screen(7)).manhattanLength() <= 12
     assert len(proj.hover.items) == 1
 
     panel.index.setValue(4)
