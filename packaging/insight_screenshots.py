@@ -100,6 +100,7 @@ def grad_cam(app) -> None:
     view = panel.attribution
     view.layer.setCurrentIndex(0)  # the first convolution's features (see the README)
     view.explain()
+    w.view.fit_all()
     shoot(app, w, "insight_grad_cam.png")
     close(w)
     shutil.rmtree(run, ignore_errors=True)

@@ -4,7 +4,7 @@ Computed on a worker thread; set_workspace (a new run) projects again."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
@@ -40,7 +40,9 @@ class ProjectorView(QWidget):
         row.addWidget(self.project_btn)
         self.note = plain(QLabel("Train a model, or press Project for the untrained one."))
         self.note.setWordWrap(True)
-        self.plot = make_plot(pal=self.palette())
+        self._plot = None  # made on first use: pyqtgraph costs ~0.5 s at start-up
+        self.plot_host = QWidget()
+        QVBoxLayout(self.plot_host).setContentsMargins(0, 0, 0, 0)
         self.hover = ImageGrid(cell=96)
         self.hover_text = plain(QLabel("Hover a point to see its sample."))
         self.hover_text.setWordWrap(True)
@@ -50,7 +52,7 @@ class ProjectorView(QWidget):
         sl.addWidget(self.hover_text)
         sl.addWidget(self.hover, 1)
         split = QSplitter()
-        split.addWidget(self.plot)
+        split.addWidget(self.plot_host)
         split.addWidget(side)
         split.setSizes([600, 160])
         lay = QVBoxLayout(self)
@@ -59,6 +61,13 @@ class ProjectorView(QWidget):
         lay.addWidget(self.note)
         lay.addWidget(split, 1)
         self.points = None
+
+    @property
+    def plot(self):
+        if self._plot is None:
+            self._plot = make_plot(pal=self.palette())
+            self.plot_host.layout().addWidget(self._plot)
+        return self._plot
 
     def set_workspace(self, ws, run: bool = False) -> None:
         """New weights or data; `run` projects at once (after training)."""
@@ -144,5 +153,6 @@ class ProjectorView(QWidget):
         self.worker.token += 1
         self.workspace = self.projection = self.points = None
         self.layer.clear()
-        self.plot.clear()
+        if self._plot is not None:
+            self._plot.clear()
         self.note.setText("Train a model, or press Project for the untrained one.")
