@@ -124,3 +124,51 @@ def test_a_bad_typed_sample_says_why(qtbot, window):
     click(qtbot, panel.start_btn)
     assert "takes 3 value(s)" in panel.status.text()
     assert not panel.steps.forward_btn.isEnabled()
+
+
+@pytest.mark.parametrize("example", ["text_gru", "sine_lstm", "small_transformer",
+                                     "square_regression"])
+def test_every_kind_of_network_steps_through(qtbot, example):
+    """Token ids, recurrent layers, attention inside blocks, regression targets."""
+    from netbuilder import examples
+    from netbuilder.ui.document.document import Document
+    from netbuilder.ui.insight.panel import InsightPanel
+
+    panel = InsightPanel(Document(examples.load(example)))
+    qtbot.addWidget(panel)
+    panel.show()
+    click(qtbot, panel.start_btn)
+    steps = panel.steps
+    assert steps.phase == FORWARD, panel.status.text()
+    while steps.forward_btn.isEnabled():
+        click(qtbot, steps.forward_btn)
+    while steps.back_btn.isEnabled():
+        click(qtbot, steps.back_btn)
+    assert steps.pos == 0
+    grads = [steps.trace.grad_of(r) for r in steps.records]
+    assert all(g is not None for g in grads[1:])  # every node after the input has one
+    click(qtbot, steps.step_btn)
+    assert steps.phase == STEPPED and np.isfinite(steps.step_result.loss_after)
+    assert steps.weights.rowCount() == len(list(steps.stepper.model.parameters()))
+
+
+def test_attributions_of_tabular_features_are_bars(qtbot):
+    from netbuilder import examples
+    from netbuilder.ui.document.document import Document
+    from netbuilder.ui.insight.panel import InsightPanel
+
+    panel = InsightPanel(Document(examples.load("spirals_mlp")))
+    qtbot.addWidget(panel)
+    panel.show()
+    click(qtbot, panel.start_btn)
+    panel.tabs.setCurrentWidget(panel.attribution)
+    view = panel.attribution
+    view.method.setCurrentIndex(view.method.findData("gradcam"))
+    click(qtbot, view.explain_btn)
+    assert "Grad-CAM needs a 2-D convolution" in view.note.text()
+    view.method.setCurrentIndex(view.method.findData("integrated_gradients"))
+    assert not view.layer.isVisible()  # the layer choice is Grad-CAM's
+    click(qtbot, view.explain_btn)
+    assert view.pages.currentWidget() is view.plot
+    heights = view.bars.opts["height"]
+    assert len(heights) == 2 and np.allclose(heights, view.result.values.reshape(-1))
