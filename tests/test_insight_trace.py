@@ -148,3 +148,18 @@ def test_the_step_is_the_optimizers_own_for_adam():
     for k, p in ref.named_parameters():
         assert torch.allclose(res.deltas[k], p.detach() - before[k], atol=1e-8)
     assert "adam" in res.rule
+
+
+def test_an_overflowing_network_still_gives_strict_json(capsys, tmp_path):
+    model = compile_graph(examples.load("textbook_mlp").graph)
+    path = tmp_path / "huge.safetensors"
+    save_file({k: torch.full_like(v, 3e38) for k, v in model.state_dict().items()}, str(path))
+    assert main(["trace", "textbook_mlp", "--input", "1,1,1", "--target", "1", "--weights",
+                 str(path), "--json"]) == 0
+
+    def refuse(name):
+        raise AssertionError(f"{name} is not JSON")
+    out = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    linear = out["nodes"][1]
+    assert linear["output"] == [None, None, None]  # inf: null, the rest stays numbers
+    assert out["nodes"][0]["output"] == [1.0, 1.0, 1.0]

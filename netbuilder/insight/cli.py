@@ -80,8 +80,12 @@ def build_trace(project, args):
 def as_json(stepper, trace, step) -> dict:
     import numpy as np
 
-    def plain(a):
-        return None if a is None else np.asarray(a, dtype=np.float64).tolist()
+    def plain(a):  # strict JSON: a non-finite value (an overflowing network) is null
+        if a is None:
+            return None
+        arr = np.asarray(a, dtype=np.float64)
+        return arr.tolist() if np.isfinite(arr).all() else \
+            np.where(np.isfinite(arr), arr, None).tolist()
 
     nodes = [{"name": r.name, "type": r.type, "place": r.place,
               "shape": list(trace.output_of(r).shape), "output": plain(trace.output_of(r)),
@@ -95,10 +99,11 @@ def as_json(stepper, trace, step) -> dict:
                        "update": plain(delta.numpy()) if delta is not None else None}
     s = stepper.settings
     return {"project": stepper.project.name, "input": plain(trace.x.detach()[0].numpy()),
-            "target": plain(trace.target[0].numpy()), "loss_name": s.loss, "loss": trace.loss,
+            "target": plain(trace.target[0].numpy()), "loss_name": s.loss,
+            "loss": plain(trace.loss),
             "output": plain(trace.output[0].numpy()), "nodes": nodes, "params": params,
             "optimizer": {"name": s.optimizer, "lr": s.lr, "rule": step.rule},
-            "loss_after_step": step.loss_after}
+            "loss_after_step": plain(step.loss_after)}
 
 
 def _short(a) -> str:
@@ -142,7 +147,7 @@ def run_trace(args) -> int:
         print(f"error: {args.project}: {e}", file=sys.stderr)
         return 1
     if args.json:
-        json.dump(as_json(stepper, trace, step), sys.stdout)
+        json.dump(as_json(stepper, trace, step), sys.stdout, allow_nan=False)
         print()
     else:
         print_text(stepper, trace, step)
