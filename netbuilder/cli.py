@@ -229,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "input; torchvision default 3,224,224)")
     s.add_argument("--kwargs", help="JSON keyword arguments for the class or factory")
     s.add_argument("--name", help="project name")
+    s.add_argument("--pretrained", action="store_true", help="torchvision's pretrained "
+                   "weights, from torch's cache (their preprocessing becomes the dataset "
+                   "options)")
+    s.add_argument("--download", action="store_true", help="with --pretrained: download "
+                   "the weights into torch's cache when they are not there")
     s.set_defaults(func=cmd_import)
     return p
 

@@ -251,3 +251,56 @@ def test_exported_train_py_under_torchrun_keeps_frozen_layers(tmp_path):
         assert torch.equal(r0[k], r1[k]), k
         frozen = k.split(".")[0] in ("conv2d", "batchnorm2d", "conv2d_1", "batchnorm2d_1")
         assert torch.equal(r0[k], initial[k]) == frozen, k
+
+
+def test_import_pretrained_from_torch_cache_or_says_which_file_to_put_where(
+        tmp_path, monkeypatch, capsys):
+    import torchvision.models as tvm
+
+    from netbuilder.cli import main
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    args = ["import", "torchvision:resnet18", "--pretrained", "-o", str(tmp_path / "r.json")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert (f"Put the file resnet18-f37072fd.pth (about 45 MB), from "
+            f"https://download.pytorch.org/models/resnet18-f37072fd.pth, into {folder}") in err
+    assert "--download" in err and not (tmp_path / "r.json").exists()
+
+    torch.manual_seed(5)  # stand-in weights at the path torchvision's cache uses
+    folder.mkdir(parents=True)
+    weights = tvm.resnet18().state_dict()
+    torch.save(weights, folder / "resnet18-f37072fd.pth")
+    assert main(args) == 0, capsys.readouterr().err
+    assert "pretrained weights: ResNet18_Weights.IMAGENET1K_V1" in capsys.readouterr().out
+    saved = ckpt.load_weights(tmp_path / "r.safetensors")
+    assert torch.equal(saved["conv1.weight"], weights["conv1.weight"])
+    assert torch.equal(saved["fc.bias"], weights["fc.bias"])
+    project = parse_project((tmp_path / "r.json").read_text())
+    assert project.dataset.name == "image_folder"
+    assert project.dataset.options == {"size": 224, "resize": 256, "mean": "0.485,0.456,0.406",
+                                       "std": "0.229,0.224,0.225"}
+
+
+def test_image_folder_resize_crop_and_fixed_normalisation(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from netbuilder.data import DataError, load
+
+    for k, name in enumerate(("cats", "dogs")):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            Image.new("RGB", (40, 20), (60 * k + i, 100, 200)).save(tmp_path / name / f"{i}.png")
+    opts = {"path": str(tmp_path), "size": 8, "resize": 10, "mean": "0.5,0.5,0.5",
+            "std": "0.25,0.5,1", "val_fraction": 0.2, "test_fraction": 0.2}
+    data = load("image_folder", opts)
+    assert tuple(data.train.x.shape[1:]) == (3, 8, 8)
+    assert np.allclose(data.mean.ravel(), [0.5, 0.5, 0.5]) and np.allclose(
+        data.std.ravel(), [0.25, 0.5, 1.0])
+    blue = (200 / 255 - 0.5) / 1.0
+    assert torch.allclose(data.train.x[:, 2], torch.full_like(data.train.x[:, 2], blue),
+                          atol=1e-5)
+    with pytest.raises(DataError, match="give 3 comma-separated"):
+        load("image_folder", {**opts, "std": "1,2"})
