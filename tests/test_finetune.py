@@ -304,3 +304,34 @@ def test_image_folder_resize_crop_and_fixed_normalisation(tmp_path):
                           atol=1e-5)
     with pytest.raises(DataError, match="give 3 comma-separated"):
         load("image_folder", {**opts, "std": "1,2"})
+
+
+def test_freezing_while_paused_carries_weights_and_keeps_the_frozen_layer_still():
+    """Pause, freeze a layer and give the head a multiplier, resume: the frozen layer keeps
+    its weights from the pause to the end and holds no optimizer state; the others carry
+    their Adam state over and the head's group runs at its multiplier from the current lr."""
+    from test_training_carryover import clone, paused_trainer
+
+    p = with_training(example("digits_cnn"), epochs=1, schedule="cosine")
+    trainer, th = paused_trainer(clone(p), after_steps=5)
+    edited = clone(trainer.project)
+    edited.graph.set_tuning("n2", frozen=True)  # the first Conv2d
+    edited.graph.set_tuning("n11", lr_mult=4)  # the Linear
+    lr_now = trainer.optimizer.param_groups[0]["lr"]
+    linear = trainer.model.get_submodule("linear").weight
+    adam = trainer.optimizer.state[linear]["exp_avg"].clone()
+    report = trainer.replace_project(edited)
+    assert "n2" in report.kept and "n11" in report.kept
+    conv = trainer.model.get_submodule("conv2d").weight
+    at_pause = conv.detach().clone()
+    assert not conv.requires_grad and conv not in trainer.optimizer.state
+    by = {g["lr_mult"]: g for g in trainer.optimizer.param_groups}
+    assert by[4.0]["lr"] == pytest.approx(4 * lr_now) and by[1.0]["lr"] == pytest.approx(lr_now)
+    new_linear = trainer.model.get_submodule("linear").weight
+    assert torch.equal(trainer.optimizer.state[new_linear]["exp_avg"], adam)
+    head_at_pause = new_linear.detach().clone()
+    trainer.resume()
+    th.join(60)
+    assert torch.equal(trainer.model.get_submodule("conv2d").weight, at_pause)
+    assert conv not in trainer.optimizer.state
+    assert not torch.equal(trainer.model.get_submodule("linear").weight, head_at_pause)
