@@ -58,10 +58,10 @@ def frozen_names(graph):
 
 
 def lock_pixels(w, name) -> int:
-    """Pixels of the padlock's colour in the node's top-left corner, as drawn."""
+    """Pixels of the padlock's colour in the node's top-right corner, as drawn."""
     item = w.canvas.nodes[w.canvas.graph.by_name(name).id]
     box = item.sceneBoundingRect()
-    corner = QRectF(box.left(), box.top(), 40, 30)
+    corner = QRectF(box.right() - 50, box.top() + 4, 40, 30)
     img = QImage(40, 30, QImage.Format.Format_ARGB32)
     img.fill(QColor("white"))
     p = QPainter(img)

@@ -177,10 +177,10 @@ class SummaryPanel(QWidget):
         t.itemActivated.connect(self._clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(t)
         self.split_label = QLabel()  # trainable / frozen parameters (fine-tuning)
         self.split_label.setContentsMargins(8, 2, 8, 2)
-        layout.addWidget(self.split_label)
+        layout.addWidget(self.split_label)  # above the table: a short dock never hides it
+        layout.addWidget(t)
         self.total_item: QTreeWidgetItem | None = None
         self._expanded: set[str] = set()  # places of the expanded rows, kept over rebuilds
         self._stale = False

@@ -7,6 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
+from .block_items import repeat_badge
+
 LOCK = QColor("#455a64")  # blue-grey: "set aside", neither a warning nor an error
 
 
@@ -22,7 +24,7 @@ def tuning_tip(node) -> list[str]:
 
 def _lock(painter: QPainter, cx: float, cy: float) -> None:
     """A padlock in a disc centred at (cx, cy)."""
-    r = 10.0
+    r = 9.0
     painter.setPen(QPen(QColor("#ffffff"), 1.5))
     painter.setBrush(LOCK)
     painter.drawEllipse(QRectF(cx - r, cy - r, 2 * r, 2 * r))
@@ -47,7 +49,9 @@ def paint_tuning_marks(painter: QPainter, item, rect: QRectF, body: QColor) -> N
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(veil)
         painter.drawRoundedRect(rect.adjusted(1.5, 1.5, -1.5, -1.5), 7, 7)
-        _lock(painter, rect.left() + 14, rect.top() + 2)
+        # inside the card's top-right corner (left of a block's ×N badge), never clipped
+        shift = 44 if repeat_badge(node) else 0
+        _lock(painter, rect.right() - 17 - shift, rect.top() + 17)
     if node.lr_mult != 1.0:
         tag = f"lr ×{node.lr_mult:g}"
         f = QFont(painter.font())
@@ -56,7 +60,7 @@ def paint_tuning_marks(painter: QPainter, item, rect: QRectF, body: QColor) -> N
         painter.setFont(f)
         fm = QFontMetricsF(f)
         w, h = fm.horizontalAdvance(tag) + 10, fm.height() + 2
-        box = QRectF(rect.left() + (30 if node.frozen else 10), rect.top() - h / 2, w, h)
+        box = QRectF(rect.left() + 12, rect.top() - h / 2, w, h)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor("#6a1b9a"))
         painter.drawRoundedRect(box, h / 2, h / 2)
