@@ -335,3 +335,18 @@ def test_freezing_while_paused_carries_weights_and_keeps_the_frozen_layer_still(
     assert torch.equal(trainer.model.get_submodule("conv2d").weight, at_pause)
     assert conv not in trainer.optimizer.state
     assert not torch.equal(trainer.model.get_submodule("linear").weight, head_at_pause)
+
+
+def test_grouping_and_ungrouping_keep_what_is_frozen():
+    from netbuilder.core.grouping import group, regroup, ungroup
+
+    p = example("digits_cnn")
+    g = p.graph
+    g.set_tuning("n2", frozen=True)
+    inst = group(g, ["n2", "n3", "n4"], "Stem")
+    assert g.blocks["Stem"].node("n2").frozen  # the frozen layer stays frozen inside
+    g.set_tuning(inst.id, frozen=True, lr_mult=0.5)
+    done = ungroup(g, inst.id)
+    assert all(n.frozen and n.lr_mult == 0.5 for n in done.nodes)  # the instance's setting
+    back = regroup(g, done)
+    assert back.frozen and back.lr_mult == 0.5

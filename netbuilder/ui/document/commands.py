@@ -269,6 +269,8 @@ def paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> tuple[QUndoCommand, 
             add = c.add(AddNode, n["type"], (n["pos"][0] + offset[0], n["pos"][1] + offset[1]),
                         n.get("params"), graph.unique_name(n["name"]))
             ids[n["id"]] = add.node_id
+            if n.get("frozen") or n.get("lr_mult", 1.0) != 1.0:  # a copy keeps its tuning
+                c.add(SetTuning, [add.node_id], n.get("frozen", False), n.get("lr_mult", 1.0))
         for e in data.get("edges", []):
             if e["src"] in ids and e["dst"] in ids:
                 c.add(Connect, ids[e["src"]], ids[e["dst"]], e["src_port"], e["dst_port"])
