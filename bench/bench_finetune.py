@@ -1,5 +1,5 @@
 """Fine-tuning benchmark: what freezing saves. One training step (forward, backward, Adam)
-of a ResNet built from blocks at batch 32 on 3×32×32 images, everything trainable against
+of the small_resnet example at batch 32 on 3×32×32 images, everything trainable against
 the stem and the first two stages frozen (no gradients, no optimizer state for them), and
 the time apply_tuning takes to set up the groups.
 
@@ -12,19 +12,11 @@ import time
 
 
 def _network():
-    from netbuilder.core.block_library import add_classic
-    from netbuilder.core.graph import Graph
+    """The small_resnet example on 3×32×32 images (its layers then cost something)."""
+    from netbuilder.examples import load
 
-    g = Graph()
-    basic = add_classic(g.blocks, "basic", channels=32)
-    down = add_classic(g.blocks, "basic", "Basic Block Down", channels=64, stride=2)
-    g.chain(g.add_node("Input", "image", {"shape": [3, 32, 32]}),
-            g.add_node("Conv2d", "conv1", {"out_channels": 32, "padding": 1, "bias": False}),
-            g.add_node("BatchNorm2d", "bn1"), g.add_node("ReLU", "relu"),
-            g.add_node("Block", "layer1", {"block": basic, "repeat": 2}),
-            g.add_node("Block", "layer2", {"block": down}),
-            g.add_node("AdaptiveAvgPool2d", "avgpool"), g.add_node("Flatten", "flatten"),
-            g.add_node("Linear", "fc", {"out_features": 10}), "Output")
+    g = load("small_resnet").graph
+    g.set_param(g.by_name("image").id, "shape", [3, 32, 32])
     return g
 
 
