@@ -11,12 +11,13 @@ from .core.layout import apply_layout
 from .core.project import (DatasetChoice, Project, ProjectError, TrainingSettings,
                            load_project, save_project)
 from .core.summary import SummaryRow, summary_rows
+from .core.tuning import parameter_split
 from . import examples
 
 __all__ = ["Graph", "Node", "Edge", "GraphError", "Project", "ProjectError", "TrainingSettings",
            "DatasetChoice", "load_project", "save_project", "validate", "compile", "summary",
            "example", "open_project", "Problem", "CompileError", "apply_layout", "ERROR",
-           "WARNING", "SummaryRow"]
+           "WARNING", "SummaryRow", "fit_head", "parameter_split"]
 
 
 def _graph_and_loss(obj):
@@ -48,6 +49,17 @@ def summary(obj: Graph | Project, depth: int | None = 1) -> list[SummaryRow]:
     with depth=None. The rows add up to the totals at any depth."""
     graph, _ = _graph_and_loss(obj)
     return summary_rows(graph, depth)
+
+
+def fit_head(project: Project) -> Node:
+    """Set the final classifier's out_features to the dataset's number of classes (every
+    other layer, and so every other weight, is left as it is). Returns that node; raises
+    ValueError saying why when there is no head or no classes."""
+    from .training.tuning import head_fit
+
+    node_id, classes = head_fit(project)
+    project.graph.set_param(node_id, "out_features", classes)
+    return project.graph.node(node_id)
 
 
 def example(name: str) -> Project:

@@ -97,6 +97,9 @@ def cmd_summary(args) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print(f"parameters: {total_p}")
+    from .core.tuning import parameter_split
+    trainable, frozen = parameter_split(project.graph)
+    print(f"trainable parameters: {trainable}\nfrozen parameters: {frozen}")
     print("FLOPs are per sample, forward pass.")
     _memory_warning(project)
     errs = [p for p in validate(project) if p.severity == ERROR]
@@ -193,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     s.add_argument("--out", metavar="DIR", help="checkpoints and metrics (default runs/NAME)")
     s.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder")
+    s.add_argument("--init", metavar="CKPT", help="start from these weights: a checkpoint "
+                   "folder, .safetensors or PyTorch state_dict file (matching tensors only)")
+    s.add_argument("--freeze", metavar="NAME[,NAME...]", help="freeze these nodes or blocks "
+                   "for this run (no gradient, not optimized, BatchNorm statistics kept)")
     _trust_flag(s)
     s.set_defaults(func=cmd_train)
     s = sub.add_parser("gui", help="open the editor")
@@ -222,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "input; torchvision default 3,224,224)")
     s.add_argument("--kwargs", help="JSON keyword arguments for the class or factory")
     s.add_argument("--name", help="project name")
+    s.add_argument("--pretrained", action="store_true", help="torchvision's pretrained "
+                   "weights, from torch's cache (their preprocessing becomes the dataset "
+                   "options)")
+    s.add_argument("--download", action="store_true", help="with --pretrained: download "
+                   "the weights into torch's cache when they are not there")
     s.set_defaults(func=cmd_import)
     from .insight.cli import add_parser as add_trace  # `trace`: one sample, step by step
     add_trace(sub)

@@ -19,6 +19,9 @@ from . import registry
 from .blocks import BlockError, BlockLibrary
 
 
+MAX_LR_MULT = 1000.0
+
+
 class GraphError(ValueError):
     """An edit the graph cannot represent."""
 
@@ -45,6 +48,10 @@ class Node:
     # The block library of the graph holding this node: a Block instance's ports are its
     # definition's. Not part of the node's value.
     library: Any = field(default=None, repr=False, compare=False)
+    # Fine-tuning (see core/tuning.py): a frozen node's weights do not train; lr_mult scales
+    # the learning rate of its weights. On a Block instance they apply to every layer inside.
+    frozen: bool = False
+    lr_mult: float = 1.0
 
     @property
     def spec(self) -> registry.LayerSpec:
@@ -59,8 +66,13 @@ class Node:
         return self.spec.outputs
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "type": self.type, "name": self.name,
-                "params": copy.deepcopy(self.params), "pos": [self.pos[0], self.pos[1]]}
+        out = {"id": self.id, "type": self.type, "name": self.name,
+               "params": copy.deepcopy(self.params), "pos": [self.pos[0], self.pos[1]]}
+        if self.frozen:  # written only when set: untouched projects stay as they were
+            out["frozen"] = True
+        if self.lr_mult != 1.0:
+            out["lr_mult"] = self.lr_mult
+        return out
 
 
 class GraphEvents:
@@ -68,7 +80,7 @@ class GraphEvents:
 
     node_added = Signal(object)  # Node
     node_removed = Signal(object)  # Node (already detached)
-    node_changed = Signal(object, str)  # Node, what: "params" | "name" | "pos"
+    node_changed = Signal(object, str)  # Node, what: "params" | "name" | "pos" | "tuning"
     edge_added = Signal(object)  # Edge
     edge_removed = Signal(object)  # Edge
     reset = Signal()  # everything replaced (load)
@@ -196,6 +208,20 @@ class Graph:
             node.name = name
             self.events.node_changed.emit(node, "name")
 
+    def set_tuning(self, node_id: str, frozen: bool | None = None,
+                   lr_mult: float | None = None) -> None:
+        """Freeze / unfreeze a node and set its learning-rate multiplier (None: unchanged)."""
+        node = self.node(node_id)
+        if lr_mult is not None and not (isinstance(lr_mult, (int, float))
+                                        and 0 < lr_mult <= MAX_LR_MULT):
+            raise GraphError(f"{node.name}: the learning-rate multiplier must be above 0 and "
+                             f"at most {MAX_LR_MULT:g}, not {lr_mult!r}")
+        new_frozen = node.frozen if frozen is None else bool(frozen)
+        new_mult = node.lr_mult if lr_mult is None else float(lr_mult)
+        if (new_frozen, new_mult) != (node.frozen, node.lr_mult):
+            node.frozen, node.lr_mult = new_frozen, new_mult
+            self.events.node_changed.emit(node, "tuning")
+
     def move(self, node_id: str, pos: Iterable[float]) -> None:
         node = self.node(node_id)
         x, y = (float(v) for v in pos)
@@ -263,8 +289,8 @@ class Graph:
     def signature(self) -> tuple:
         """A comparable value: equal for graphs that are the same to a user (the root's
         includes every block definition)."""
-        nodes = tuple(sorted((n.id, n.type, n.name, repr(sorted(n.params.items())), n.pos)
-                             for n in self.nodes.values()))
+        nodes = tuple(sorted((n.id, n.type, n.name, repr(sorted(n.params.items())), n.pos,
+                              n.frozen, n.lr_mult) for n in self.nodes.values()))
         edges = tuple(sorted((e.src, e.src_port, e.dst, e.dst_port) for e in self.edges))
         if self.is_definition:
             return nodes, edges
@@ -278,7 +304,9 @@ class Graph:
         for n in data["nodes"]:
             node = Node(id=n["id"], type=n["type"], name=n["name"],
                         params=registry.get(n["type"]).fill(copy.deepcopy(n["params"])),
-                        pos=(float(n["pos"][0]), float(n["pos"][1])), library=self.blocks)
+                        pos=(float(n["pos"][0]), float(n["pos"][1])), library=self.blocks,
+                        frozen=bool(n.get("frozen", False)),
+                        lr_mult=float(n.get("lr_mult", 1.0)))
             self.nodes[node.id] = node
         self.edges = [Edge(e["src"], e["src_port"], e["dst"], e["dst_port"])
                       for e in data["edges"]]

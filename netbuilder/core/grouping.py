@@ -75,6 +75,7 @@ def group(graph: Graph, node_ids, block_name: str | None = None, name: str | Non
     cy = _centroid(chosen)[1]
     for n in chosen:
         definition.add_node(n.type, n.name, n.params, n.pos, id=n.id)
+        definition.set_tuning(n.id, n.frozen, n.lr_mult)  # frozen stays frozen inside
     for e in inside:
         definition.connect(e.src, e.dst, e.src_port, e.dst_port)
     port_of: dict[tuple[str, str], Node] = {}
@@ -121,6 +122,7 @@ def regroup(graph: Graph, done: Ungrouped) -> Node:
     for n in done.nodes:
         graph.remove_node(n.id)
     node = graph.add_node(BLOCK, inst["name"], inst["params"], inst["pos"], id=inst["id"])
+    graph.set_tuning(node.id, inst.get("frozen", False), inst.get("lr_mult", 1.0))
     for e in [*done.in_edges, *done.out_edges]:
         graph.connect(e.src, e.dst, e.src_port, e.dst_port)
     return node
@@ -163,6 +165,7 @@ def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> Ungroup
             x = origin[0] + (n.pos[0] - cx) + k * span
             made.append(graph.add_node(n.type, graph.unique_name(n.name), n.params,
                                        (x, origin[1] + n.pos[1] - cy), id=nid))
+            graph.set_tuning(nid, n.frozen or node.frozen, n.lr_mult * node.lr_mult)
             ids[n.id] = nid
 
         def value(src: str, port: str):

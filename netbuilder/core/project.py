@@ -48,6 +48,9 @@ class NodeModel(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     params: dict[str, ParamValue] = {}
     pos: Annotated[list[Finite], Field(min_length=2, max_length=2)] = [0.0, 0.0]
+    # Fine-tuning; optional, so files from before them load unchanged (no version bump).
+    frozen: StrictBool = False
+    lr_mult: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
 
 
 class EdgeModel(_Strict):
@@ -89,6 +92,9 @@ class TrainingSettings(_Strict):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     mixed_precision: bool = False
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.5  # the level of the quantile loss
+    # Start a new run from these weights (checkpoint folder, .safetensors or a state_dict
+    # file; see training/init_weights.py); "" = fresh weights. Written only when set.
+    init_weights: Annotated[str, Field(max_length=4096)] = ""
 
 
 class DatasetChoice(_Strict):
@@ -124,7 +130,8 @@ class Project:
             "name": self.name,
             "description": self.description,
             "graph": self.graph.to_dict(),
-            "training": self.training.model_dump(),
+            "training": self.training.model_dump(exclude={"init_weights"}
+                                                 if not self.training.init_weights else None),
             "dataset": self.dataset.model_dump() if self.dataset else None,
         }
 

@@ -131,7 +131,10 @@ def prepare(name: str, raw: RawData, opts: dict, seed: int) -> PreparedData:
     uint8 = raw.x.dtype == np.uint8
     scale = 1 / 255 if uint8 else 1.0
     mean = std = None
-    if opts["normalize"] and info.input_dtype == "float32":
+    if opts["normalize"] and info.input_dtype == "float32" and raw.norm is not None:
+        shape = (-1,) + (1,) * (xs["train"].ndim - 2)  # per channel
+        mean, std = (np.asarray(v, dtype=np.float32).reshape(shape) for v in raw.norm)
+    elif opts["normalize"] and info.input_dtype == "float32":
         axes = _channel_axes(xs["train"], raw.image)
         sample = xs["train"].astype(np.float64) * scale
         mean = sample.mean(axis=axes, keepdims=True)[0].astype(np.float32)

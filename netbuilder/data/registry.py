@@ -63,6 +63,9 @@ class RawData:
     ordered: bool = False  # a time series: split in time order, never shuffled across
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed official test split
     augment: Callable[[], Any] | None = None  # builds a torchvision.transforms.v2 transform
+    # Fixed per-channel (mean, std) on the 0..1 scale, e.g. pretrained weights' own; None:
+    # normalize computes them from the training split.
+    norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
 # Options every dataset accepts: how to split, normalize and augment it.

@@ -49,8 +49,7 @@ def _image_folder(o):
         for f in files:
             try:
                 with Image.open(f) as im:
-                    im = im.convert(mode).resize((size, size))
-                    a = np.asarray(im, dtype=np.uint8)
+                    a = np.asarray(_fit(im.convert(mode), size, o["resize"]), dtype=np.uint8)
             except Image.DecompressionBombError as e:
                 raise DataError(f"{f}: refused to decode this image: it is far larger than "
                                 f"any training image ({e}); a file this size may be a "
@@ -66,7 +65,42 @@ def _image_folder(o):
     info = DataInfo((channels, size, size), "float32", CLASSIFICATION, CLASS, len(classes),
                     tuple(classes))
     return RawData(np.stack(xs), np.array(ys, dtype=np.int64), info, image=True,
-                   augment=lambda: _flip_crop(size))
+                   augment=lambda: _flip_crop(size), norm=_fixed_norm(o, channels))
+
+
+def _fit(im, size: int, resize: int):
+    """size×size: straight (resize 0), or the shorter side to `resize` and the centre
+    size×size cut out (how pretrained classifiers were evaluated: 256, then 224)."""
+    if not resize:
+        return im.resize((size, size))
+    w, h = im.size
+    scale = max(resize, size) / min(w, h)
+    im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))))
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return im.crop((left, top, left + size, top + size))
+
+
+def _numbers(o, key: str, channels: int) -> tuple[float, ...] | None:
+    text = o[key].strip()
+    if not text:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != channels or (key == "std" and min(values) <= 0):
+        raise DataError(f"dataset option {key} {text!r}: give {channels} comma-separated "
+                        f"number(s), one per channel{' (all above 0)' if key == 'std' else ''}"
+                        f", e.g. 0.485,0.456,0.406")
+    return values
+
+
+def _fixed_norm(o, channels: int):
+    mean, std = _numbers(o, "mean", channels), _numbers(o, "std", channels)
+    if (mean is None) != (std is None):
+        raise DataError("dataset options mean and std go together: set both or neither")
+    return (mean, std) if mean is not None else None
 
 
 def _flip_crop(size):
@@ -81,7 +115,14 @@ register(DatasetSpec("image_folder", "Your data", "Images from a folder with one
                      (Param("path", STR, "", "the folder of class folders"),
                       Param("size", INT, 32, "images are resized to size×size", min=4,
                             max=1024),
-                      Param("grayscale", BOOL, False, "read one grey channel instead of RGB"))))
+                      Param("grayscale", BOOL, False, "read one grey channel instead of RGB"),
+                      Param("resize", INT, 0, "first resize the shorter side to this, then "
+                            "cut out the centre size×size (0: resize straight to size)",
+                            min=0, max=4096),
+                      Param("mean", STR, "", "fixed per-channel means on the 0-1 scale, e.g. "
+                            "a pretrained model's (empty: from the training images)"),
+                      Param("std", STR, "", "fixed per-channel standard deviations, with "
+                            "mean"))))
 
 
 # ---- CSV ------------------------------------------------------------------------------------

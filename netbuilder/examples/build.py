@@ -168,9 +168,45 @@ def small_transformer() -> Project:
                     loss="cross_entropy", lr=0.002, epochs=20)
 
 
+def _transfer_cnn(head: str) -> Graph:
+    """The CNN of the transfer pair: a conv backbone (two conv-BN-ReLU stages) and a
+    linear head over five classes."""
+    g = Graph()
+    g.chain(g.add_node("Input", "image", {"shape": [1, 8, 8]}),
+            g.add_node("Conv2d", "conv1", {"out_channels": 16, "padding": 1, "bias": False}),
+            g.add_node("BatchNorm2d", "bn1"), g.add_node("ReLU", "relu1"),
+            g.add_node("Conv2d", "conv2", {"out_channels": 32, "padding": 1, "bias": False}),
+            g.add_node("BatchNorm2d", "bn2"), g.add_node("ReLU", "relu2"),
+            g.add_node("MaxPool2d", "pool", {"kernel_size": 2}),
+            g.add_node("Flatten", "flatten"),
+            g.add_node("Linear", head, {"out_features": 5}), "Output")
+    return g
+
+
+def digits_base() -> Project:
+    return _project("Digits 0-4 (transfer, step 1)", "Step 1 of the transfer example: a "
+                    "small CNN learns the digits 0-4. Then fine-tune it on 5-9 with "
+                    "digits_transfer --init.", _transfer_cnn("head 0-4"),
+                    {"name": "digits", "options": {"digits": "0-4", "augment": True}},
+                    loss="cross_entropy", lr=0.003, epochs=20)
+
+
+def digits_transfer() -> Project:
+    g = _transfer_cnn("head")  # another name than step 1's head: it starts fresh
+    for node in g.nodes.values():
+        if node.type in ("Conv2d", "BatchNorm2d"):
+            g.set_tuning(node.id, frozen=True)
+    return _project("Digits 5-9 (transfer, step 2)", "Step 2 of the transfer example: the "
+                    "backbone learnt on 0-4 (digits_base), frozen, with a new head for the "
+                    "digits 5-9. Train it with --init runs/digits_base/checkpoints/last.", g,
+                    {"name": "digits", "options": {"digits": "5-9"}},
+                    loss="cross_entropy", lr=0.005, epochs=1)
+
+
 EXAMPLES = {f.__name__: f for f in (spirals_mlp, digits_mlp, digits_cnn, residual_cnn,
                                       sine_lstm, textbook_mlp, square_regression, text_gru,
-                                      small_resnet, small_densenet, small_transformer)}
+                                      small_resnet, small_densenet, small_transformer,
+                                      digits_base, digits_transfer)}
 
 
 def main() -> None:

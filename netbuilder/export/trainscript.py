@@ -20,7 +20,9 @@ def load_data():
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return digits.images.astype(np.float32) / 16.0, digits.target, True
+    keep = {"all": range(10), "0-4": range(5), "5-9": range(5, 10)}[OPTIONS.get("digits", "all")]
+    mask = np.isin(digits.target, list(keep))
+    return digits.images[mask].astype(np.float32) / 16.0, digits.target[mask] - min(keep), True
 ''', ["scikit-learn"]),
     "spirals": ('''
 def load_data():
@@ -136,8 +138,8 @@ def _schedule(t) -> tuple[str, str]:
                  "gamma=0.1)", "epoch"),
         "cosine": ("torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)",
                    "epoch"),
-        "onecycle": ("torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, "
-                     "total_steps=epochs * len(train_loader))", "batch"),
+        "onecycle": ("torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g['lr'] for g "
+                     "in params], total_steps=epochs * len(train_loader))", "batch"),
         "plateau": ("torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, "
                     "patience=5)", "plateau"),
     }[t.schedule]
@@ -175,7 +177,33 @@ DEVICE = "$device"  # auto | cpu | cuda | mps
 MIXED_PRECISION = $mixed  # float16 autocast, CUDA only
 INPUT_SHAPE = $input_shape  # one sample, without the batch
 OPTIONS = $options  # dataset options from the project
+FROZEN = $frozen  # modules whose weights do not train (BatchNorm stays in eval mode)
+LR_MULTIPLIERS = $multipliers  # module -> learning-rate multiplier (others: 1)
 $data$pinball
+
+def _stay_in_eval(module, mode=True):
+    return nn.Module.train(module, False)
+
+
+def parameter_groups(net):
+    """Freeze FROZEN (no gradient, not in the optimizer, running statistics kept) and
+    group the other parameters by their learning-rate multiplier."""
+    for name in FROZEN:
+        module = net.get_submodule(name)
+        for p in module.parameters():
+            p.requires_grad_(False)
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._NormBase):
+                m.train = _stay_in_eval.__get__(m)
+                m.eval()
+    groups = {}
+    for name, p in net.named_parameters():
+        if p.requires_grad:
+            mult = next((v for k, v in LR_MULTIPLIERS.items()
+                         if name == k or name.startswith(k + ".")), 1.0)
+            groups.setdefault(mult, []).append(p)
+    return [{"params": ps, "lr": LR * mult} for mult, ps in groups.items()]
+
 
 def make_datasets():
     X, y, classification = load_data()
@@ -239,6 +267,7 @@ def main():
     torch.manual_seed(SEED)  # same initial weights everywhere (DDP also syncs them)
     train_set, val_set, classification = make_datasets()
     model = $cls().to(device)
+    params = parameter_groups(model)  # before DDP: it records which parameters train
     if world > 1:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     net = model.module if world > 1 else model
@@ -248,7 +277,6 @@ def main():
                               sampler=sampler, generator=torch.Generator().manual_seed(SEED))
     val_loader = DataLoader(val_set, batch_size=512)
     loss_fn = $loss_code
-    params = [p for p in model.parameters() if p.requires_grad]
     optimizer = $optimizer_code
     scheduler = $schedule_code
     amp = MIXED_PRECISION and device.type == "cuda"
@@ -300,6 +328,21 @@ if __name__ == "__main__":
 ''')
 
 
+def _tuning(project: Project) -> tuple[list[str], dict[str, float]]:
+    """(frozen module names, module -> multiplier) of the compiled graph, whose module
+    names are model.py's."""
+    from ..core.tuning import effective_tuning, has_tuning
+
+    if not has_tuning(project.graph):
+        return [], {}
+    from ..core.compiler import compile_graph
+
+    settings = effective_tuning(compile_graph(project.graph), project.graph)
+    frozen = [q for q, t in settings.items() if t.frozen]
+    return frozen, {q: t.lr_mult for q, t in settings.items()
+                    if not t.frozen and t.lr_mult != 1.0}
+
+
 def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
     """(source of train.py, notes for the user)."""
     t = project.training
@@ -316,6 +359,7 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
     if len(inputs) != 1:
         notes.append("train.py feeds one input; adapt it for several")
     shape = tuple(inputs[0].params["shape"]) if inputs else ()
+    frozen, multipliers = _tuning(project)
     step_code, step = _schedule(t)
     text = SCRIPT.substitute(
         cls=cls, name=project.name, loss=t.loss, optimizer=t.optimizer, lr=t.lr,
@@ -328,5 +372,6 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
         epoch_step={"epoch": "        scheduler.step()\n",
                     "plateau": "        scheduler.step(val_loss)\n"}.get(step, ""),
         extra=(" and " + ", ".join(packages)) if packages else "",
+        frozen=repr(frozen), multipliers=repr(multipliers),
     )
     return text, notes

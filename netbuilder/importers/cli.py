@@ -27,6 +27,26 @@ def parse_shape(text: str) -> tuple[list[int], str]:
     return shape, dtype
 
 
+def _pretrained(source, args):
+    """--pretrained: torchvision's weights loaded into the source model (pretrained.py)."""
+    if not getattr(args, "pretrained", False):
+        if getattr(args, "download", False):
+            raise ModelImportError("--download fetches pretrained weights: give it with "
+                                   "--pretrained")
+        return None
+    from .pretrained import load_pretrained
+
+    module, _, name = args.source.partition(":")
+    if module != "torchvision":
+        raise ModelImportError(f"{args.source}: --pretrained takes torchvision's weights, so "
+                               f"it works with torchvision:NAME models only")
+    return load_pretrained(source.model, name, download=args.download)
+
+
+def _options_text(pretrained) -> str:
+    return ", ".join(f"{k}={v}" for k, v in pretrained.dataset_options.items())
+
+
 def run_import(args) -> int:
     from ..core.files import DiskError, reword
     from ..core.files import explain as environment
@@ -46,6 +66,10 @@ def run_import(args) -> int:
     try:
         parsed = [parse_shape(s) for s in (args.input_shape or [])]
         source = load_source(args.source, kwargs)
+        pretrained = _pretrained(source, args)
+        if pretrained is not None and not parsed:  # the size the weights were made for
+            size = pretrained.dataset_options["size"]
+            source.default_shapes = [[3, size, size]]
         if parsed:
             shapes, dtypes = [p[0] for p in parsed], [p[1] for p in parsed]
         elif source.default_shapes:
@@ -59,6 +83,11 @@ def run_import(args) -> int:
     except ModelImportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if pretrained is not None:
+        from ..core.project import DatasetChoice
+
+        result.project.dataset = DatasetChoice(name="image_folder",
+                                               options=pretrained.dataset_options)
     out = Path(args.output)
     writing = out
     try:
@@ -79,6 +108,9 @@ def run_import(args) -> int:
               file=sys.stderr)
         return 1
     g = result.project.graph
+    if pretrained is not None:
+        print(f"pretrained weights: {pretrained.name} from {pretrained.path}; dataset "
+              f"options set to their preprocessing ({_options_text(pretrained)})")
     print(f"imported {args.source}: {len(g.nodes)} nodes, {len(g.edges)} edges, "
           f"{sum(p.numel() for p in result.model.parameters()):,} parameters "
           f"({result.seconds:.1f}s)")

@@ -89,16 +89,47 @@ def carry_over(old_model, old_graph: Graph, new_model, new_graph: Graph,
     removed = tuple(nid for nid, (_, q) in old_layers.items() if nid not in new_layers
                     and old_model.get_submodule(q).state_dict())
     if old_opt is not None and new_opt is not None:
-        for og, ng in zip(old_opt.param_groups, new_opt.param_groups):
-            for k, v in og.items():
-                if k != "params":
-                    ng[k] = copy.deepcopy(v)
+        _carry_groups(old_opt, new_opt)
+        training = {id(p) for g in new_opt.param_groups for p in g["params"]}
         for p_old, p_new in pairs:
             st = old_opt.state.get(p_old)
-            if st:
+            if st and id(p_new) in training:  # a layer frozen while paused keeps no state
                 new_opt.state[p_new] = {k: (v.detach().clone() if isinstance(v, torch.Tensor)
                                             else copy.deepcopy(v)) for k, v in st.items()}
     return CarryReport(tuple(kept), tuple(fresh), removed, reasons)
+
+
+_SCALED = ("lr", "initial_lr", "max_lr", "min_lr")  # group keys that follow lr_mult
+
+
+def _carry_groups(old_opt, new_opt) -> None:
+    """Each new group takes the hyperparameters (the current lr ...) of the old group with
+    its multiplier; a new multiplier scales those of the old base group."""
+    old = {g.get("lr_mult", 1.0): g for g in old_opt.param_groups}
+    base_mult = 1.0 if 1.0 in old else next(iter(old))
+    for ng in new_opt.param_groups:
+        mult = ng.get("lr_mult", 1.0)
+        og = old.get(mult, old[base_mult])
+        ratio = 1.0 if mult in old else mult / og.get("lr_mult", 1.0)
+        for k, v in og.items():
+            if k in ("params", "lr_mult"):
+                continue
+            ng[k] = v * ratio if k in _SCALED and isinstance(v, float) else copy.deepcopy(v)
+
+
+def _carry_schedule(old_sched, new_sched, old_opt, new_opt) -> None:
+    """The schedule's position; its per-group lists follow the groups by multiplier."""
+    state = old_sched.state_dict()
+    old_mults = [g.get("lr_mult", 1.0) for g in old_opt.param_groups]
+    new_mults = [g.get("lr_mult", 1.0) for g in new_opt.param_groups]
+    if old_mults != new_mults:
+        for key in ("base_lrs", "_last_lr", "min_lrs", "max_lrs"):
+            values = state.get(key)
+            if isinstance(values, list) and len(values) == len(old_mults):
+                by = dict(zip(old_mults, values))
+                base = by.get(1.0, values[0]) / (1.0 if 1.0 in by else old_mults[0])
+                state[key] = [by.get(m, base * m) for m in new_mults]
+    new_sched.load_state_dict(state)
 
 
 def swap_graph(trainer, project) -> CarryReport:
@@ -107,6 +138,7 @@ def swap_graph(trainer, project) -> CarryReport:
     train with the run's settings and data."""
     from .config import check, make_loss, make_optimizer, make_scheduler
     from .probes import Prober
+    from .tuning import apply_tuning
 
     s, data = trainer.settings, trainer.data
     plan = check(project.graph, s, data.info, project.dataset.name if project.dataset
@@ -120,14 +152,13 @@ def swap_graph(trainer, project) -> CarryReport:
     finally:
         torch.set_rng_state(rng)
     model.train(trainer.model.training)
-    optimizer = make_optimizer(s, model.parameters())
+    optimizer = make_optimizer(s, apply_tuning(model, project.graph, s.lr))
     scheduler = make_scheduler(s, optimizer, s.epochs, trainer.nb)
     report = carry_over(trainer.model, trainer.project.graph, model, project.graph,
                         trainer.optimizer, optimizer)
     if scheduler is not None and trainer.scheduler is not None:
-        scheduler.load_state_dict(trainer.scheduler.state_dict())
-        for og, ng in zip(trainer.optimizer.param_groups, optimizer.param_groups):
-            ng["lr"] = og["lr"]
+        _carry_schedule(trainer.scheduler, scheduler, trainer.optimizer, optimizer)
+        _carry_groups(trainer.optimizer, optimizer)  # the current lr, not the schedule's
     trainer.project, trainer.plan = project, plan
     trainer.model, trainer.optimizer, trainer.scheduler = model, optimizer, scheduler
     trainer.loss_fn = make_loss(s, plan)

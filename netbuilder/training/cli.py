@@ -84,7 +84,7 @@ def train(args) -> int:
     from .trainer import Trainer
 
     try:
-        project = resolve(args.project)
+        project = tuned_for_run(resolve(args.project), args)
         stem = Path(args.project).stem if args.project.endswith(".json") else args.project
         out = Path(args.out) if args.out else Path("runs") / stem
         trainer = Trainer(project, out_dir=out, epochs=args.epochs, device=args.device,
@@ -94,6 +94,8 @@ def train(args) -> int:
             print(f"note: {n}", file=sys.stderr)
         for w in plan.warnings:
             print(f"warning: {w}", file=sys.stderr)
+        if project.training.init_weights and not args.resume:
+            print(initial_report(project), file=sys.stderr)
         with _ctrl_c_stops(trainer):
             result = trainer.run(resume_from=args.resume)
     except (ProjectError, DataError, TrainingConfigError, CheckpointError) as e:
@@ -105,7 +107,8 @@ def train(args) -> int:
         print(f"\naborted{kept}", file=sys.stderr)
         return 130
     for n in result.notices:
-        print(f"note: {n}", file=sys.stderr)
+        if not n.startswith("initial weights ") and not n.startswith("  "):  # shown above
+            print(f"note: {n}", file=sys.stderr)
     if result.status == "failed":
         print(f"error: {result.message}", file=sys.stderr)
         if result.traceback:
@@ -128,6 +131,35 @@ def train(args) -> int:
     return 0
 
 
+def tuned_for_run(project, args):
+    """The project with this run's --init and --freeze applied (the file is not changed)."""
+    from ..core.graph import GraphError
+    from ..core.tuning import freeze_names
+
+    init, freeze = getattr(args, "init", None), getattr(args, "freeze", None)
+    if init and args.resume:
+        raise TrainingConfigError("--init starts a new run from other weights and --resume "
+                                  "continues a run; give one of them")
+    if init:
+        project.training = project.training.model_copy(
+            update={"init_weights": str(Path(init).expanduser().absolute())})
+    if freeze:
+        try:
+            freeze_names(project.graph, freeze.split(","))
+        except GraphError as e:
+            raise TrainingConfigError(str(e)) from None
+    return project
+
+
+def initial_report(project) -> str:
+    """What --init will load, checked on a fresh compile before anything trains."""
+    from ..core.compiler import compile_graph
+    from .init_weights import check_initial
+
+    report, _ = check_initial(compile_graph(project.graph), project.training.init_weights)
+    return report.text()
+
+
 def resume_command(args, out, checkpoint) -> str:
     """The command that continues this run: every setting given on this command line."""
     import shlex
@@ -137,6 +169,8 @@ def resume_command(args, out, checkpoint) -> str:
         parts += ["--epochs", str(args.epochs)]
     if args.device is not None:
         parts += ["--device", args.device]
+    if getattr(args, "freeze", None):
+        parts += ["--freeze", args.freeze]
     parts += ["--resume", str(checkpoint)]
     return " ".join(shlex.quote(p) for p in parts)
 

@@ -140,7 +140,8 @@ def make_scheduler(s: TrainingSettings, optimizer, epochs: int, batches: int):
     if s.schedule == "onecycle":
         cycle = s.optimizer in ("adam", "adamw") or (s.optimizer in ("sgd", "rmsprop")
                                                       and s.momentum > 0)
-        return sch.OneCycleLR(optimizer, max_lr=s.lr, total_steps=max(2, epochs * batches),
+        peaks = [s.lr * g.get("lr_mult", 1.0) for g in optimizer.param_groups]
+        return sch.OneCycleLR(optimizer, max_lr=peaks, total_steps=max(2, epochs * batches),
                               cycle_momentum=cycle)
     if s.schedule == "plateau":
         return sch.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)

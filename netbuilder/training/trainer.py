@@ -48,7 +48,9 @@ from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paus
 from .history import HistoryWriter, row
 from .metrics import evaluate, predict_classes
 from .probes import DEFAULT_EVERY, Prober, first_nonfinite
+from .init_weights import load_initial
 from .resume_check import difference, fingerprint, optimizer_difference
+from .tuning import apply_tuning
 
 PROBE_SAMPLES = 64
 
@@ -252,7 +254,9 @@ class Trainer:
         torch.manual_seed(s.seed)
         self.model = model = compile_graph(self.project.graph, seed=s.seed).to(plan.device)
         self.loss_fn = make_loss(s, plan)
-        self.optimizer = make_optimizer(s, model.parameters())
+        if s.init_weights and resume_from is None:  # a resumed run has its own weights
+            self.notices += load_initial(model, s.init_weights).lines()
+        self.optimizer = make_optimizer(s, apply_tuning(model, self.project.graph, s.lr))
         self.nb = batches_per_epoch(len(data.train), s.batch_size)
         self.scheduler = make_scheduler(s, self.optimizer, s.epochs, self.nb)
         self.scaler = torch.amp.GradScaler("cuda") if plan.mixed_precision else None
@@ -311,7 +315,8 @@ class Trainer:
         except (ValueError, KeyError, TypeError, IndexError) as e:
             raise ckpt.CheckpointError(f"{path}: the optimizer state does not fit these "
                                        f"settings ({type(e).__name__}: {e}); was it made with "
-                                       f"another optimizer?") from None
+                                       f"another optimizer, or other frozen layers?"
+                                       ) from None
         if "torch_cpu" in c.rng:
             torch.set_rng_state(c.rng["torch_cpu"])
         if "torch_cuda" in c.rng and self.plan.device == "cuda":

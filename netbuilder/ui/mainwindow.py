@@ -24,6 +24,7 @@ from .dialogs.gallery import ExampleGallery
 from .document import commands, persistence
 from .document.document import Document
 from .editor.block_actions import BlockActions
+from .editor.tuning_actions import TuningActions
 from .editor.breadcrumb import Breadcrumb
 from .editor.clipboard import NodeClipboard
 from .editor.inspector import Inspector
@@ -74,6 +75,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.palette_blocks = PaletteBlocks(self.palette_panel, self.doc)
         self.blocks = BlockActions(self.doc, self.canvas, self.view, self)
         self.breadcrumb = Breadcrumb(self.doc.levels, self.view)
+        self.tuning = TuningActions(self.doc, self.canvas, self)  # freeze, load weights, fit head
         self.view.key_hook = self.blocks.key_pressed
         self.view.block_drop_hook = self.blocks.add_block_at
         self.inspector = Inspector(self.doc)
@@ -131,6 +133,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.palette_panel.addRequested.connect(self.add_layer_at_center)
         self.palette_panel.blockRequested.connect(self.blocks.add_block_at_center)
         self.blocks.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.tuning.message.connect(self._show_message)
         self.palette_blocks.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.problems_panel.nodeActivated.connect(self.blocks.show_path_to)
         self.problems_panel.blockNodeActivated.connect(self.blocks.show_in_block)
@@ -262,6 +265,9 @@ class MainWindow(ProjectFiles, QMainWindow):
         e.addSeparator()
         for act in self.blocks.actions:
             e.addAction(act)
+        e.addSeparator()
+        for act in self.tuning.selection_actions:
+            e.addAction(act)
 
         v = mb.addMenu("&View")
         self._action(v, "&Fit to View", self.view.fit_all, [K("F"), K("Ctrl+0")])
@@ -283,6 +289,9 @@ class MainWindow(ProjectFiles, QMainWindow):
 
         t = mb.addMenu("&Train")
         for act in self.training.panel.actions:
+            t.addAction(act)
+        t.addSeparator()
+        for act in self.tuning.actions[3:]:  # fit the head, load / forget weights
             t.addAction(act)
         t.addSeparator()
         t.addAction(self.dock_actions["Training"])
@@ -462,6 +471,10 @@ class MainWindow(ProjectFiles, QMainWindow):
             menu.addAction(act)
         menu.addSeparator()
         for act in self.blocks.actions:
+            if act.isEnabled():
+                menu.addAction(act)
+        menu.addSeparator()
+        for act in self.tuning.selection_actions:
             if act.isEnabled():
                 menu.addAction(act)
 

@@ -76,6 +76,7 @@ class RemoveNode(GraphCommand):
     def undo(self):
         d = self.data
         self.graph.add_node(d["type"], d["name"], d["params"], d["pos"], id=d["id"])
+        self.graph.set_tuning(d["id"], d.get("frozen", False), d.get("lr_mult", 1.0))
 
 
 class SetParams(GraphCommand):
@@ -138,6 +139,35 @@ class Move(GraphCommand):
     def undo(self):
         for nid, (old, _) in self.moves.items():
             self.graph.move(nid, old)
+
+
+class SetTuning(GraphCommand):
+    """Freeze / unfreeze nodes or set their learning-rate multiplier: one undo entry for
+    the whole selection."""
+
+    def __init__(self, graph: Graph, node_ids, frozen: bool | None = None,
+                 lr_mult: float | None = None, text: str | None = None, parent=None):
+        ids = [n for n in node_ids if n in graph.nodes]
+        if text is None:
+            what = "Freeze" if frozen else "Unfreeze" if frozen is not None else "Set lr × of"
+            text = f"{what} {graph.node(ids[0]).name if len(ids) == 1 else f'{len(ids)} nodes'}"
+        super().__init__(graph, text, parent)
+        self.old = {n: (graph.node(n).frozen, graph.node(n).lr_mult) for n in ids}
+        self.frozen, self.lr_mult = frozen, lr_mult
+
+    @property
+    def changes_anything(self) -> bool:
+        return any((self.frozen is not None and f != self.frozen)
+                   or (self.lr_mult is not None and m != self.lr_mult)
+                   for f, m in self.old.values())
+
+    def redo(self):
+        for nid in self.old:
+            self.graph.set_tuning(nid, self.frozen, self.lr_mult)
+
+    def undo(self):
+        for nid, (frozen, mult) in self.old.items():
+            self.graph.set_tuning(nid, frozen, mult)
 
 
 # ---- compound gestures -------------------------------------------------------------------
@@ -239,6 +269,8 @@ def paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> tuple[QUndoCommand, 
             add = c.add(AddNode, n["type"], (n["pos"][0] + offset[0], n["pos"][1] + offset[1]),
                         n.get("params"), graph.unique_name(n["name"]))
             ids[n["id"]] = add.node_id
+            if n.get("frozen") or n.get("lr_mult", 1.0) != 1.0:  # a copy keeps its tuning
+                c.add(SetTuning, [add.node_id], n.get("frozen", False), n.get("lr_mult", 1.0))
         for e in data.get("edges", []):
             if e["src"] in ids and e["dst"] in ids:
                 c.add(Connect, ids[e["src"]], ids[e["dst"]], e["src_port"], e["dst_port"])

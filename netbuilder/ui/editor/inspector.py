@@ -17,6 +17,7 @@ from ...core.graph import Graph, Node
 from ..document.commands import Rename, SetParams
 from ..document.document import Document
 from ..widgets import theme
+from .tuning_fields import TuningFields
 from ..widgets.forms import (ErrorFrame, ParamField, bounds_text, clear_layout, fmt_count,
                              plain, rule, section, tidy_form, value_label)
 
@@ -56,6 +57,7 @@ class Inspector(QWidget):
         self.info_form = QFormLayout()
         self.problems_box = QVBoxLayout()
         self.problems_box.setSpacing(4)
+        self.tuning = TuningFields(doc, lambda: self.graph)  # frozen, lr × (fine-tuning)
 
         self.node_view = QWidget()
         body = QVBoxLayout(self.node_view)
@@ -65,6 +67,7 @@ class Inspector(QWidget):
         body.addWidget(self.doc_label)
         body.addWidget(rule())
         body.addWidget(self._form_host)
+        body.addWidget(self.tuning)
         body.addSpacing(4)
         body.addWidget(section("Shapes and cost"))
         body.addLayout(self.info_form)
@@ -130,6 +133,8 @@ class Inspector(QWidget):
             self._show_name(node)
         elif what == "params":
             self._show_values(node)
+        elif what == "tuning":
+            self.tuning.show_node(node)
 
     def _on_node_removed(self, node: Node) -> None:
         if shiboken6.isValid(self) and node.id == self.node_id:
@@ -150,6 +155,7 @@ class Inspector(QWidget):
             node = self.graph.node(node_id)
             self._show_name(node)
             self._show_values(node)
+            self.tuning.show_node(node)
             self._refresh_info()
             return
         self.node_id = node_id
@@ -160,6 +166,7 @@ class Inspector(QWidget):
             node = self.graph.node(node_id)
             self._show_name(node)
             self._show_values(node, keep_pending=False)
+            self.tuning.show_node(node)
         self._refresh_info()
 
     def _build_form(self) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
 from ...core.graph import Edge, Node
 from ..widgets.text import short_int
 from .block_items import paint_block_marks, repeat_badge
+from .tuning_marks import paint_tuning_marks, tuning_tip
 from ..widgets.theme import category_colour, is_dark, muted_colour, severity_colour
 
 GRID = 20.0
@@ -190,6 +191,7 @@ class NodeItem(QGraphicsObject):
             painter.setPen(severity_colour("error"))
             painter.drawText(QPointF(x0, self._h - 12), "⚠ see problems")
         paint_block_marks(painter, self, rect)  # stacked edge and ×N (block_items.py)
+        paint_tuning_marks(painter, self, rect, body)  # frozen, lr × (tuning_marks.py)
         if self.badges:
             self._paint_badges(painter)
 
@@ -225,7 +227,8 @@ class NodeItem(QGraphicsObject):
         self.set_status(self.info, getattr(self, "_problems", []))
 
     def set_status(self, info, problems) -> None:
-        key = (info, tuple(problems), self.node.name, self.node.type)
+        key = (info, tuple(problems), self.node.name, self.node.type, self.node.frozen,
+               self.node.lr_mult)
         if key == getattr(self, "_status_key", None):
             return  # unchanged: skip rebuilding the tooltip and repainting
         self._status_key = key
@@ -234,6 +237,7 @@ class NodeItem(QGraphicsObject):
         errs = [p for p in problems if p.severity == "error"]
         self.severity = "error" if errs else ("warning" if problems else None)
         tip = [f"<b>{self.node.name}</b> ({self.node.type})", self.node.spec.doc]
+        tip += tuning_tip(self.node)
         if info is not None and info.output is not None:
             tip.append(f"output {info.output}, {info.params:,} parameters, "
                        f"{info.flops:,} FLOPs per sample")

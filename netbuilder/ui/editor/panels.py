@@ -20,6 +20,7 @@ from ...core.analysis import ERROR, WARNING
 from ...core.blocks import BLOCK, PORT_IN, PORT_OUT, SEP
 from ...core.shapes import port_output, topo_order
 from ..widgets import theme
+from ...core.tuning import split_counts
 from ..document.document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -176,6 +177,9 @@ class SummaryPanel(QWidget):
         t.itemActivated.connect(self._clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.split_label = QLabel()  # trainable / frozen parameters (fine-tuning)
+        self.split_label.setContentsMargins(8, 2, 8, 2)
+        layout.addWidget(self.split_label)  # above the table: a short dock never hides it
         layout.addWidget(t)
         self.total_item: QTreeWidgetItem | None = None
         self._expanded: set[str] = set()  # places of the expanded rows, kept over rebuilds
@@ -210,6 +214,9 @@ class SummaryPanel(QWidget):
                                     ["Total", "", "", _fmt(params), _fmt(flops)], (), "")
         for col in range(len(self.COLUMNS)):
             self.total_item.setFont(col, bold)
+        trainable, frozen = split_counts(self.doc.graph, self.doc.infos)
+        self.split_label.setText(f"trainable parameters: {trainable:,}   ·   "
+                                 f"frozen parameters: {frozen:,}")
         self._restore(t.invisibleRootItem())
         t.setUpdatesEnabled(True)
         for col in range(t.columnCount()):  # breathing room between columns

@@ -98,6 +98,8 @@ class Canvas(QGraphicsScene):
                 item.follow()
         elif what == "params":
             item.rebuild_ports()
+        elif what == "tuning":
+            item.set_status(item.info, getattr(item, "_problems", []))  # its tooltip
         item.update()
 
     def _edge_added(self, edge: Edge) -> None:
