@@ -8,14 +8,19 @@ PREVIEW_POINTS = 2000
 PREVIEW_SENTENCES = 12
 
 
-def load_preview(name: str, options: dict) -> dict:
-    """Runs in a worker thread: the raw data and what the preview shows of it."""
+def load_preview(name: str, options: dict, progress=None, cancelled=None) -> dict:
+    """Runs in a worker thread: what the preview shows of the data. A dataset with its own
+    `preview` reads only that (an image folder: a scan and 32 images); `progress(message,
+    fraction or None)` hears about the scan, and `cancelled()` turning true stops it
+    (resources.Cancelled)."""
     from . import get
 
     spec = get(name)
     opts = spec.fill(options)
     if "download" in opts:
         opts["download"] = False  # a preview never downloads
+    if spec.preview is not None:
+        return {"name": name, **spec.preview(opts, progress, cancelled)}
     raw = spec.load(opts)
     n = len(raw.y)
     n_test = len(raw.test[1]) if raw.test is not None else int(round(n * opts["test_fraction"]))

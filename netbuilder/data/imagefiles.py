@@ -1,0 +1,186 @@
+"""A folder of images, one sub-folder per class: scanned once, decoded on demand.
+
+`scan(root)` lists the files without opening any of them (names and sizes from the
+directory entries; empty files are skipped right there). The list is cached as JSON in the
+user cache (resources.cache_dir("image-index")), keyed by the folder, and reused while no
+folder under the root has changed (a folder's mtime changes when files are added, removed
+or renamed in it), so a second scan of 100,000 files reads one small file.
+
+`decode(path, mode, size)` reads one image; a file PIL cannot read, or one larger than
+PIL's decompression-bomb limit, raises BadImage, and the loaders skip it and report it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .registry import DataError
+from .resources import Cancelled, cache_dir
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+INDEX_FORMAT = "netbuilder-image-index-1"
+SHOW_SKIPPED = 5  # a report names this many skipped files
+
+
+class BadImage(Exception):
+    """One image that cannot be used; the message says why, for a person."""
+
+
+@dataclass
+class Skipped:
+    """Files left out of a load, with the reason for each (shown: the first few)."""
+    items: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    def add(self, name: str, reason: str) -> None:
+        self.items.append((name, reason))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def report(self, where) -> str:
+        shown = "; ".join(f"{n} ({r})" for n, r in self.items[:SHOW_SKIPPED])
+        more = f"; and {len(self.items) - SHOW_SKIPPED} more" if len(self) > SHOW_SKIPPED else ""
+        return (f"{where}: skipped {len(self)} unusable image file(s): {shown}{more}")
+
+
+@dataclass
+class FolderIndex:
+    root: Path
+    classes: list[str]
+    files: list[str]  # relative to root, class folder first
+    labels: np.ndarray  # int64, one per file
+    skipped: Skipped
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.classes))
+
+
+Progress = Callable[[int, int, int], None]  # (class folders done, class folders, files)
+
+
+def scan(root: Path, progress: Progress | None = None,
+         cancelled: Callable[[], bool] | None = None) -> FolderIndex:
+    """The class folders and image files under `root`; raises DataError when there is no
+    usable dataset there, Cancelled when `cancelled()` turns true."""
+    if not root.is_dir():
+        raise DataError(f"{root}: is not a folder; an image dataset is a folder with one "
+                        f"sub-folder of images per class")
+    classes = sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{root}: found {len(classes)} class folder(s); an image dataset needs "
+                        f"one sub-folder per class and at least two classes "
+                        f"(e.g. {root}/cats/*.png and {root}/dogs/*.png)")
+    cached = _read_index(root, classes)
+    if cached is not None:
+        if progress:
+            progress(len(classes), len(classes), len(cached))
+        return cached
+    files, labels, skipped, dirs = [], [], Skipped(), {}
+    for label, name in enumerate(classes):
+        found = _walk(root, name, dirs, skipped, cancelled)
+        if not found:
+            raise DataError(f"{root / name}: class folder has no images "
+                            f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+        files += found
+        labels += [label] * len(found)
+        if progress:
+            progress(label + 1, len(classes), len(files))
+    index = FolderIndex(root, classes, files, np.array(labels, np.int64), skipped)
+    _write_index(index, dirs)
+    return index
+
+
+def _walk(root: Path, name: str, dirs: dict, skipped: Skipped, cancelled) -> list[str]:
+    out, stack = [], [name]
+    while stack:
+        rel = stack.pop()
+        if cancelled is not None and cancelled():
+            raise Cancelled()
+        try:
+            dirs[rel] = os.stat(root / rel).st_mtime_ns
+            entries = sorted(os.scandir(root / rel), key=lambda e: e.name)
+        except OSError as e:
+            skipped.add(rel, f"cannot list this folder: {e.strerror or e}")
+            continue
+        subdirs = []
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            if e.is_dir():
+                subdirs.append(f"{rel}/{e.name}")
+            elif os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
+                path = f"{rel}/{e.name}"
+                try:
+                    size = e.stat().st_size
+                except OSError as err:
+                    skipped.add(path, f"cannot read it: {err.strerror or err}")
+                    continue
+                if size == 0:
+                    skipped.add(path, "empty file")
+                else:
+                    out.append(path)
+        stack += reversed(subdirs)  # depth first, in name order
+    return out
+
+
+def _index_file(root: Path) -> Path:
+    key = hashlib.sha1(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()
+    return cache_dir("image-index") / f"{key[:20]}.json"
+
+
+def _read_index(root: Path, classes: list[str]) -> FolderIndex | None:
+    """The cached scan, when every folder it saw is unchanged; else None."""
+    try:
+        with open(_index_file(root), encoding="utf-8") as f:
+            d = json.load(f)
+        if d.get("format") != INDEX_FORMAT or d["root"] != str(root.resolve()) or \
+                d["classes"] != classes:
+            return None
+        for rel, mtime in d["dirs"].items():
+            if os.stat(root / rel).st_mtime_ns != mtime:
+                return None
+        skipped = Skipped([tuple(s) for s in d["skipped"]])
+        return FolderIndex(root, classes, d["files"], np.asarray(d["labels"], np.int64),
+                           skipped)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no cache, or a damaged one: scan again
+
+
+def _write_index(index: FolderIndex, dirs: dict) -> None:
+    path = _index_file(index.root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"format": INDEX_FORMAT, "root": str(index.root.resolve()),
+                       "classes": index.classes, "dirs": dirs, "files": index.files,
+                       "labels": index.labels.tolist(), "skipped": index.skipped.items}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the cache only saves time
+
+
+def decode(path: Path, mode: str, size: int) -> np.ndarray:
+    """C×size×size uint8 (mode "L" or "RGB"); raises BadImage saying why not."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.draft(mode, (size, size))  # JPEG: decode at a reduced scale when it can
+            a = np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR), np.uint8)
+    except Image.DecompressionBombError as e:
+        raise BadImage(f"larger than the decompression-bomb limit: {e}") from None
+    except PermissionError:
+        raise BadImage("permission denied") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise BadImage(f"cannot read this image: {e}") from None
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
