@@ -1,7 +1,7 @@
 """A folder of images, one sub-folder per class: scanned once, decoded on demand.
 
-`scan(root)` lists the files without opening any of them (names and sizes from the
-directory entries; empty files are skipped right there). The list is cached as JSON in the
+`scan(root)` lists the files without opening any of them (names and types from the
+directory entries). The list is cached as JSON in the
 user cache (resources.cache_dir("image-index")), keyed by the folder, and reused while no
 folder under the root has changed (a folder's mtime changes when files are added, removed
 or renamed in it), so a second scan of 100,000 files reads one small file.
@@ -24,7 +24,7 @@ from .registry import DataError
 from .resources import Cancelled, cache_dir
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-INDEX_FORMAT = "netbuilder-image-index-1"
+INDEX_FORMAT = "netbuilder-image-index-2"
 SHOW_SKIPPED = 5  # a report names this many skipped files
 
 
@@ -43,10 +43,11 @@ class Skipped:
     def __len__(self) -> int:
         return len(self.items)
 
-    def report(self, where) -> str:
+    def report(self, where=None) -> str:
         shown = "; ".join(f"{n} ({r})" for n, r in self.items[:SHOW_SKIPPED])
         more = f"; and {len(self.items) - SHOW_SKIPPED} more" if len(self) > SHOW_SKIPPED else ""
-        return (f"{where}: skipped {len(self)} unusable image file(s): {shown}{more}")
+        head = f"{where}: skipped" if where else "Skipped"
+        return f"{head} {len(self)} unusable image file(s): {shown}{more}"
 
 
 @dataclass
@@ -100,35 +101,31 @@ def scan(root: Path, progress: Progress | None = None,
 
 
 def _walk(root: Path, name: str, dirs: dict, skipped: Skipped, cancelled) -> list[str]:
+    """The image files under root/name, by name, depth first. Reads directory entries
+    only: no file is opened or stat-ed (a 100,000-file folder lists in ~0.3 s)."""
     out, stack = [], [name]
     while stack:
         rel = stack.pop()
         if cancelled is not None and cancelled():
             raise Cancelled()
+        files, subdirs = [], []
         try:
             dirs[rel] = os.stat(root / rel).st_mtime_ns
-            entries = sorted(os.scandir(root / rel), key=lambda e: e.name)
+            with os.scandir(root / rel) as entries:
+                for e in entries:
+                    n = e.name
+                    if n.startswith("."):
+                        continue
+                    if e.is_dir():  # from the entry's type: no system call
+                        subdirs.append(n)
+                    elif n[n.rfind("."):].lower() in IMAGE_SUFFIXES:
+                        files.append(n)
         except OSError as e:
             skipped.add(rel, f"cannot list this folder: {e.strerror or e}")
             continue
-        subdirs = []
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            if e.is_dir():
-                subdirs.append(f"{rel}/{e.name}")
-            elif os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
-                path = f"{rel}/{e.name}"
-                try:
-                    size = e.stat().st_size
-                except OSError as err:
-                    skipped.add(path, f"cannot read it: {err.strerror or err}")
-                    continue
-                if size == 0:
-                    skipped.add(path, "empty file")
-                else:
-                    out.append(path)
-        stack += reversed(subdirs)  # depth first, in name order
+        files.sort()
+        out += [f"{rel}/{n}" for n in files]
+        stack += [f"{rel}/{d}" for d in sorted(subdirs, reverse=True)]
     return out
 
 
@@ -149,21 +146,27 @@ def _read_index(root: Path, classes: list[str]) -> FolderIndex | None:
             if os.stat(root / rel).st_mtime_ns != mtime:
                 return None
         skipped = Skipped([tuple(s) for s in d["skipped"]])
-        return FolderIndex(root, classes, d["files"], np.asarray(d["labels"], np.int64),
-                           skipped)
+        files = d["files"].split("\n") if d["files"] else []
+        labels = np.repeat(np.arange(len(classes)), d["counts"])
+        if len(labels) != len(files):
+            return None
+        return FolderIndex(root, classes, files, labels, skipped)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no cache, or a damaged one: scan again
 
 
 def _write_index(index: FolderIndex, dirs: dict) -> None:
     path = _index_file(index.root)
+    if any("\n" in f for f in index.files):
+        return  # the index keeps the names one a line
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump({"format": INDEX_FORMAT, "root": str(index.root.resolve()),
-                       "classes": index.classes, "dirs": dirs, "files": index.files,
-                       "labels": index.labels.tolist(), "skipped": index.skipped.items}, f)
+                       "classes": index.classes, "dirs": dirs,
+                       "files": "\n".join(index.files),  # one string: 10x faster to write
+                       "counts": index.counts().tolist(), "skipped": index.skipped.items}, f)
         os.replace(tmp, path)
     except OSError:
         pass  # the cache only saves time
@@ -182,5 +185,13 @@ def decode(path: Path, mode: str, size: int) -> np.ndarray:
     except PermissionError:
         raise BadImage("permission denied") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise BadImage(f"cannot read this image: {e}") from None
+        try:
+            empty = os.path.getsize(path) == 0
+        except OSError:
+            empty = False
+        if empty:
+            raise BadImage("empty file") from None
+        if isinstance(e, UnidentifiedImageError):
+            raise BadImage("cannot read it: not an image format PIL knows") from None
+        raise BadImage(f"cannot read it: {e}") from None
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)

@@ -56,7 +56,7 @@ def _info(index: FolderIndex, o, skipped: Skipped) -> DataInfo:
 def _nothing_usable(index: FolderIndex, skipped: Skipped) -> DataError:
     return DataError(f"{index.root}: found {len(index) + len(index.skipped):,} image file(s) "
                      f"in {len(index.classes)} class folders, but none could be used. "
-                     f"{skipped.report(index.root)}")
+                     f"{skipped.report()}")
 
 
 def _flip_crop(size):
