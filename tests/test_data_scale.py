@@ -12,6 +12,7 @@ from netbuilder.data import DataError, get, load
 from netbuilder.data.imagefiles import scan
 from netbuilder.data.preview import load_preview
 from netbuilder.data.resources import Cancelled
+from test_export_python import bare_python  # noqa: F401 (a venv without netbuilder)
 from training_util import project
 
 
@@ -211,3 +212,41 @@ def test_csv_index_role_numbers_the_categories(tmp_path):
     assert d.info.input_shape == (1,) and d.info.is_classification
     assert d.x[:3, 0].tolist() == [2.0, 1.0, 0.0]  # Rome, Oslo, Lima: in name order
     assert any("category index 0..2 (Lima, Oslo, Rome)" in n for n in d.info.notes)
+
+
+# ---- the exported train.py reads the same data without netbuilder --------------------------
+
+def _export_and_train(tmp_path, p, bare_python):
+    from netbuilder.export import export_project
+    from test_export_python import run
+
+    export_project(p, "python", tmp_path / "src")
+    out = run(bare_python, ["train.py", "--epochs", "2"], tmp_path / "src")
+    assert out.returncode == 0, out.stderr[-2000:]
+    weights = torch.load(tmp_path / "src" / "checkpoints" / "weights.pt", weights_only=True)
+    return out, weights
+
+
+def test_exported_train_py_trains_on_an_image_folder(tmp_path, bare_python):
+    root = images(tmp_path / "pets", per_class=20, size=10)
+    (root / "dog" / "broken.png").write_bytes(b"")
+    p = project(["Flatten", ("Linear", {"out_features": 2})], (3, 8, 8), "image_folder",
+                {"path": str(root), "size": 8}, epochs=2, batch_size=8)
+    out, weights = _export_and_train(tmp_path, p, bare_python)
+    assert "32 training and 8 validation samples" in out.stdout
+    assert "skipped 1 unusable image file(s): dog/broken.png" in out.stderr
+    assert "epoch 2/2" in out.stdout and "val_acc" in out.stdout
+    assert weights["linear.weight"].shape == (2, 192)
+
+
+def test_exported_train_py_trains_on_a_csv_with_roles(tmp_path, bare_python):
+    f = tmp_path / "houses.csv"
+    f.write_text(CSV.replace("\n\n", "\n") + "".join(
+        f"{100 + i},{['red', 'blue'][i % 2]},Oslo,{i % 5},{200 + i}\n" for i in range(30)))
+    p = project([("Linear", {"out_features": 1})], (5,), "csv",
+                {"path": str(f), "roles": "colour=onehot, city=ignore", "missing": "fill"},
+                epochs=2, batch_size=8, loss="mse")
+    out, weights = _export_and_train(tmp_path, p, bare_python)
+    assert "28 training and 7 validation samples" in out.stdout  # 36 rows, one without a price
+    assert "epoch 2/2" in out.stdout and "val_acc" not in out.stdout
+    assert weights["linear.weight"].shape == (1, 5)
