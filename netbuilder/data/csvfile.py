@@ -115,23 +115,6 @@ def _long_row(path, width) -> str:
     return f"{path}: a row has more fields than the header ({width})"
 
 
-def _numbers(col):
-    """float64 values (nan where missing or not a number) and a mask of cells that held
-    text which is not a number."""
-    import polars as pl
-
-    if col.dtype == pl.Utf8:
-        text = col.str.strip_chars()
-        text = text.set(text == "", None)
-        values = text.cast(pl.Float64, strict=False)
-        odd = (values.is_null() & text.is_not_null()).to_numpy()
-    else:
-        values, odd = col.cast(pl.Float64), np.zeros(len(col), bool)
-    v = values.to_numpy().astype(np.float64, copy=False)
-    odd = odd | np.isinf(v) | (np.isnan(v) & ~values.is_null().to_numpy())  # nan, inf cells
-    return np.where(np.isfinite(v), v, np.nan), odd
-
-
 def _text(col):
     import polars as pl
 
@@ -195,26 +178,28 @@ def load_csv(o) -> RawData:
     if len(df) < 2:
         raise DataError(f"{path}: needs a header row and at least two data rows")
     rule = o["missing"]
+    numeric = [c for c in feats if roles.get(c, "feature") == "feature"]
+    # every numeric feature in one float32 array: a missing, non-numeric, nan or inf cell
+    # is nan here
+    x_num = df.select([_as_number(pl.col(c), df[c].dtype) for c in numeric]).to_numpy(
+        writable=True) if numeric else np.zeros((len(df), 0), np.float32)
+    bad = ~np.isfinite(x_num)
+    x_num[bad] = np.nan
     problems = _Problems(len(df))
-    blocks, notes, filled = [], [], 0
-    for c in feats:
-        role = roles.get(c, "feature")
-        if role in ("onehot", "index"):
-            text = _text(df[c])
-            miss = text.is_null().to_numpy()
-            problems.add(miss, c, [None] * len(miss), lines)
-            blocks.append((c, role, text))
-            continue
-        values, odd = _numbers(df[c])
-        miss = np.isnan(values)
-        if odd.sum() > 0.5 * max(1, (~miss | odd).sum()) and rule != "refuse":
+    for j in np.flatnonzero(bad.any(0)):
+        c = numeric[j]
+        text = df[c].cast(pl.Utf8).str.strip_chars()
+        shown = text.set(text == "", None).to_numpy()
+        odd = bad[:, j] & (shown != None)  # noqa: E711 (elementwise)
+        if odd.sum() > 0.5 * max(1, (~bad[:, j] | odd).sum()) and rule != "refuse":
             raise DataError(f"{path}, column {c!r}: most values are not numbers (e.g. "
-                            f"{df[c][int(np.argmax(odd))]!r}); give it a role: option roles, "
+                            f"{shown[int(np.argmax(odd))]!r}); give it a role: option roles, "
                             f"e.g. {c}=onehot, {c}=index or {c}=ignore")
-        shown = np.where(odd, df[c].cast(pl.Utf8).to_numpy(), None) if odd.any() else \
-            [None] * len(values)
-        problems.add(miss, c, shown, lines)
-        blocks.append((c, role, values))
+        problems.add(bad[:, j], c, shown, lines)
+    categorical = {c: _text(df[c]) for c in feats if c not in numeric}
+    for c, text in categorical.items():
+        miss = text.is_null().to_numpy()
+        problems.add(miss, c, [None] * len(miss), lines)
     raw_y = _text(df[target])
     y_missing = raw_y.is_null().to_numpy()
     if rule == "refuse" and problems.first is not None and (
@@ -224,71 +209,68 @@ def load_csv(o) -> RawData:
         raise DataError(f"{path}, line {lines[np.argmax(y_missing)]}, column {target!r}: the "
                         f"target cell is empty; fill it in or drop the row (or set the option "
                         f"missing to drop)")
-    drop = y_missing | (problems.rows if rule == "drop" else False)
-    x_cols = []
-    for c, role, values in blocks:
-        if role in ("onehot", "index"):
-            values = values.fill_null(MISSING_CATEGORY).to_numpy()[~drop]
-            cats = _label_order(set(values.tolist()))
-            codes = _codes(values, cats)
-            if role == "onehot":
-                x_cols.append(np.eye(len(cats), dtype=np.float32)[codes])
-                notes.append(f"column {c!r}: one-hot, {len(cats)} columns ({_few(cats)})")
-            else:
-                x_cols.append(codes.astype(np.float32)[:, None])
-                notes.append(f"column {c!r}: category index 0..{len(cats) - 1} "
-                             f"({_few(cats)})")
-            continue
-        v = values[~drop]
-        gaps = np.isnan(v)
-        if gaps.any():  # fill
-            mean = np.nanmean(v) if (~gaps).any() else 0.0
-            v = np.where(gaps, mean, v)
-            filled += int(gaps.sum())
-        x_cols.append(v.astype(np.float32)[:, None])
-    if drop.sum():
-        notes.append(f"{path}: dropped {int(drop.sum()):,} of {len(df):,} rows with missing or "
-                     f"non-numeric cells (option missing={rule})")
-    if filled:
-        notes.append(f"{path}: filled {filled:,} missing or non-numeric cells with their "
-                     f"column's mean (option missing=fill)")
+    drop = y_missing | problems.rows if rule == "drop" else y_missing
     keep = ~drop
     if keep.sum() < 2:
         raise DataError(f"{path}: no rows left after dropping those with missing cells "
                         f"({int(drop.sum()):,} of {len(df):,}); use missing=fill")
-    x = np.ascontiguousarray(np.concatenate(x_cols, axis=1), np.float32)
-    nums = raw_y.cast(pl.Float64, strict=False).to_numpy()[keep]
-    return _target(path, target, o["task"], x, raw_y.to_numpy()[keep], nums, lines[keep],
-                   tuple(notes), rule)
+    notes = []
+    if drop.any():
+        notes.append(f"{path}: dropped {int(drop.sum()):,} of {len(df):,} rows with missing or "
+                     f"non-numeric cells (option missing={rule})")
+        x_num, bad = x_num[keep], bad[keep]
+    if bad.any():  # fill: each column's mean over its numbers
+        means = np.where(bad, 0.0, x_num).sum(0) / np.maximum(1, (~bad).sum(0))
+        x_num[bad] = np.take(means, np.nonzero(bad)[1])
+        notes.append(f"{path}: filled {int(bad.sum()):,} missing or non-numeric cells with "
+                     f"their column's mean (option missing=fill)")
+    blocks = {c: x_num[:, j:j + 1] for j, c in enumerate(numeric)}
+    for c, text in categorical.items():
+        values = text.fill_null(MISSING_CATEGORY).filter(pl.Series(keep))
+        cats = _label_order(values.unique().to_list())
+        codes = values.replace_strict(cats, list(range(len(cats))),
+                                      return_dtype=pl.Int64).to_numpy()
+        if roles[c] == "onehot":
+            blocks[c] = np.eye(len(cats), dtype=np.float32)[codes]
+            notes.append(f"column {c!r}: one-hot, {len(cats)} columns ({_few(cats)})")
+        else:
+            blocks[c] = codes.astype(np.float32)[:, None]
+            notes.append(f"column {c!r}: category index 0..{len(cats) - 1} ({_few(cats)})")
+    x = x_num if not categorical else np.concatenate([blocks[c] for c in feats], axis=1)
+    return _target(path, target, o["task"], np.ascontiguousarray(x, np.float32),
+                   raw_y.filter(pl.Series(keep)), lines[keep], tuple(notes), rule)
+
+
+def _as_number(expr, dtype):
+    import polars as pl
+
+    if dtype == pl.Utf8:  # text in the column: " 4 " is 4, "four" is missing
+        expr = expr.str.strip_chars().cast(pl.Float64, strict=False)
+    return expr.cast(pl.Float32)
 
 
 def _few(cats) -> str:
     return ", ".join(cats[:4]) + (", …" if len(cats) > 4 else "")
 
 
-def _codes(values: np.ndarray, order: list[str]) -> np.ndarray:
-    uniq, inverse = np.unique(values.astype(str), return_inverse=True)
-    where = {v: i for i, v in enumerate(order)}
-    return np.array([where[u] for u in uniq], np.int64)[inverse]
+def _target(path, target, task, x, raw_y, lines, notes, rule):
+    """The target column (polars text, no missing cells) -> y, and the task."""
+    import polars as pl
 
-
-def _target(path, target, task, x, raw_y, nums, lines, notes, rule):
     def where(i):
         return f"{path}, line {lines[i]}, column {target!r}"
 
-    text = raw_y.astype(str)
-    nums = np.asarray(nums, np.float64)  # per row: the value, or nan when it is not a number
-    uniq = np.unique(text)
+    nums = raw_y.cast(pl.Float64, strict=False).to_numpy()  # nan: not a number
     good = np.isfinite(nums)
     if task == "auto":
-        task, why = _guess(uniq, nums, good, text, where, rule)
+        task, why = _guess(raw_y, nums, good, where, rule)
         notes = notes + (f"{path}: the target column {target!r} is taken as {task}: {why}; "
                          f"set the dataset option task to {_other(task)} to change this",)
     if task == REGRESSION:
         if not good.all():
             bad = int(np.argmax(~good))
             if rule == "refuse":
-                raise DataError(f"{where(bad)}: {str(text[bad])!r} is not a number, so it cannot "
+                raise DataError(f"{where(bad)}: {raw_y[bad]!r} is not a number, so it cannot "
                                 f"be a regression target (fix the cell, or set task to "
                                 f"classification)")
             notes = notes + (f"{path}: dropped {int((~good).sum()):,} rows whose target is "
@@ -296,18 +278,18 @@ def _target(path, target, task, x, raw_y, nums, lines, notes, rule):
             x, nums = x[good], nums[good]
         return RawData(x, nums.astype(np.float32)[:, None],
                        DataInfo((x.shape[1],), "float32", REGRESSION, REAL, notes=notes))
-    labels = _label_order(uniq.tolist())
+    labels = _label_order(raw_y.unique().to_list())
     if len(labels) < 2:
         raise DataError(f"{path}, column {target!r}: has a single value {labels[0]!r}; a "
                         f"classification target needs at least two classes")
-    y = _codes(text, labels)
-    return RawData(x, y, DataInfo((x.shape[1],), "float32", CLASSIFICATION, CLASS,
-                                  len(labels), tuple(labels), notes=notes))
+    y = raw_y.replace_strict(labels, list(range(len(labels))), return_dtype=pl.Int64)
+    return RawData(x, y.to_numpy(), DataInfo((x.shape[1],), "float32", CLASSIFICATION, CLASS,
+                                             len(labels), tuple(labels), notes=notes))
 
 
-def _guess(uniq, nums, good, text, where, rule) -> tuple[str, str]:
+def _guess(raw_y, nums, good, where, rule) -> tuple[str, str]:
     """classification or regression, and why, from the target's values."""
-    distinct = len(uniq)
+    distinct = raw_y.n_unique()
     if good.all():
         whole = bool(np.all(nums == np.floor(nums)))
         if whole and distinct <= MAX_CLASSES_AUTO:
@@ -315,17 +297,19 @@ def _guess(uniq, nums, good, text, where, rule) -> tuple[str, str]:
                                     f"most {MAX_CLASSES_AUTO} are taken as classes)")
         kind = "whole numbers" if whole else "numbers"
         return REGRESSION, f"its values are {kind} with {distinct} distinct values"
-    odd = np.unique(text[~good])
-    if good.mean() >= 0.5 and len(odd) <= 3:
+    import polars as pl
+
+    odd = raw_y.filter(pl.Series(~good))
+    if good.mean() >= 0.5 and odd.n_unique() <= 3:
         if rule != "refuse":
-            return REGRESSION, (f"its values are numbers but for {int((~good).sum()):,} "
-                                f"cells such as {str(odd[0])!r}")
+            return REGRESSION, (f"its values are numbers but for {len(odd):,} cells such "
+                                f"as {odd[0]!r}")
         bad = int(np.argmax(~good))
-        raise DataError(f"{where(bad)}: {str(text[bad])!r} is not a number, but the other "
+        raise DataError(f"{where(bad)}: {raw_y[bad]!r} is not a number, but the other "
                         f"values of this column are; fix this cell (or drop the row). If the "
                         f"values are class names, set the dataset option task to "
                         f"classification")
-    names = [v for v in dict.fromkeys(text[~good].tolist())][:3]
+    names = odd.unique(maintain_order=True).head(3).to_list()
     return CLASSIFICATION, f"its values are names such as {', '.join(repr(v) for v in names)}"
 
 
