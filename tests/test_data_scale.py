@@ -250,3 +250,40 @@ def test_exported_train_py_trains_on_a_csv_with_roles(tmp_path, bare_python):
     assert "28 training and 7 validation samples" in out.stdout  # 36 rows, one without a price
     assert "epoch 2/2" in out.stdout and "val_acc" not in out.stdout
     assert weights["linear.weight"].shape == (1, 5)
+
+
+# ---- a streamed folder through stop/resume and pause–edit–resume --------------------------
+
+def test_a_streamed_run_stopped_and_resumed_equals_an_uninterrupted_one(tmp_path):
+    from netbuilder.training import Trainer
+    from netbuilder.training.events import BatchEnd
+    from test_training_carryover import paused_trainer
+    from test_training_trainer import same, weights
+
+    root = images(tmp_path / "many", per_class=150, size=8)
+    opts = {"path": str(root), "size": 8, "memory_mb": 0.05, "augment": True}
+    p = project(["Flatten", ("Linear", {"out_features": 8}), "ReLU",
+                 ("Linear", {"out_features": 2})], (3, 8, 8), "image_folder", opts,
+                epochs=2, batch_size=16)
+    whole = Trainer(p, out_dir=tmp_path / "whole", tensorboard=False)
+    assert whole.run().status == "completed"
+    assert type(whole.data).__name__ == "StreamedImages" and whole.data.store.cache is None
+    cut = Trainer(p, out_dir=tmp_path / "cut", tensorboard=False)
+    cut.callbacks.append(lambda e: isinstance(e, BatchEnd) and e.epoch == 0 and e.batch == 4
+                         and cut.stop())
+    r = cut.run()
+    assert r.status == "stopped"
+    again = Trainer(p, out_dir=tmp_path / "cut", tensorboard=False)
+    assert again.run(resume_from=r.checkpoint).status == "completed"
+    assert same(weights(again), weights(whole))  # same batches, same augmentation
+
+    # pause, edit the graph (a wider hidden layer), resume: the streamed data goes on
+    trainer, th = paused_trainer(p)
+    edited = project(["Flatten", ("Linear", {"out_features": 16}), "ReLU",
+                      ("Linear", {"out_features": 2})], (3, 8, 8), "image_folder", opts,
+                     epochs=2, batch_size=16)
+    trainer.replace_project(edited)
+    trainer.resume()
+    th.join(120)
+    assert not th.is_alive() and trainer.epoch == 2
+    assert trainer.model.state_dict()["linear.weight"].shape == (16, 192)
