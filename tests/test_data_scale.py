@@ -287,3 +287,23 @@ def test_a_streamed_run_stopped_and_resumed_equals_an_uninterrupted_one(tmp_path
     th.join(120)
     assert not th.is_alive() and trainer.epoch == 2
     assert trainer.model.state_dict()["linear.weight"].shape == (16, 192)
+
+
+def test_the_windows_training_process_streams_a_folder_twice(tmp_path):
+    """The GUI trains in a child process (training/worker.py) whose listener thread runs
+    beside the Trainer: its decoding workers start there, and end with each run."""
+    from netbuilder.training.worker import Done, RunOptions, TrainingProcess
+    from test_training_worker import until
+
+    root = images(tmp_path / "many", per_class=150, size=8)
+    p = project(["Flatten", ("Linear", {"out_features": 2})], (3, 8, 8), "image_folder",
+                {"path": str(root), "size": 8, "memory_mb": 0.05}, epochs=2, batch_size=32)
+    proc = TrainingProcess()
+    try:
+        for run in ("a", "b"):
+            proc.start(RunOptions(p.to_json(), str(tmp_path / run)))
+            events, done = until(proc, Done, timeout=120)
+            assert done.result.status == "completed", done.result.message
+            assert done.result.test["accuracy"] > 0.9
+    finally:
+        proc.close()
