@@ -225,11 +225,13 @@ def load_csv(o) -> RawData:
         notes.append(f"{path}: filled {int(bad.sum()):,} missing or non-numeric cells with "
                      f"their column's mean (option missing=fill)")
     blocks = {c: x_num[:, j:j + 1] for j, c in enumerate(numeric)}
+    shown = {c: [c] for c in numeric}  # the preview's column names
     for c, text in categorical.items():
         values = text.fill_null(MISSING_CATEGORY).filter(pl.Series(keep))
         cats = _label_order(values.unique().to_list())
         codes = values.replace_strict(cats, list(range(len(cats))),
                                       return_dtype=pl.Int64).to_numpy()
+        shown[c] = [f"{c}={v}" for v in cats] if roles[c] == "onehot" else [c]
         if roles[c] == "onehot":
             blocks[c] = np.eye(len(cats), dtype=np.float32)[codes]
             notes.append(f"column {c!r}: one-hot, {len(cats)} columns ({_few(cats)})")
@@ -237,8 +239,10 @@ def load_csv(o) -> RawData:
             blocks[c] = codes.astype(np.float32)[:, None]
             notes.append(f"column {c!r}: category index 0..{len(cats) - 1} ({_few(cats)})")
     x = x_num if not categorical else np.concatenate([blocks[c] for c in feats], axis=1)
-    return _target(path, target, o["task"], np.ascontiguousarray(x, np.float32),
-                   raw_y.filter(pl.Series(keep)), lines[keep], tuple(notes), rule)
+    raw = _target(path, target, o["task"], np.ascontiguousarray(x, np.float32),
+                  raw_y.filter(pl.Series(keep)), lines[keep], tuple(notes), rule)
+    raw.feature_names = tuple(n for c in feats for n in shown[c])
+    return raw
 
 
 def _as_number(expr, dtype):

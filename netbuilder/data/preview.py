@@ -27,7 +27,8 @@ def load_preview(name: str, options: dict, progress=None, cancelled=None) -> dic
     n_val = int(round(n * opts["val_fraction"]))
     n_train = n - n_val - (0 if raw.test is not None else n_test)
     out = {"name": name, "info": raw.info, "image": raw.image, "ordered": raw.ordered,
-           "counts": (n_train, n_val, n_test), "augmentable": raw.augment is not None}
+           "counts": (n_train, n_val, n_test), "augmentable": raw.augment is not None,
+           "columns": raw.feature_names}
     rng = np.random.default_rng(0)
     if raw.image:
         idx = np.sort(rng.choice(n, min(PREVIEW_IMAGES, n), replace=False))

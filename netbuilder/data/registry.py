@@ -63,6 +63,7 @@ class RawData:
     ordered: bool = False  # a time series: split in time order, never shuffled across
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed official test split
     augment: Callable[[], Any] | None = None  # builds a torchvision.transforms.v2 transform
+    feature_names: tuple[str, ...] = ()  # a table's input columns, for the preview
 
 
 # Options every dataset accepts: how to split, normalize and augment it.
