@@ -297,7 +297,7 @@ def test_the_windows_training_process_streams_a_folder_twice(tmp_path):
 
     root = images(tmp_path / "many", per_class=150, size=8)
     p = project(["Flatten", ("Linear", {"out_features": 2})], (3, 8, 8), "image_folder",
-                {"path": str(root), "size": 8, "memory_mb": 0.05}, epochs=2, batch_size=32)
+                {"path": str(root), "size": 8, "memory_mb": 0.05}, epochs=1, batch_size=32)
     proc = TrainingProcess()
     try:
         for run in ("a", "b"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -161,7 +162,7 @@ def _write_index(index: FolderIndex, dirs: dict) -> None:
         return  # the index keeps the names one a line
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump({"format": INDEX_FORMAT, "root": str(index.root.resolve()),
                        "classes": index.classes, "dirs": dirs,

@@ -57,6 +57,14 @@ class DecodeBatches(Dataset):
         return x, kept, bad
 
 
+def _ignore_ctrl_c(worker_id: int) -> None:
+    # Ctrl-C reaches the whole process group: the training process stops at a batch
+    # boundary (training/cli.py), and a worker that died of it would fail the run instead
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _as_is(batch):
     return batch  # DecodeBatches returns a whole batch; the default would make tensors
 
@@ -106,7 +114,8 @@ class ImageStore:
         if self._loader is None:
             workers = loader_workers()
             self._loader = DataLoader(self.source, batch_size=None, sampler=self._sampler,
-                                      collate_fn=_as_is, num_workers=workers, persistent_workers=True,
+                                      collate_fn=_as_is, num_workers=workers,
+                                      worker_init_fn=_ignore_ctrl_c, persistent_workers=True,
                                       prefetch_factor=2, pin_memory=torch.cuda.is_available(),
                                       multiprocessing_context=_context())
         return self._loader
