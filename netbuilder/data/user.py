@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from ..core.registry import BOOL, CHOICE, FLOAT, INT, STR, Param
 from . import csvfile, imagefolder
-from .imagefiles import IMAGE_SUFFIXES  # noqa: F401 (where it was before)
 from .registry import CLASSIFICATION, REGRESSION, DatasetSpec, register
 
 
@@ -15,7 +14,7 @@ MEMORY = Param("memory_mb", FLOAT, 0.0, "how much memory the decoded data may ta
 
 register(DatasetSpec("image_folder", "Your data", "Images from a folder with one sub-folder "
                      "per class, resized to size×size.", CLASSIFICATION,
-                     lambda o: imagefolder.raw(o),
+                     imagefolder.raw,
                      (Param("path", STR, "", "the folder of class folders"),
                       Param("size", INT, 32, "images are resized to size×size", min=4,
                             max=1024),
