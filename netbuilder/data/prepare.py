@@ -78,7 +78,8 @@ class PreparedData:
 
 def load(name: str, options: dict | None = None, seed: int = 0, progress=None
          ) -> PreparedData:
-    """`progress(stage, done, total)`, when given, hears about long scans and decodes."""
+    """`progress(message, fraction or None)`, when given, hears about long scans and
+    decodes (image folders)."""
     spec = get(name)
     opts = spec.fill(options)
     if spec.prepared is not None:  # the dataset splits and batches itself (image folders)
