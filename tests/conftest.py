@@ -12,6 +12,8 @@ def _own_state_dir(tmp_path_factory, monkeypatch):
     test's own, never the user's: a layout saved when one test closes its window must not
     be restored by the next. (A test may still set NETBUILDER_STATE_DIR itself.)"""
     monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    # image-folder indexes (data/imagefiles.py) likewise
+    monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 def pytest_sessionfinish(session, exitstatus):

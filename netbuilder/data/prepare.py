@@ -59,22 +59,39 @@ class PreparedData:
         mean, std = (torch.as_tensor(a, dtype=x.dtype) for a in (self.mean, self.std))
         return (x - mean) / std
 
+    def batches(self, split: Split, order=None, batch_size: int = 1024, start: int = 0,
+                stop: int | None = None, train: bool = False):
+        """(inputs, targets) of batches start..stop-1 of `split` in `order` (None: as
+        stored), as `batch` gives them; streamed datasets decode ahead meanwhile."""
+        stop = -(-len(split) // batch_size) if stop is None else stop
+        for b in range(start, stop):
+            cut = slice(b * batch_size, (b + 1) * batch_size)
+            yield self.batch(split, cut if order is None else order[cut], train)
+
+    def close(self) -> None:
+        """Release worker processes (streamed datasets); in-memory data has none."""
+
     @property
     def augmenting(self) -> bool:
         return self._augment is not None
 
 
-def load(name: str, options: dict | None = None, seed: int = 0) -> PreparedData:
+def load(name: str, options: dict | None = None, seed: int = 0, progress=None
+         ) -> PreparedData:
+    """`progress(message, fraction or None)`, when given, hears about long scans and
+    decodes (image folders)."""
     spec = get(name)
     opts = spec.fill(options)
+    if spec.prepared is not None:  # the dataset splits and batches itself (image folders)
+        return spec.prepared(name, opts, seed, progress)
     raw = spec.load(opts)
-    _check_raw(name, raw)
+    check_raw(name, raw)
     if opts["augment"] and (not raw.image or raw.augment is None):
         raise DataError(f"dataset {name!r}: augment=true works on image datasets only")
     return prepare(name, raw, opts, seed)
 
 
-def _check_raw(name: str, raw: RawData) -> None:
+def check_raw(name: str, raw: RawData) -> None:
     if len(raw.x) != len(raw.y):
         raise DataError(f"dataset {name!r}: {len(raw.x)} inputs but {len(raw.y)} targets")
     if len(raw.x) < 10:

@@ -8,21 +8,27 @@ PREVIEW_POINTS = 2000
 PREVIEW_SENTENCES = 12
 
 
-def load_preview(name: str, options: dict) -> dict:
-    """Runs in a worker thread: the raw data and what the preview shows of it."""
+def load_preview(name: str, options: dict, progress=None, cancelled=None) -> dict:
+    """Runs in a worker thread: what the preview shows of the data. A dataset with its own
+    `preview` reads only that (an image folder: a scan and 32 images); `progress(message,
+    fraction or None)` hears about the scan, and `cancelled()` turning true stops it
+    (resources.Cancelled)."""
     from . import get
 
     spec = get(name)
     opts = spec.fill(options)
     if "download" in opts:
         opts["download"] = False  # a preview never downloads
+    if spec.preview is not None:
+        return {"name": name, **spec.preview(opts, progress, cancelled)}
     raw = spec.load(opts)
     n = len(raw.y)
     n_test = len(raw.test[1]) if raw.test is not None else int(round(n * opts["test_fraction"]))
     n_val = int(round(n * opts["val_fraction"]))
     n_train = n - n_val - (0 if raw.test is not None else n_test)
     out = {"name": name, "info": raw.info, "image": raw.image, "ordered": raw.ordered,
-           "counts": (n_train, n_val, n_test), "augmentable": raw.augment is not None}
+           "counts": (n_train, n_val, n_test), "augmentable": raw.augment is not None,
+           "columns": raw.feature_names}
     rng = np.random.default_rng(0)
     if raw.image:
         idx = np.sort(rng.choice(n, min(PREVIEW_IMAGES, n), replace=False))

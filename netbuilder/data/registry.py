@@ -66,6 +66,7 @@ class RawData:
     # Fixed per-channel (mean, std) on the 0..1 scale, e.g. pretrained weights' own; None:
     # normalize computes them from the training split.
     norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    feature_names: tuple[str, ...] = ()  # a table's input columns, for the preview
 
 
 # Options every dataset accepts: how to split, normalize and augment it.
@@ -95,6 +96,14 @@ class DatasetSpec:
     info: Callable[[dict], DataInfo] | None = None
     offline: bool = True  # False: may need a download
     tags: frozenset = field(default_factory=frozenset)
+    # prepared(name, options, seed, progress) -> PreparedData: loads, splits and batches
+    # by itself (image folders: scanned, then decoded up front or streamed)
+    prepared: Callable[..., Any] | None = None
+    # quick_info(options) -> DataInfo by reading little (a folder scan), where `info` cannot
+    quick_info: Callable[[dict], DataInfo] | None = None
+    # preview(options, progress, cancelled) -> the Data panel's preview, reading only what
+    # it shows (see preview.py); None: the preview loads the data
+    preview: Callable[..., dict] | None = None
 
     @property
     def all_params(self) -> tuple[Param, ...]:
@@ -122,7 +131,9 @@ class DatasetSpec:
 
     def describe(self, options: dict | None = None) -> DataInfo:
         opts = self.fill(options)
-        return self.info(opts) if self.info else self.load(opts).info
+        if self.info:
+            return self.info(opts)
+        return self.quick_info(opts) if self.quick_info else self.load(opts).info
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}

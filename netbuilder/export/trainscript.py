@@ -3,13 +3,15 @@
 It runs standalone (`python train.py`) and distributed (`torchrun --nproc_per_node=N
 train.py`: DistributedDataParallel, DistributedSampler, logging and checkpoints on rank 0).
 It never imports netbuilder: the built-in datasets are generated inline (numpy, or
-scikit-learn for digits/moons/circles/blobs).
+scikit-learn for digits/moons/circles/blobs); an image folder is read with PIL and a CSV
+with polars (trainscript_data.py).
 """
 from __future__ import annotations
 
 from string import Template
 
 from ..core.project import Project
+from .trainscript_data import user_data_source
 
 # name -> (python source of load_data(), packages it needs). load_data returns
 # (X float32 array, y array, is_classification).
@@ -349,7 +351,11 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
     notes = []
     ds = project.dataset.name if project.dataset else None
     options = dict(project.dataset.options) if project.dataset else {}
-    if ds in DATASETS:
+    user = user_data_source(project)
+    if user is not None:  # the user's image folder or CSV: read with PIL / polars
+        data, packages, more = user
+        notes += more
+    elif ds in DATASETS:
         data, packages = DATASETS[ds]
     else:
         data, packages = UNSUPPORTED.format(name=ds or "(none)"), []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.project import ProjectError
 from ..data import DataError
+from ..data.resources import ConsoleProgress
 from .checkpoint import CheckpointError
 from .config import TrainingConfigError
 from .events import BatchEnd, EpochEnd, Started
@@ -87,9 +88,11 @@ def train(args) -> int:
         project = tuned_for_run(resolve(args.project), args)
         stem = Path(args.project).stem if args.project.endswith(".json") else args.project
         out = Path(args.out) if args.out else Path("runs") / stem
+        loading = ConsoleProgress()
         trainer = Trainer(project, out_dir=out, epochs=args.epochs, device=args.device,
-                          callbacks=[Progress()])
+                          callbacks=[Progress()], data_progress=loading)
         plan = trainer.prepare()
+        loading.done()
         for n in getattr(trainer.data.info, "notes", ()):
             print(f"note: {n}", file=sys.stderr)
         for w in plan.warnings:

@@ -76,7 +76,8 @@ def dataset_info(choice: DatasetChoice, load: bool = True) -> DataInfo | None:
         hit = _INFO_CACHE.get(key)
     if hit is not None or not load:
         return hit
-    info = spec.load(opts).info
+    # an image folder answers from its scan (no image decoded); others load
+    info = spec.quick_info(opts) if spec.quick_info else spec.load(opts).info
     remember_info(choice, info)
     return info
 

@@ -79,11 +79,11 @@ def evaluate_run(run_dir: str | Path) -> Evaluation:
     model.eval()
     metrics = evaluate(model, data, data.test, plan, make_loss(project.training, plan), "cpu")
     split = data.test
-    outs, shown = [], []
+    outs, shown, ys = [], [], []
     with torch.no_grad():
-        for i in range(0, len(split), 1024):
-            x, _ = data.batch(split, slice(i, i + 1024))
+        for x, y in data.batches(split, None, 1024):  # the same dataset object as training
             outs.append(model(x).float())
+            ys.append(y.numpy())
             if x.dtype == torch.float32 and data.mean is not None:
                 x = x * torch.as_tensor(data.std) + torch.as_tensor(data.mean)
             shown.append(x.numpy())
@@ -92,6 +92,7 @@ def evaluate_run(run_dir: str | Path) -> Evaluation:
             # call at a new batch size is slow (~40 ms: kernels are chosen per shape); pay
             # that here, on the worker thread
             model(data.batch(split, slice(0, 1))[0])
+    data.close()
     out = torch.cat(outs) if outs else torch.zeros(0, plan.output_width)
     info = data.info
     if info.is_classification:
@@ -106,7 +107,8 @@ def evaluate_run(run_dir: str | Path) -> Evaluation:
     image = len(info.input_shape) == 3 and info.input_dtype == "float32"
     return Evaluation(run, ck, project, model, plan, info, metrics,
                       np.concatenate(shown) if shown else np.zeros((0, *info.input_shape)),
-                      split.y.numpy(), pred, probs, data.mean, data.std, image, words)
+                      np.concatenate(ys) if ys else split.y.numpy(), pred, probs, data.mean,
+                      data.std, image, words)
 
 
 __all__ = ["Evaluation", "evaluate_run"]

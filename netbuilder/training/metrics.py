@@ -24,23 +24,28 @@ def evaluate(model, data, split, plan: Plan, loss_fn, device: str, batch_size: i
         return {}
     was_training = model.training
     model.eval()
-    loss_sum, outs = 0.0, []
+    loss_sum, outs, ys = 0.0, [], []
     try:
-        for i in range(0, n, batch_size):
-            x, y = data.batch(split, slice(i, i + batch_size))
+        # the targets come with their batches: a streamed split leaves out unreadable files
+        for x, y in data.batches(split, None, batch_size):
+            if not len(y):
+                continue
             x, y = x.to(device), y.to(device)
             out = model(x).float()
             loss_sum += float(loss_fn(out, adapt_target(y, plan))) * len(y)
             outs.append(out.cpu())
+            ys.append(y.cpu())
     finally:
         model.train(was_training)
-    out = torch.cat(outs)
-    result = {"loss": loss_sum / n}
+    if not outs:
+        return {}
+    out, true = torch.cat(outs), torch.cat(ys).numpy()
+    result = {"loss": loss_sum / len(true)}
     if data.info.is_classification:
-        result.update(classification(predict_classes(out, plan).numpy(), split.y.numpy(),
+        result.update(classification(predict_classes(out, plan).numpy(), true,
                                      data.info.num_classes))
     else:
-        result.update(regression(out.numpy(), split.y.numpy()))
+        result.update(regression(out.numpy(), true))
     return result
 
 

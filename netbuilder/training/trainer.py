@@ -95,7 +95,7 @@ class Trainer:
     def __init__(self, project: Project, *, out_dir=None, epochs: int | None = None,
                  device: str | None = None, callbacks=(), probe_every: int = DEFAULT_EVERY,
                  threads: int | str | None = "auto", tensorboard: bool = True,
-                 checkpoint_every_s: float = 0.0):
+                 checkpoint_every_s: float = 0.0, data_progress=None):
         settings = project.training
         if epochs is not None:
             if not 1 <= epochs <= 100_000:
@@ -106,6 +106,7 @@ class Trainer:
         self.device_wanted = device
         self.callbacks = list(callbacks)
         self.probe_every, self.threads, self.tensorboard = probe_every, threads, tensorboard
+        self.data_progress = data_progress  # progress(message, fraction) of a long data load
         # 0: write "last" (and "best" when it improved) after every epoch. > 0: at most that
         # often, plus always at the end, on stop, pause and failure; a better epoch in between
         # is kept in memory and written then. The GUI uses this: on small models an epoch
@@ -182,7 +183,8 @@ class Trainer:
             if ds is None:
                 raise TrainingConfigError("the project has no dataset; choose one (e.g. "
                                           "'digits') in the project's dataset field")
-            self.data = load_data(ds.name, ds.options, seed=self.settings.seed)
+            self.data = load_data(ds.name, ds.options, seed=self.settings.seed,
+                                  progress=self.data_progress)
             self.plan = check(self.project.graph, self.settings, self.data.info, ds.name,
                               self.device_wanted)
         return self.plan
@@ -217,6 +219,8 @@ class Trainer:
             self._close_writer()
             raise
         finally:
+            if self.data is not None:
+                self.data.close()  # a streamed dataset's decoding processes
             if n:
                 torch.set_num_threads(old_threads)
 
@@ -419,12 +423,17 @@ class Trainer:
             t0 = time.perf_counter()
             seen, loss_sum, correct = self.partial
             seen0 = seen  # samples before a resume: not part of this session's speed
+            # a streamed dataset decodes this epoch's batches ahead, in this order
+            batches = data.batches(data.train, order, s.batch_size, self.batch, self.nb,
+                                   train=True)
             while self.batch < self.nb:
                 self._wait_if_paused()
                 if self._stop.is_set():
                     return self._stopped(t_run)
-                idx = order[self.batch * s.batch_size:(self.batch + 1) * s.batch_size]
-                x, y = data.batch(data.train, idx, train=True)
+                x, y = next(batches)
+                if not len(y):  # every file of this batch turned out unreadable
+                    self.batch += 1
+                    continue
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 out, loss = self._step(x, y)
                 value = loss.item()
@@ -452,6 +461,9 @@ class Trainer:
             self.partial = [0, 0.0, 0]
             last_ckpt = self._end_epoch(train, time.perf_counter() - t0, seen - seen0) or last_ckpt
         test = evaluate(self.model, data, data.test, self.plan, self.loss_fn, dev)
+        skipped = getattr(data, "skipped", None)  # files found unreadable while streaming
+        if skipped:
+            self.notices.append(skipped.report(self.project.dataset.options.get("path")))
         self.writer.close()
         seconds = time.perf_counter() - t_run
         self._emit(Finished("completed", self.epoch, test, self.best, seconds))

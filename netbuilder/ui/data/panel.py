@@ -12,18 +12,26 @@ e.g. after the graph was edited. Mismatches the Input cannot fix (output width, 
 explained by the training package's own `config.check`, run on every analysis update.
 
 Loading for the preview runs in a worker thread (scikit-learn and torchvision sets take
-0.1-2 s); torchvision sets are always previewed with download=false.
+0.1-2 s); torchvision sets are always previewed with download=false. An image folder's
+preview scans the folder (names only; cached) and decodes the 32 images it shows; a
+progress bar with a Cancel button follows the scan. What a load skipped or dropped (bad
+images, CSV rows with missing cells) is listed under the counts. A CSV's columns get a role
+each in the "Columns" table (the options roles and target).
 """
 from __future__ import annotations
+
+import threading
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-                               QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from ...core.project import DatasetChoice
 from ...core.registry import Param
 from ...data.preview import load_preview
+from ...data.resources import Cancelled
 from ..document.commands import MacroCommand
 from ..document.dataset import SetDataset, change_dataset, input_mismatch, match_input_command
 from ..document.document import Document
@@ -32,6 +40,7 @@ from ..widgets.background import Background
 from ..widgets.forms import ParamField, plain, rule, section, tidy_form
 from ..widgets.text import html, info_text
 from .preview import Preview
+from .roles import ColumnRoles
 
 
 class DataPanel(QWidget):
@@ -74,6 +83,10 @@ class DataPanel(QWidget):
         self.options_title = section("Options")
         self.counts_label = plain(QLabel())
         self.counts_label.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
+        self.notes_label = plain(QLabel(wordWrap=True))  # skipped files, dropped rows
+        self.roles_title = section("Columns")
+        self.roles = ColumnRoles()
+        self.roles.edited.connect(self._roles_edited)
         self.check_label = QLabel(wordWrap=True)
         self.check_label.setTextFormat(Qt.TextFormat.RichText)
         self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -97,9 +110,12 @@ class DataPanel(QWidget):
         body.addWidget(rule())
         body.addWidget(self.options_title)
         body.addLayout(self.options_form)
+        body.addWidget(self.roles_title)
+        body.addWidget(self.roles)
         body.addWidget(section("Split and augmentation"))
         body.addLayout(self.split_form)
         body.addWidget(self.counts_label)
+        body.addWidget(self.notes_label)
         body.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         scroll.setWidget(side)
@@ -112,7 +128,21 @@ class DataPanel(QWidget):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 10, 6, 6)
         rl.addWidget(self.preview_title)
+        self.progress = QProgressBar()  # the scan of an image folder
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop scanning the folder")
+        self.cancel_button.clicked.connect(self.cancel_preview)
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel_button)
+        rl.addLayout(bar)
         rl.addWidget(self.preview, 1)
+        self._progress_state = None  # (message, fraction) from the loading thread
+        self._cancel = threading.Event()
+        self._progress_timer = QTimer(self, interval=50)
+        self._progress_timer.timeout.connect(self._show_progress)
+        self._set_progress_visible(False)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(scroll)
         split.addWidget(right)
@@ -136,7 +166,7 @@ class DataPanel(QWidget):
         return QSize(900, 320)
 
     def _lock_changed(self, locked: bool) -> None:
-        for w in [self.combo, self.match_button, self.match_box] + [
+        for w in [self.combo, self.match_button, self.match_box, self.roles] + [
                 f.editor for f in self.fields.values()]:
             w.setEnabled(not locked)
         if not locked:
@@ -246,6 +276,7 @@ class DataPanel(QWidget):
                     form.addRow(label, f)
                     self.fields[p.name] = f
         self.options_title.setVisible(bool(spec and spec.params))
+        self._show_roles()
         if spec:
             opts = {p.name: p.default for p in spec.all_params}
             opts.update(self.doc.project.dataset.options)
@@ -254,6 +285,30 @@ class DataPanel(QWidget):
                 f.set_problem(None)
             self._problem_from_fill()
         self._update_augment()
+
+    def _show_roles(self) -> None:
+        """The Columns table, for a CSV whose header can be read (first line only)."""
+        from ...data import DataError
+        from ...data.csvfile import header, parse_roles
+
+        ds, columns, roles = self.doc.project.dataset, [], {}
+        if ds is not None and ds.name == "csv" and ds.options.get("path"):
+            try:
+                path = self.spec().fill(ds.options)["path"]
+                columns = header(_expand(path))
+                roles = parse_roles(ds.options.get("roles", ""), columns, path)
+            except (DataError, OSError, ValueError):
+                columns = columns or []
+        self.roles.show_columns(columns, ds.options.get("target", "") if ds else "", roles)
+        for w in (self.roles_title, self.roles):
+            w.setVisible(bool(columns))
+
+    def _roles_edited(self, roles: str, target: str) -> None:
+        ds = self.doc.project.dataset
+        options = {k: v for k, v in ds.options.items() if k not in ("roles", "target")}
+        options.update({k: v for k, v in (("roles", roles), ("target", target)) if v})
+        self._push(SetDataset(self.doc, DatasetChoice(name=ds.name, options=options),
+                              f"Dataset {ds.name}: column roles", merge_key="roles"))
 
     def _update_augment(self) -> None:
         f = self.fields.get("augment")
@@ -359,12 +414,51 @@ class DataPanel(QWidget):
             return
         self.preview_title.setText(f"Preview — loading {ds.name}…")
         options = dict(ds.options)
-        self.loader.run(lambda: {**load_preview(ds.name, options), "key": key})
+        self._cancel.set()  # a scan still running for the previous choice stops
+        cancel = self._cancel = threading.Event()
+        self._progress_state = ("Scanning…", None)
+        if spec.preview is not None:  # it scans: show the bar until the preview arrives
+            self._set_progress_visible(True)
+            self._show_progress()
+            self._progress_timer.start()
+
+        def progress(message, fraction):
+            self._progress_state = (message, fraction)  # read by the UI thread's timer
+        self.loader.run(lambda: {**load_preview(ds.name, options, progress, cancel.is_set),
+                                 "key": key})
+
+    def cancel_preview(self) -> None:
+        """Stop the running scan; the preview then says it was cancelled."""
+        self._cancel.set()
+
+    def _set_progress_visible(self, on: bool) -> None:
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
+        if not on:
+            self._progress_timer.stop()
+
+    def _show_progress(self) -> None:
+        message, fraction = self._progress_state or ("Scanning…", None)
+        if fraction is None:
+            self.progress.setRange(0, 0)  # busy: how much is left is not known yet
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * fraction))
+        self.progress.setFormat(message)
 
     def _preview_loaded(self, token: int, result, error) -> None:
         if token != self.loader.token:
             return  # a newer choice is loading
-        if error is not None:
+        self._show_progress()  # the scan's last word, e.g. how many files it found
+        self._set_progress_visible(False)
+        self.notes_label.setText("")
+        if isinstance(error, Cancelled):
+            self.preview_data, self._loaded_key = None, None  # a later refresh scans again
+            self.preview_title.setText("Preview")
+            self.preview.show_message("Scan cancelled. Change an option or choose the "
+                                      "dataset again to scan the folder.")
+            self.counts_label.setText("")
+        elif error is not None:
             self.preview_data = None
             self.preview_title.setText("Preview")
             self.preview.show_message(str(error) if isinstance(error, ValueError)
@@ -376,6 +470,7 @@ class DataPanel(QWidget):
             self.counts_label.setText(f"{tr:,} training · {va:,} validation · {te:,} test "
                                       f"samples")
             self.preview_title.setText(f"Preview — {result['name']}")
+            self.notes_label.setText("\n".join(result["info"].notes))
             self.preview.show_preview(result)
             self._update_info()
             self._update_augment()
@@ -424,6 +519,13 @@ class DataPanel(QWidget):
                 self.check_label.setText(f"<span style='color:{ok_c}'>✔ "
                                          f"{html(self.check_message)}</span>{warn}")
         self.checked.emit()
+
+
+def _expand(path: str):
+    import os
+    from pathlib import Path
+
+    return Path(os.path.expanduser(path))
 
 
 def _key(ds: DatasetChoice):

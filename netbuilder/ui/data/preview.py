@@ -80,7 +80,9 @@ class Preview(QStackedWidget):
         self.table.clear()
         self.table.setRowCount(rows)
         self.table.setColumnCount(cols + 1)
-        self.table.setHorizontalHeaderLabels([f"x{i}" for i in range(cols)] + [target])
+        names = list(p.get("columns") or ())
+        names = names if len(names) == cols else [f"x{i}" for i in range(cols)]
+        self.table.setHorizontalHeaderLabels(names + [target])
         for r in range(rows):
             for c in range(cols):
                 item = QTableWidgetItem(f"{float(x[r, c]):.4g}")
