@@ -223,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kwargs", help="JSON keyword arguments for the class or factory")
     s.add_argument("--name", help="project name")
     s.set_defaults(func=cmd_import)
+    from .preflight.cli import add_commands as add_preflight  # fit, lr-find, check
+    add_preflight(sub)
     return p
 
 
