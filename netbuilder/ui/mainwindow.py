@@ -32,6 +32,7 @@ from .editor.palette_blocks import PaletteBlocks
 from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
+from .preflight import PreflightPanel
 from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
 from .window_files import ProjectFiles
@@ -82,6 +83,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.training = TrainingUi(self.doc, self)
         self.data_panel = DataPanel(self.doc)
         self.results_panel = ResultsPanel(self.doc)
+        self.preflight = PreflightPanel(self.doc)
         self.banner = LockBanner(self.doc, self.view)
         self.export_dialog: ExportDialog | None = None
 
@@ -89,7 +91,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.bottom = ScrollingTabs()  # pages scroll rather than push the window taller
         for widget, title in ((self.problems_panel, "Problems"), (self.summary_panel, "Summary"),
                               (self.code_panel, "Code"), (self.data_panel, "Data"),
-                              (self.results_panel, "Results")):
+                              (self.results_panel, "Results"), (self.preflight, "Pre-flight")):
             self.bottom.addTab(widget, title)
         self.layers_dock = self._dock("Layers", self.palette_panel)
         self.inspector_dock = self._dock("Inspector", self.inspector)
@@ -149,6 +151,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         training.failedAt.connect(self.blocks.show_path_to)  # a top-level node
         training.runStarting.connect(self._show_live)
         training.trainRefused.connect(self._train_refused)
+        training.panel.start_guard = self._preflight_guard
         # the document's run state follows the training process; the model derives the
         # edit lock from it (netbuilder/document/model.py)
         training.bridge.stateChanged.connect(doc.set_run_state)
@@ -383,6 +386,15 @@ class MainWindow(ProjectFiles, QMainWindow):
             self.canvas.select_nodes([problem.node_id])
             self.view.center_on_node(problem.node_id)
         self.statusBar().showMessage(f"Cannot train: {problem.message}", 10000)
+
+    def _preflight_guard(self) -> str | None:
+        """Before Train: a run that will not fit is stopped, with Pre-flight in view."""
+        why = self.preflight.train_guard()
+        if why:
+            self.details_dock.show()
+            self.details_dock.raise_()
+            self.bottom.setCurrentWidget(self.preflight)
+        return why
 
     def _run_finished(self, result) -> None:
         """A run ended: it joins this document's history; show its results."""

@@ -93,6 +93,7 @@ class TrainingPanel(QWidget):
     def __init__(self, doc, bridge: TrainingBridge, parent=None):
         super().__init__(parent)
         self.doc, self.bridge = doc, bridge
+        self.start_guard = None  # () -> why Train must not start (e.g. will not fit), or None
         self._showing = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
@@ -342,6 +343,11 @@ class TrainingPanel(QWidget):
             self.rate_label.setToolTip(first.message)
             self._refusal_shown = True
             self.refusedByProblems.emit(first)
+            return
+        blocked = self.start_guard() if self.start_guard is not None else None
+        if blocked:
+            self.rate_label.setText(f"Cannot train: {blocked}")
+            self._refusal_shown = True
             return
         self.reset()
         self.rate_label.setText("Loading data…")
