@@ -67,8 +67,10 @@ class PreflightPanel(QWidget):
         self.error_text = ""
         self.background = Background(self)
         self.background.done.connect(self._done)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(8, 6, 8, 6)
+        lay = QVBoxLayout()
+        outer.addLayout(lay, 3)
         top = QHBoxLayout()
         self.device = QComboBox()
         self.device.addItem("This machine (CPU)", "cpu")
@@ -109,10 +111,11 @@ class PreflightPanel(QWidget):
         row.addWidget(self.lr_label, 1)
         row.addWidget(self.use_rate)
         lay.addLayout(row)
-        self.plot = make_plot(left="loss", bottom="learning rate")
-        self.plot.setLogMode(x=True, y=False)
-        self.plot.setMinimumHeight(140)
-        lay.addWidget(self.plot, 1)
+        lay.addStretch(1)
+        self.plot = make_plot(title="Learning-rate range test", left="loss",
+                              bottom="learning rate")
+        self.plot.setMinimumSize(220, 160)
+        outer.addWidget(self.plot, 2)
         self._device_changed()
 
     # ---- running ---------------------------------------------------------------------
@@ -156,13 +159,14 @@ class PreflightPanel(QWidget):
         self.finished.emit()
 
     def _show(self) -> None:
+        from ...core.budget import human_bytes
         from ...preflight.memory import PART_LABELS, mib
         from ...preflight.report import seconds
 
         r, e = self.report, self.report.estimate
         self.bar.set_parts(e.parts(), r.memory)
         self.legend.setText("  ".join(
-            f"<span style='color:{COLOURS[k]}'>■</span> {PART_LABELS[k]} {mib(v)}"
+            f"<span style='color:{COLOURS[k]}'>■</span> {PART_LABELS[k]} {human_bytes(v)}"
             for k, v in e.parts().items()))
         verdict = ("fits" if r.fits else
                    "<b style='color:#e53935'>does NOT fit</b>")
@@ -181,19 +185,30 @@ class PreflightPanel(QWidget):
         self.lr_label.setText(f"Suggested learning rate: <b>{lr.suggestion:.3g}</b> "
                               f"({lr.rule}; now {self.doc.project.training.lr:g})")
         self.use_rate.setEnabled(True)
-        self.plot.clear()
-        self.plot.plot(lr.lrs, lr.losses, pen="#b0bec5")
-        self.plot.plot(lr.lrs, lr.smoothed, pen={"color": "#1e88e5", "width": 2})
-        import math
-        import pyqtgraph as pg
-        self.plot.addItem(pg.InfiniteLine(math.log10(lr.suggestion), angle=90,
-                                          pen={"color": "#e53935", "style": Qt.DashLine}))
-        low, first = min(lr.smoothed), lr.smoothed[0]
-        self.plot.setYRange(low - 0.05 * abs(low), max(first, low) * 1.3 + 1e-9)
+        self._plot_lr(lr)
         self.status.setText("Checked." if r.fits else
                             f"<span style='color:#e53935'>This run will not fit: "
                             f"{mib(e.total)} needed, {mib(r.memory)} available; use a batch "
                             f"size of at most {r.largest}.</span>")
+
+    def _plot_lr(self, lr) -> None:
+        """Loss against log10(learning rate), decades labelled (a linear axis: pyqtgraph's
+        log mode draws a grid line at every minor value)."""
+        import math
+
+        import pyqtgraph as pg
+        from ..widgets.plots import log_ticks
+
+        xs = [math.log10(v) for v in lr.lrs]
+        self.plot.clear()
+        self.plot.plot(xs, lr.losses, pen="#b0bec5")
+        self.plot.plot(xs, lr.smoothed, pen=pg.mkPen("#1e88e5", width=2))
+        self.plot.addItem(pg.InfiniteLine(math.log10(lr.suggestion), angle=90,
+                                          pen=pg.mkPen("#e53935", style=Qt.DashLine)))
+        self.plot.getAxis("bottom").setTicks([log_ticks(xs[0], xs[-1])])
+        low, first = min(lr.smoothed), lr.smoothed[0]
+        self.plot.setXRange(xs[0], xs[-1], padding=0.02)
+        self.plot.setYRange(low - 0.05 * abs(low), max(first, low) * 1.3 + 1e-9)
 
     def apply_rate(self) -> None:
         """Set the suggested learning rate: one undo step through the document."""
