@@ -3,7 +3,8 @@
 A network that can learn must be able to memorise a single batch. The check trains the
 project's model (fresh, or a copy of the one given) on one batch of up to BATCH samples
 for at most `steps` optimizer steps with the project's optimizer and learning rate, and
-passes when the loss collapses: classification reaches 100 % on the batch, regression
+passes when the loss collapses: classification reaches 100 % on the batch (with a loss
+below its first value: a constant output scores 100 % on a one-class batch), regression
 falls below COLLAPSE of its first value. When it fails the message says where to look:
 nothing trainable, layers that get no gradient (frozen, or a ReLU that never fires), a
 learning rate too small to move the weights or so big the loss diverges, or an output that
@@ -21,6 +22,7 @@ from ..core.compiler import layer_places
 from ..data import load as load_data
 from ..training.config import adapt_target, make_loss, make_optimizer
 from ..training.metrics import predict_classes
+from ..training.trainer import epoch_order
 from .step import PreflightError, Setup, build
 
 BATCH = 32
@@ -81,7 +83,8 @@ def overfit_batch(setup: Setup, model=None, steps: int = STEPS, device: str = "c
     n = min(BATCH, s.batch_size, len(data.train))
     if n < 2:
         raise PreflightError("the training split has fewer than 2 samples")
-    x, y = data.batch(data.train, slice(0, n))
+    # a seeded shuffle: the first samples of a split may all be of one class
+    x, y = data.batch(data.train, epoch_order(s.seed, 0, len(data.train))[:n])
     x, y = x.to(device), y.to(device)
     target = adapt_target(y, plan)
     if model is None:
@@ -118,7 +121,7 @@ def overfit_batch(setup: Setup, model=None, steps: int = STEPS, device: str = "c
                                  f"rate ({s.lr:g}) is too high; lower it")
         if classify:
             acc = float((predict_classes(out.detach(), plan) == y).float().mean())
-            if acc == 1.0 and done > 1:
+            if acc == 1.0 and last < first:
                 break
         elif last <= COLLAPSE * first:
             break
@@ -127,7 +130,7 @@ def overfit_batch(setup: Setup, model=None, steps: int = STEPS, device: str = "c
             if name in silent and p.grad is not None and bool(p.grad.abs().sum() > 0):
                 silent.discard(name)
         optimizer.step()
-    passed = (acc == 1.0) if classify else (last <= COLLAPSE * first)
+    passed = (acc == 1.0 and last < first) if classify else (last <= COLLAPSE * first)
     if passed:
         what = "100 % accuracy on the batch" if classify else \
             f"loss {first:.4g} -> {last:.4g}"
