@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .step import PRECISIONS, PreflightError
+PRECISIONS = ("fp32", "bf16", "fp16")  # step.PRECISIONS' keys (that module imports torch)
 
 
 def add_commands(sub) -> None:
@@ -18,7 +18,7 @@ def add_commands(sub) -> None:
     s.add_argument("--batch-size", type=int, metavar="N", help="default: the project's")
     s.add_argument("--memory", type=float, metavar="GIB",
                    help="the memory to fit in (default: the device's)")
-    s.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32")
+    s.add_argument("--precision", choices=PRECISIONS, default="fp32")
     s.set_defaults(func=cmd_fit)
     s = sub.add_parser("lr-find", help="learning-rate range test: suggest a learning rate "
                        "and plot the loss against it (PNG)")
@@ -55,6 +55,7 @@ def _fail(spec: str, e: Exception) -> int:
 
 def cmd_fit(args) -> int:
     from . import devices
+    from .step import PreflightError
     from .report import fit_report, fit_text
 
     if args.batch_size is not None and not 1 <= args.batch_size <= 65536:
@@ -79,6 +80,7 @@ def cmd_fit(args) -> int:
 
 def cmd_lr_find(args) -> int:
     from .lr_find import lr_find, save_plot
+    from .step import PreflightError
 
     try:
         project, setup = _setup(args, args.device)
@@ -96,6 +98,7 @@ def cmd_lr_find(args) -> int:
 
 def cmd_check(args) -> int:
     from .overfit import overfit_batch
+    from .step import PreflightError
 
     try:
         _, setup = _setup(args, args.device)
