@@ -73,12 +73,19 @@ class LiveStorage(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         self.ops += 1
-        flat = tree_flatten(out)[0]
-        extra = hidden_bytes(func, args, out) if flat and isinstance(flat[-1], FakeTensor) \
-            else 0
+        flat = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        kept = from_before = from_after = 0
+        if flat and isinstance(flat[-1], FakeTensor) and not kwargs:
+            kept, from_before, from_after = hidden_bytes(func, args, out)
+        before = self.current
         for i, t in enumerate(flat):
-            if isinstance(t, torch.Tensor):
-                self.track(t, extra=extra if i == len(flat) - 1 else 0)
+            self.track(t, extra=kept if i == len(flat) - 1 else 0)
+        # the kernel's own buffers, freed before it returned: a moment's peak
+        moment = max(before + from_before, self.current + from_after)
+        if moment > self.peak:
+            self.peak = moment
+            self.at_peak = dict(self.live)
+            self.at_peak[-1] = (moment - self.current, "scratch", object())
         return out
 
 
