@@ -66,3 +66,18 @@ def test_train_is_stopped_before_a_run_that_will_not_fit(window, qtbot):
         w.training.panel.rate_label.text()
     assert not w.training.bridge.active
     assert w.bottom.currentWidget() is panel and "will not fit" in panel.status.text()
+
+
+def test_find_beside_the_learning_rate_runs_the_range_test(window, qtbot):
+    w = window
+    w.load_example("digits_mlp")
+    w.doc.refresh()
+    panel = w.preflight
+    qtbot.mouseClick(w.training.panel.find_lr, Qt.LeftButton)
+    assert w.bottom.currentWidget() is panel
+    qtbot.waitUntil(lambda: panel.lr is not None or bool(panel.error_text), timeout=120_000)
+    assert not panel.error_text and panel.report is None  # only the range test ran
+    assert panel.use_rate.isEnabled()
+    assert f"{panel.lr.suggestion:.3g}" in panel.lr_label.text()
+    qtbot.mouseClick(panel.use_rate, Qt.LeftButton)
+    assert w.doc.project.training.lr == pytest.approx(panel.lr.suggestion, rel=1e-2)

@@ -49,7 +49,8 @@ def _stem(spec: str) -> str:
 
 
 def _fail(spec: str, e: Exception) -> int:
-    print(f"error: {spec}: {e}", file=sys.stderr)
+    text = str(e)
+    print(f"error: {text if text.startswith(spec) else f'{spec}: {text}'}", file=sys.stderr)
     return 1
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..core.shapes import ShapeInference
 from .devices import Device, TimeEstimate, step_time
-from .memory import PART_LABELS, MemoryEstimate, estimate, largest_batch, mib
+from .memory import MAX_BATCH, PART_LABELS, MemoryEstimate, estimate, largest_batch, mib
 from .step import Setup
 
 
@@ -75,7 +75,8 @@ def fit_text(r: FitReport) -> str:
         lines.append(f"  {PART_LABELS[part]:<{width}}  {value / 2**20:>12,.3f} MiB")
     verdict = "fits" if r.fits else "does NOT fit"
     lines.append(f"{verdict} in {mib(r.memory)}")
-    lines.append(f"largest batch size that fits: {r.largest}")
+    bound = " (the largest a project allows)" if r.largest >= MAX_BATCH else ""
+    lines.append(f"largest batch size that fits: {r.largest}{bound}")
     t = r.time
     epoch = (f"; per epoch ({t.batches} batches): {seconds(t.epoch_s)}"
              if t.epoch_s is not None else "")

@@ -152,6 +152,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         training.runStarting.connect(self._show_live)
         training.trainRefused.connect(self._train_refused)
         training.panel.start_guard = self._preflight_guard
+        training.panel.lrFindRequested.connect(self._find_lr)
         # the document's run state follows the training process; the model derives the
         # edit lock from it (netbuilder/document/model.py)
         training.bridge.stateChanged.connect(doc.set_run_state)
@@ -395,6 +396,12 @@ class MainWindow(ProjectFiles, QMainWindow):
             self.details_dock.raise_()
             self.bottom.setCurrentWidget(self.preflight)
         return why
+
+    def _find_lr(self) -> None:
+        self.details_dock.show()
+        self.details_dock.raise_()
+        self.bottom.setCurrentWidget(self.preflight)
+        self.preflight.run_lr_find()
 
     def _run_finished(self, result) -> None:
         """A run ended: it joins this document's history; show its results."""

@@ -144,6 +144,16 @@ class PreflightPanel(QWidget):
                             "learning-rate range test)")
         self.background.run(lambda: _all_checks(project, device, memory))
 
+    def run_lr_find(self) -> None:
+        """Only the learning-rate range test (the "Find…" button beside the rate)."""
+        from ...core.project import parse_project
+
+        project = parse_project(self.doc.project.to_json(), "the open project")
+        self.run_button.setEnabled(False)
+        self.use_rate.setEnabled(False)
+        self.status.setText("Finding a learning rate… (a range test on a copy of the model)")
+        self.background.run(lambda: _all_checks(project, None, 0, only_lr=True))
+
     def _done(self, token, result, error) -> None:
         if token != self.background.token:
             return  # an older run
@@ -154,15 +164,21 @@ class PreflightPanel(QWidget):
             self.finished.emit()
             return
         self.error_text = ""
-        self.report, self.overfit, self.lr, self.lr_batch = result
-        self._show()
+        for name, value in result.items():
+            setattr(self, name, value)
+        self._show(result)
         self.finished.emit()
 
-    def _show(self) -> None:
+    def _show(self, fresh: dict) -> None:
         from ...core.budget import human_bytes
         from ...preflight.memory import PART_LABELS, mib
         from ...preflight.report import seconds
 
+        self.status.setText("Checked.")
+        if "lr" in fresh:
+            self._show_lr()
+        if "report" not in fresh:
+            return
         r, e = self.report, self.report.estimate
         self.bar.set_parts(e.parts(), r.memory)
         self.legend.setText("  ".join(
@@ -181,15 +197,17 @@ class PreflightPanel(QWidget):
         colour = "#43a047" if o.passed else "#e53935"
         self.overfit_label.setText(f"<span style='color:{colour}'>Overfit one batch: "
                                    f"{o.message}</span>")
+        if not r.fits:
+            self.status.setText(f"<span style='color:#e53935'>This run will not fit: "
+                                f"{mib(e.total)} needed, {mib(r.memory)} available; use a "
+                                f"batch size of at most {r.largest}.</span>")
+
+    def _show_lr(self) -> None:
         lr = self.lr
         self.lr_label.setText(f"Suggested learning rate: <b>{lr.suggestion:.3g}</b> "
                               f"({lr.rule}; now {self.doc.project.training.lr:g})")
         self.use_rate.setEnabled(True)
         self._plot_lr(lr)
-        self.status.setText("Checked." if r.fits else
-                            f"<span style='color:#e53935'>This run will not fit: "
-                            f"{mib(e.total)} needed, {mib(r.memory)} available; use a batch "
-                            f"size of at most {r.largest}.</span>")
 
     def _plot_lr(self, lr) -> None:
         """Loss against log10(learning rate), decades labelled (a linear axis: pyqtgraph's
@@ -246,8 +264,9 @@ class PreflightPanel(QWidget):
         return msg
 
 
-def _all_checks(project, device: str, memory: int):
-    """Fit report, overfit one batch and the LR range test (on a background thread)."""
+def _all_checks(project, device: str | None, memory: int, only_lr: bool = False) -> dict:
+    """Fit report, overfit one batch and the LR range test (on a background thread), as
+    the panel's attribute names -> results."""
     from ...data import load as load_data
     from ...preflight import devices
     from ...preflight.lr_find import lr_find
@@ -258,8 +277,9 @@ def _all_checks(project, device: str, memory: int):
     setup = prepare(project)
     ds = project.dataset
     data = load_data(ds.name, ds.options, seed=setup.settings.seed)
-    report = fit_report(setup, devices.resolve(device), memory=memory,
-                        samples=len(data.train))
-    over = overfit_batch(setup, data=data)
-    lr = lr_find(setup, data=data)
-    return report, over, lr, setup.settings.batch_size
+    if only_lr:
+        return {"lr": lr_find(setup, data=data)}
+    return {"report": fit_report(setup, devices.resolve(device), memory=memory,
+                                 samples=len(data.train)),
+            "overfit": overfit_batch(setup, data=data),
+            "lr": lr_find(setup, data=data)}
