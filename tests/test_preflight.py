@@ -37,7 +37,7 @@ def with_training(name: str, **changes):
     return project
 
 
-@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn", "sine_lstm"])
+@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn", "residual_cnn", "sine_lstm"])
 def test_estimate_is_close_to_the_real_peak_of_a_real_step(name):
     setup = prepare(examples.load(name))
     est = estimate(setup)

@@ -5,15 +5,15 @@ oneDNN's LSTM (aten.mkldnn_rnn_layer) saves a workspace for backward whose fake 
 is empty, yet it is the largest tensor of a small LSTM's step (about 15 floats per time
 step, sample and hidden unit), and its forward and backward kernels allocate scratch
 buffers inside themselves, freed before they return, which no dispatch mode sees. Their
-sizes are oneDNN's business, so they are measured: after a fake run that met the op, the
+sizes are the library's business, so they are measured: after a fake run that met the op, the
 real op runs on zeros of the same sizes under torch.profiler (outside any fake mode: a
 real kernel inside one corrupts memory) and the fake run is repeated with the answers.
 The workspace of a big batch is extrapolated from batches of 32 and 64 (oneDNN sizes it
 linearly in the batch); probes that would need much memory are skipped.
 
-(The convolution backward also has scratch, but measured alone on zeros it came out
-larger than in a training step, and adding it overshot the real peak by 10-20 %: not
-corrected.)
+The convolution backward also allocates scratch inside (reordered copies of its inputs,
+about two of grad_output's size): the highest its allocations reach is measured the same
+way, once per signature.
 """
 from __future__ import annotations
 
@@ -131,6 +131,29 @@ def _rnn_backward(args) -> int:
     return _RNN_SCRATCH.get((tuple(x.shape), tuple(hx.shape)), 0)
 
 
+# ---- scratch of plain ops ---------------------------------------------------------------
+
+SCRATCH_OPS = {ATEN.convolution_backward.default}
+
+
+def _measure_op(func, specs) -> tuple[int, int]:
+    args = [_zeros(s) for s in specs]  # (made before the profile: not the op's memory)
+    return 0, _profiled(lambda: func(*args))[1]
+
+
+def _scratch(func, args) -> int:
+    """The highest the real op's allocations reach (outputs and scratch), measured once
+    per signature on zeros."""
+    if _tensor_bytes(args) > MAX_PROBE_BYTES // 2:
+        return 0
+    specs = tuple(_spec(a) for a in args)
+    key = (str(func), specs)
+    if key not in _KNOWN:
+        _PENDING[key] = lambda: _measure_op(func, specs)
+        return 0
+    return _KNOWN[key][1]
+
+
 def hidden_bytes(func, args, out) -> tuple[int, int, int]:
     """For an op on fake tensors: (bytes the real kernel keeps in its last output beyond
     the fake one; the highest the real op's allocations reach above what was live before
@@ -141,4 +164,6 @@ def hidden_bytes(func, args, out) -> tuple[int, int, int]:
         return _rnn(args, out)
     if func is ATEN.mkldnn_rnn_layer_backward.default and len(args) >= 6:
         return 0, 0, _rnn_backward(args)
+    if func in SCRATCH_OPS:
+        return 0, _scratch(func, args), 0
     return 0, 0, 0
