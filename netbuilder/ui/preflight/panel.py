@@ -115,6 +115,8 @@ class PreflightPanel(QWidget):
         self.plot = make_plot(title="Learning-rate range test", left="loss",
                               bottom="learning rate")
         self.plot.setMinimumSize(220, 160)
+        # as tall as the numbers beside it, not pyqtgraph's 480 px wish (the page scrolls)
+        self.plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
         outer.addWidget(self.plot, 2)
         self._device_changed()
 
