@@ -155,3 +155,35 @@ def test_commands(tmp_path, capsys):
     assert main(["check", str(bad), "--overfit-batch"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("overfit one batch: failed") and "ReLU out" in out
+    wrong = json.loads(examples.text("spirals_mlp"))  # 3 outputs for 2 classes
+    next(n for n in wrong["graph"]["nodes"] if n["id"] == "n6")["params"]["out_features"] = 3
+    bad.write_text(json.dumps(wrong))
+    for command in (["fit", str(bad)], ["lr-find", str(bad)],
+                    ["check", str(bad), "--overfit-batch"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {bad}: ") and "Traceback" not in err, err
+
+
+def test_time_estimates_follow_the_device_table_and_this_machine_is_measured_once(
+        tmp_path, monkeypatch):
+    from netbuilder.preflight import devices
+    from netbuilder.preflight.report import fit_report
+
+    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(devices, "_CPU", None)
+    cpu = devices.this_cpu()
+    cache = tmp_path / "netbuilder" / devices.CACHE_NAME
+    assert cache.exists() and cpu.fp32_tflops > 0
+    cache.write_text(json.dumps({"gflops": 1.0, "op_overhead_us": 5.0}))
+    monkeypatch.setattr(devices, "_CPU", None)
+    assert devices.this_cpu().fp32_tflops == pytest.approx(1e-3)  # read back, not measured
+    setup = prepare(examples.load("digits_cnn"))
+    t4, h100 = (fit_report(setup, devices.resolve(n), 4096, samples=10_000)
+                for n in ("T4", "H100"))
+    assert h100.time.step_s < t4.time.step_s
+    assert t4.time.batches == 10_000 // 4096 + 1
+    assert t4.time.epoch_s == pytest.approx(t4.time.step_s * t4.time.batches)
+    assert devices.resolve("rtx4090").name == "RTX 4090"
+    with pytest.raises(ValueError, match="unknown device 'Z80'"):
+        devices.resolve("Z80")

@@ -53,6 +53,9 @@ def test_preflight_panel_runs_the_checks_and_uses_the_rate(window, qtbot):
     assert w.doc.undo_stack.count() == depth + 1
     w.doc.undo_stack.undo()
     assert w.doc.project.training.lr == old
+    w.load_example("digits_mlp")  # another project: the results were not its
+    assert panel.lr is None and panel.report is None and not panel.use_rate.isEnabled()
+    assert panel.bar.parts == {} and panel.fit_label.text() == ""
 
 
 def test_train_is_stopped_before_a_run_that_will_not_fit(window, qtbot):

@@ -74,6 +74,8 @@ class PreflightPanel(QWidget):
         top = QHBoxLayout()
         self.device = QComboBox()
         self.device.addItem("This machine (CPU)", "cpu")
+        if torch_cuda_available():
+            self.device.addItem("This machine's GPU (CUDA)", "cuda")
         for name in devices.known_names():
             self.device.addItem(name, name)
         self.device.currentIndexChanged.connect(self._device_changed)
@@ -119,6 +121,22 @@ class PreflightPanel(QWidget):
         self.plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
         outer.addWidget(self.plot, 2)
         self._device_changed()
+        doc.projectReplaced.connect(self.clear)
+
+    def clear(self) -> None:
+        """Another project: the last results are not its."""
+        self.background.token += 1  # a run still going reports into the void
+        self.report = self.overfit = self.lr = None
+        self.error_text = ""
+        self.run_button.setEnabled(True)
+        self.use_rate.setEnabled(False)
+        self.bar.set_parts({}, 0)
+        for label in (self.legend, self.fit_label, self.time_label, self.overfit_label,
+                      self.lr_label):
+            label.clear()
+        self.plot.clear()
+        self.status.setText("Run the checks to see the memory, time, a learning rate and "
+                            "whether the network can learn one batch.")
 
     # ---- running ---------------------------------------------------------------------
 
@@ -199,6 +217,9 @@ class PreflightPanel(QWidget):
         colour = "#43a047" if o.passed else "#e53935"
         self.overfit_label.setText(f"<span style='color:{colour}'>Overfit one batch: "
                                    f"{o.message}</span>")
+        if fresh.get("measured"):  # a bounded trial on the GPU here
+            self.fit_label.setText(self.fit_label.text() + f" Measured on the GPU: "
+                                   f"{mib(fresh['measured'])}.")
         if not r.fits:
             self.status.setText(f"<span style='color:#e53935'>This run will not fit: "
                                 f"{mib(e.total)} needed, {mib(r.memory)} available; use a "
@@ -249,11 +270,9 @@ class PreflightPanel(QWidget):
         from ...preflight.memory import refusal
         from ...preflight.step import PreflightError, prepare
 
-        if (self.device.currentData() or "cpu") != "cpu":
-            memory = None
-        else:
+        if (self.device.currentData() or "cpu") in ("cpu", "cuda"):  # this machine
             memory = int(self.memory.value() * 2**30)
-        if memory is None:
+        else:  # a device named for planning: the run itself is here
             from ...preflight import devices
             memory = devices.machine_memory()
         try:
@@ -264,6 +283,11 @@ class PreflightPanel(QWidget):
             self.status.setText(f"<span style='color:#e53935'>This run will not fit: "
                                 f"{msg}</span>")
         return msg
+
+
+def torch_cuda_available() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def _all_checks(project, device: str | None, memory: int, only_lr: bool = False) -> dict:
@@ -281,7 +305,11 @@ def _all_checks(project, device: str | None, memory: int, only_lr: bool = False)
     data = load_data(ds.name, ds.options, seed=setup.settings.seed)
     if only_lr:
         return {"lr": lr_find(setup, data=data)}
-    return {"report": fit_report(setup, devices.resolve(device), memory=memory,
-                                 samples=len(data.train)),
-            "overfit": overfit_batch(setup, data=data),
-            "lr": lr_find(setup, data=data)}
+    out = {"report": fit_report(setup, devices.resolve(device), memory=memory,
+                                samples=len(data.train)),
+           "overfit": overfit_batch(setup, data=data),
+           "lr": lr_find(setup, data=data)}
+    if device == "cuda":  # confirm the estimate with a bounded trial on the real GPU
+        from ...preflight.memory import measure_on_cuda
+        out["measured"] = measure_on_cuda(setup, out["report"].estimate.batch_size)
+    return out
