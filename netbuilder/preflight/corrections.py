@@ -17,6 +17,8 @@ way, once per signature.
 """
 from __future__ import annotations
 
+import threading
+
 import torch
 
 ATEN = torch.ops.aten
@@ -25,6 +27,7 @@ MAX_PROBE_BYTES = 64 * 2**20  # the tensors a probe may allocate
 _KNOWN: dict[tuple, tuple[int, int]] = {}  # probe key -> (kept bytes, scratch bytes)
 _PENDING: dict[tuple, object] = {}  # asked for inside a fake run -> how to measure it
 _RNN_SCRATCH: dict[tuple, int] = {}  # (input shape, state shape) -> forward scratch
+_LOCK = threading.Lock()  # the editor estimates in a thread while Train may check too
 
 
 def _tensor_bytes(args) -> int:
@@ -33,13 +36,14 @@ def _tensor_bytes(args) -> int:
 
 def resolve_pending() -> bool:
     """Measure what fake runs asked for. True when there was something (run again)."""
-    todo = list(_PENDING.items())
-    _PENDING.clear()
-    for key, measure in todo:
-        try:
-            _KNOWN[key] = measure()
-        except (RuntimeError, TypeError, IndexError, AttributeError, ValueError):
-            _KNOWN[key] = (0, 0)  # another library version: no correction known
+    with _LOCK:
+        todo = list(_PENDING.items())
+        _PENDING.clear()
+        for key, measure in todo:
+            try:
+                _KNOWN[key] = measure()
+            except (RuntimeError, TypeError, IndexError, AttributeError, ValueError):
+                _KNOWN[key] = (0, 0)  # another library version: no correction known
     return bool(todo)
 
 
