@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.budget import human_bytes
 from ..core.shapes import ShapeInference
 from .devices import Device, TimeEstimate, step_time
 from .memory import MAX_BATCH, PART_LABELS, MemoryEstimate, estimate, largest_batch, mib
@@ -69,10 +70,12 @@ def fit_text(r: FitReport) -> str:
     e = r.estimate
     lines = [f"device: {r.device.name} ({mib(r.memory)} to fit in), batch size "
              f"{e.batch_size}, {e.precision}",
-             f"estimated peak memory: {e.total / 2**20:,.2f} MiB"]
+             f"estimated peak memory: {e.total / 2**20:,.{2 if e.total >= 2**20 else 4}f} MiB"
+             + ("" if e.total >= 2**20 else f" ({human_bytes(e.total)})")]
     width = max(len(v) for v in PART_LABELS.values())
+    lines.append("  live at that moment (gradients may still be forming):")
     for part, value in e.parts().items():
-        lines.append(f"  {PART_LABELS[part]:<{width}}  {value / 2**20:>12,.3f} MiB")
+        lines.append(f"    {PART_LABELS[part]:<{width}}  {human_bytes(value):>10}")
     verdict = "fits" if r.fits else "does NOT fit"
     lines.append(f"{verdict} in {mib(r.memory)}")
     bound = " (the largest a project allows)" if r.largest >= MAX_BATCH else ""
