@@ -80,9 +80,9 @@ def overfit_batch(setup: Setup, model=None, steps: int = STEPS, device: str = "c
     if data is None:
         ds = setup.project.dataset
         data = load_data(ds.name, ds.options, seed=s.seed)
-    n = min(BATCH, s.batch_size, len(data.train))
-    if n < 2:
+    if len(data.train) < 2:
         raise PreflightError("the training split has fewer than 2 samples")
+    n = min(BATCH, max(2, s.batch_size), len(data.train))  # (BatchNorm needs 2)
     # a seeded shuffle: the first samples of a split may all be of one class
     x, y = data.batch(data.train, epoch_order(s.seed, 0, len(data.train))[:n])
     x, y = x.to(device), y.to(device)
