@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 
 @dataclass(frozen=True)
 class Device:
@@ -59,12 +57,18 @@ def cache_dir() -> Path:
 
 
 def machine_memory() -> int:
-    from ..core.budget import machine_memory as physical
-    return physical()
+    """Physical memory in bytes (core.budget's rule, without importing torch: the
+    editor's Pre-flight tab asks while the window first paints)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 64 * 2**30
 
 
 def _measure_cpu() -> dict:
     """One thread: a 256x256 matmul's GFLOP/s and a tiny op's microseconds."""
+    import torch
+
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -115,6 +119,8 @@ def resolve(name: str) -> Device:
     if key == "cpu":
         return this_cpu()
     if key == "cuda":
+        import torch
+
         if not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU "
                              "here; name one instead (e.g. --device T4)")

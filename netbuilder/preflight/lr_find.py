@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..data import load as load_data
 from ..training.config import adapt_target, make_loss, make_optimizer

@@ -7,7 +7,6 @@ of the allocations of two steps.
 """
 from __future__ import annotations
 
-import torch
 from torch._C._profiler import _EventType
 from torch.profiler import ProfilerActivity, profile
 

@@ -16,7 +16,6 @@ import copy
 import math
 from dataclasses import dataclass
 
-import torch
 
 from ..core.compiler import layer_places
 from ..data import load as load_data

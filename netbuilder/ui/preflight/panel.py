@@ -74,8 +74,6 @@ class PreflightPanel(QWidget):
         top = QHBoxLayout()
         self.device = QComboBox()
         self.device.addItem("This machine (CPU)", "cpu")
-        if torch_cuda_available():
-            self.device.addItem("This machine's GPU (CUDA)", "cuda")
         for name in devices.known_names():
             self.device.addItem(name, name)
         self.device.currentIndexChanged.connect(self._device_changed)
@@ -122,6 +120,15 @@ class PreflightPanel(QWidget):
         outer.addWidget(self.plot, 2)
         self._device_changed()
         doc.projectReplaced.connect(self.clear)
+
+    def showEvent(self, e):  # noqa: N802 (Qt's name)
+        """Offer the GPU here once torch is loaded (the window paints before it is)."""
+        super().showEvent(e)
+        import sys
+        torch = sys.modules.get("torch")
+        if torch is not None and self.device.findData("cuda") < 0 and \
+                torch.cuda.is_available():
+            self.device.insertItem(1, "This machine's GPU (CUDA)", "cuda")
 
     def clear(self) -> None:
         """Another project: the last results are not its."""
@@ -283,11 +290,6 @@ class PreflightPanel(QWidget):
             self.status.setText(f"<span style='color:#e53935'>This run will not fit: "
                                 f"{msg}</span>")
         return msg
-
-
-def torch_cuda_available() -> bool:
-    import torch
-    return torch.cuda.is_available()
 
 
 def _all_checks(project, device: str | None, memory: int, only_lr: bool = False) -> dict:
