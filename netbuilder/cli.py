@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_import)
     from .insight.cli import add_parser as add_trace  # `trace`: one sample, step by step
     add_trace(sub)
+    from .preflight.cli import add_commands as add_preflight  # fit, lr-find, check
+    add_preflight(sub)
     return p
 
 

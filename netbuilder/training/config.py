@@ -54,9 +54,10 @@ def pick_device(wanted: str) -> str:
 
 
 def check(graph: Graph, s: TrainingSettings, info: DataInfo, dataset: str,
-          device: str | None = None) -> Plan:
+          device: str | None = None, memory: bool = True) -> Plan:
     """Raise TrainingConfigError with every reason this cannot train; else return the Plan.
-    The reasons are `compat.fit_problems`, the same the Problems panel and `validate` show."""
+    The reasons are `compat.fit_problems`, the same the Problems panel and `validate` show.
+    memory=False skips the quick memory refusal (pre-flight estimates memory itself)."""
     problems = [p.message for p in analyze(graph) if p.severity == ERROR]
     if problems:
         raise TrainingConfigError("the graph has errors:\n" + "\n".join(f"  - {m}"
@@ -65,8 +66,8 @@ def check(graph: Graph, s: TrainingSettings, info: DataInfo, dataset: str,
     if io is not None:
         raise TrainingConfigError(io.message)
     # refuse before anything is allocated: weights, gradients, optimizer state, batch
-    memory = memory_problem(graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer],
-                            copies_note="weights, gradients, optimizer state")
+    memory = memory and memory_problem(graph, s.batch_size, 2 + OPTIMIZER_STATES[s.optimizer],
+                                       copies_note="weights, gradients, optimizer state")
     if memory:
         raise TrainingConfigError(f"cannot train here: the project {memory}; nothing was "
                                   f"allocated (make the layers smaller)")

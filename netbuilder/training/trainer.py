@@ -95,7 +95,8 @@ class Trainer:
     def __init__(self, project: Project, *, out_dir=None, epochs: int | None = None,
                  device: str | None = None, callbacks=(), probe_every: int = DEFAULT_EVERY,
                  threads: int | str | None = "auto", tensorboard: bool = True,
-                 checkpoint_every_s: float = 0.0, data_progress=None):
+                 checkpoint_every_s: float = 0.0, data_progress=None,
+                 memory: int | None = None):
         settings = project.training
         if epochs is not None:
             if not 1 <= epochs <= 100_000:
@@ -112,6 +113,7 @@ class Trainer:
         # is kept in memory and written then. The GUI uses this: on small models an epoch
         # takes ~0.1 s and two checkpoint writes per epoch cost a quarter of the time.
         self.checkpoint_every_s = checkpoint_every_s
+        self.memory = memory  # bytes a step must fit in (default: the device's memory)
         self._go = threading.Event()
         self._go.set()
         self._stop = threading.Event()
@@ -185,9 +187,31 @@ class Trainer:
                                           "'digits') in the project's dataset field")
             self.data = load_data(ds.name, ds.options, seed=self.settings.seed,
                                   progress=self.data_progress)
-            self.plan = check(self.project.graph, self.settings, self.data.info, ds.name,
-                              self.device_wanted)
+            plan = check(self.project.graph, self.settings, self.data.info, ds.name,
+                         self.device_wanted)
+            self._refuse_if_too_big(plan)
+            self.plan = plan
         return self.plan
+
+    def _refuse_if_too_big(self, plan) -> None:
+        """The pre-flight estimate of one step's peak (fake tensors, nothing allocated)
+        against the device's memory: refuse with the numbers instead of being killed."""
+        from ..preflight.memory import refusal
+        from ..preflight.step import PreflightError, Setup
+
+        what = "this machine"
+        have = self.memory
+        if have is None and plan.device == "cuda":
+            have, what = torch.cuda.mem_get_info()[1], "the GPU"
+        if have is None:
+            from ..core.budget import machine_memory
+            have = machine_memory()
+        try:
+            msg = refusal(Setup(self.project, self.settings, self.data.info, plan), have, what)
+        except PreflightError:  # a layer fake tensors cannot run: the quick check stands
+            return
+        if msg:
+            raise TrainingConfigError(f"cannot train here: {msg}; nothing was allocated")
 
     def _emit(self, event) -> None:
         for cb in self.callbacks:

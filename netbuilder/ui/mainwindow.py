@@ -34,6 +34,7 @@ from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
 from .insight.panel import InsightPanel
+from .preflight import PreflightPanel
 from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
 from .window_files import ProjectFiles
@@ -86,6 +87,7 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.data_panel = DataPanel(self.doc)
         self.results_panel = ResultsPanel(self.doc)
         self.insight = InsightPanel(self.doc)  # step-through, attributions, projector
+        self.preflight = PreflightPanel(self.doc)
         self.banner = LockBanner(self.doc, self.view)
         self.export_dialog: ExportDialog | None = None
 
@@ -93,7 +95,8 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.bottom = ScrollingTabs()  # pages scroll rather than push the window taller
         for widget, title in ((self.problems_panel, "Problems"), (self.summary_panel, "Summary"),
                               (self.code_panel, "Code"), (self.data_panel, "Data"),
-                              (self.results_panel, "Results"), (self.insight, "Insight")):
+                              (self.results_panel, "Results"), (self.insight, "Insight"),
+                              (self.preflight, "Pre-flight")):
             self.bottom.addTab(widget, title)
         self.layers_dock = self._dock("Layers", self.palette_panel)
         self.inspector_dock = self._dock("Inspector", self.inspector)
@@ -154,6 +157,8 @@ class MainWindow(ProjectFiles, QMainWindow):
         training.failedAt.connect(self.blocks.show_path_to)  # a top-level node
         training.runStarting.connect(self._show_live)
         training.trainRefused.connect(self._train_refused)
+        training.panel.start_guard = self._preflight_guard
+        training.panel.lrFindRequested.connect(self._find_lr)
         # the document's run state follows the training process; the model derives the
         # edit lock from it (netbuilder/document/model.py)
         training.bridge.stateChanged.connect(doc.set_run_state)
@@ -399,6 +404,21 @@ class MainWindow(ProjectFiles, QMainWindow):
             self.canvas.select_nodes([problem.node_id])
             self.view.center_on_node(problem.node_id)
         self.statusBar().showMessage(f"Cannot train: {problem.message}", 10000)
+
+    def _preflight_guard(self) -> str | None:
+        """Before Train: a run that will not fit is stopped, with Pre-flight in view."""
+        why = self.preflight.train_guard()
+        if why:
+            self.details_dock.show()
+            self.details_dock.raise_()
+            self.bottom.setCurrentWidget(self.preflight)
+        return why
+
+    def _find_lr(self) -> None:
+        self.details_dock.show()
+        self.details_dock.raise_()
+        self.bottom.setCurrentWidget(self.preflight)
+        self.preflight.run_lr_find()
 
     def _run_finished(self, result) -> None:
         """A run ended: it joins this document's history; show its results."""

@@ -89,10 +89,12 @@ class TrainingPanel(QWidget):
 
     startRequested = Signal()  # a run is about to start
     refusedByProblems = Signal(object)  # Train refused: the first error (a core Problem)
+    lrFindRequested = Signal()  # "Find…" beside the learning rate: run the LR range test
 
     def __init__(self, doc, bridge: TrainingBridge, parent=None):
         super().__init__(parent)
         self.doc, self.bridge = doc, bridge
+        self.start_guard = None  # () -> why Train must not start (e.g. will not fit), or None
         self._showing = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
@@ -106,6 +108,15 @@ class TrainingPanel(QWidget):
         self.optimizer = self._combo("optimizer", OPTIMIZERS)
         self.schedule = self._combo("schedule", SCHEDULES)
         self.lr = self._float("lr", 1e-6, 10.0, 6, 1e-3)
+        self.find_lr = QToolButton()
+        self.find_lr.setText("Find…")
+        self.find_lr.setToolTip("Learning-rate range test (in the Pre-flight tab)")
+        self.find_lr.clicked.connect(self.lrFindRequested.emit)
+        lr_row = QWidget()
+        row = QHBoxLayout(lr_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.lr, 1)
+        row.addWidget(self.find_lr)
         self.momentum = self._float("momentum", 0.0, 0.999, 3, 0.05)
         self.weight_decay = self._float("weight_decay", 0.0, 1.0, 6, 1e-4)
         self.batch_size = self._int("batch_size", 1, 65536)
@@ -118,7 +129,7 @@ class TrainingPanel(QWidget):
             lambda *_: self._commit("device", self.device.currentData()))
         self.fields["device"] = self.device
         for label, w in (("Loss", self.loss), ("Optimizer", self.optimizer),
-                         ("Learning rate", self.lr), ("Momentum", self.momentum),
+                         ("Learning rate", lr_row), ("Momentum", self.momentum),
                          ("Weight decay", self.weight_decay), ("LR schedule", self.schedule),
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Seed", self.seed), ("Device", self.device)):
@@ -342,6 +353,11 @@ class TrainingPanel(QWidget):
             self.rate_label.setToolTip(first.message)
             self._refusal_shown = True
             self.refusedByProblems.emit(first)
+            return
+        blocked = self.start_guard() if self.start_guard is not None else None
+        if blocked:
+            self.rate_label.setText(f"Cannot train: {blocked}")
+            self._refusal_shown = True
             return
         self.reset()
         self.rate_label.setText("Loading data…")

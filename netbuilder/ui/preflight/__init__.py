@@ -1,0 +1,4 @@
+"""The Pre-flight panel (a tab of the Details dock)."""
+from .panel import PreflightPanel
+
+__all__ = ["PreflightPanel"]
