@@ -86,6 +86,7 @@ class NodeItem(QGraphicsObject):
         self.outputs: dict[str, PortItem] = {}
         self.edges: set["EdgeItem"] = set()
         self.badges: list[tuple[str, str]] = []  # training health: (kind, message)
+        self.problems: list = []  # the analysis's problems about this node
         self._h = 80.0
         self.rebuild_ports()
         self.setPos(*node.pos)
@@ -93,6 +94,15 @@ class NodeItem(QGraphicsObject):
     @property
     def node_id(self) -> str:
         return self.node.id
+
+    @property
+    def height(self) -> float:
+        return self._h
+
+    def ports_changed(self) -> bool:
+        """Whether the node's port lists differ from the port items (a merge's inputs)."""
+        return (tuple(self.inputs) != tuple(self.node.input_ports())
+                or tuple(self.outputs) != tuple(self.node.output_ports()))
 
     def rebuild_ports(self) -> None:
         for port in [*self.inputs.values(), *self.outputs.values()]:
@@ -222,14 +232,14 @@ class NodeItem(QGraphicsObject):
             return
         self.badges = badges
         self._status_key = None  # rebuild the tooltip
-        self.set_status(self.info, getattr(self, "_problems", []))
+        self.set_status(self.info, self.problems)
 
     def set_status(self, info, problems) -> None:
         key = (info, tuple(problems), self.node.name, self.node.type)
         if key == getattr(self, "_status_key", None):
             return  # unchanged: skip rebuilding the tooltip and repainting
         self._status_key = key
-        self._problems = list(problems)
+        self.problems = list(problems)
         self.info = info
         errs = [p for p in problems if p.severity == "error"]
         self.severity = "error" if errs else ("warning" if problems else None)
@@ -291,6 +301,7 @@ class EdgeItem(QGraphicsPathItem):
         self.edge, self.src, self.dst = edge, src, dst
         self.label = ""
         self.error = False
+        self.error_text: str | None = None
         self.setFlag(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -322,10 +333,9 @@ class EdgeItem(QGraphicsPathItem):
         return super().boundingRect().adjusted(-60, -20, 60, 20)
 
     def set_status(self, shape_text: str, error_text: str | None) -> None:
-        if (shape_text, bool(error_text)) == (self.label, self.error) and \
-                self.toolTip().endswith(error_text or shape_text):
+        if (shape_text, error_text) == (self.label, self.error_text):
             return
-        self.label = shape_text
+        self.label, self.error_text = shape_text, error_text
         self.error = bool(error_text)
         self.setToolTip(f"{shape_text}" + (f"<br><span style='color:{severity_colour('error').name()}'>{error_text}</span>"
                                            if error_text else ""))

@@ -34,12 +34,15 @@ class Canvas(QGraphicsScene):
         self._wire_from: PortItem | None = None
         self._wire_item: QGraphicsPathItem | None = None
         self._press_pos: dict[str, tuple] = {}
-        self.setItemIndexMethod(QGraphicsScene.NoIndex)  # many moving items
+        self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
         self._graph = None
         self.selectionChanged.connect(self._raise_selected)
         doc.projectReplaced.connect(self.rebuild)
         doc.levels.changed.connect(self.rebuild)
+        doc.shapesChanged.connect(self._shapes_changed)
         doc.analysisChanged.connect(self.refresh_status)
+        self._stale: set[str] | None = None  # nodes whose status to redo (None: every one)
+        self._flagged: set[str] = set()  # nodes shown with problems
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
@@ -69,6 +72,7 @@ class Canvas(QGraphicsScene):
         self.nodes, self.edges = {}, {}  # first: clear() reports the selection change
         self.clear()
         self._wire_item = None
+        self._stale, self._flagged = None, set()
         for node in self.graph.nodes.values():
             self._node_added(node)
         for edge in self.graph.edges:
@@ -81,6 +85,11 @@ class Canvas(QGraphicsScene):
         item = NodeItem(node)
         self.nodes[node.id] = item
         self.addItem(item)
+        self._mark(node.id)
+
+    def _mark(self, node_id: str) -> None:
+        if self._stale is not None:
+            self._stale.add(node_id)
 
     def _node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
@@ -95,14 +104,17 @@ class Canvas(QGraphicsScene):
             if (item.pos().x(), item.pos().y()) != node.pos:
                 item.setPos(*node.pos)
                 item.follow()
-        elif what == "params":
+        elif what == "params" and item.ports_changed():
             item.rebuild_ports()
+        if what != "pos":
+            self._mark(node.id)
         item.update()
 
     def _edge_added(self, edge: Edge) -> None:
         item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst])
         self.edges[edge] = item
         self.addItem(item)
+        self._mark(edge.src)
 
     def _edge_removed(self, edge: Edge) -> None:
         item = self.edges.pop(edge, None)
@@ -110,25 +122,70 @@ class Canvas(QGraphicsScene):
             item.detach()
             self.removeItem(item)
 
+    def _shapes_changed(self) -> None:
+        """New shapes, problems to follow: show the renewed nodes' shapes at once (at the
+        top level only the nodes whose info changed are touched)."""
+        if self.doc.levels.depth == 0 and self._stale is not None:
+            self._stale |= self.doc.changed_infos
+        else:
+            self._stale = None
+        self._show_status(keep_problems=True)
+
     def refresh_status(self) -> None:
+        """Shapes and problems onto the items: the stale nodes and those with problems now
+        or before (every node after a rebuild or inside a block)."""
+        if self.doc.levels.depth:
+            self._stale = None
+        self._show_status(keep_problems=False)
+
+    def _show_status(self, keep_problems: bool) -> None:
         infos = self.doc.levels.infos()
         by_node: dict[str, list] = {}
-        for p in self.doc.levels.problems():
-            if p.node_id:
-                by_node.setdefault(p.node_id, []).append(p)
-        for nid, item in self.nodes.items():
-            item.set_status(infos.get(nid), by_node.get(nid, []))
-        for edge, item in self.edges.items():
-            src = infos.get(edge.src)
+        if not keep_problems:
+            for p in self.doc.levels.problems():
+                if p.node_id:
+                    by_node.setdefault(p.node_id, []).append(p)
+        if self._stale is None:
+            ids = set(self.nodes)
+        else:
+            ids = self._stale | set(by_node) | self._flagged
+            ids &= self.nodes.keys()
+        touched = set()
+        for nid in ids:
+            item = self.nodes[nid]
+            problems = item.problems if keep_problems else by_node.get(nid, [])
+            item.set_status(infos.get(nid), problems)
+            touched |= item.edges
+        for item in (self.edges.values() if self._stale is None else touched):
+            src = infos.get(item.edge.src)
             shape = str(src.output) if src is not None and src.output is not None else ""
-            dst_errs = [p.message for p in by_node.get(edge.dst, []) if p.code == "shape"]
-            item.set_status(shape, dst_errs[0] if dst_errs else None)
+            if keep_problems:
+                error = item.error_text
+            else:
+                errs = [p.message for p in by_node.get(item.edge.dst, []) if p.code == "shape"]
+                error = errs[0] if errs else None
+            item.set_status(shape, error)
+        if not keep_problems:
+            self._flagged = set(by_node)
+        self._stale = set()
 
     # ---- selection helpers -----------------------------------------------------------------
 
     def _raise_selected(self) -> None:
         for item in self.nodes.values():
             item.setZValue(2 if item.isSelected() else 1)
+
+    def node_rects(self) -> list[QRectF]:
+        """Every node card's scene rectangle (cheaper than asking Qt item by item for
+        bounding rectangles, which calls back into Python for each item and port)."""
+        return [QRectF(i.x(), i.y(), NODE_W, i.height) for i in self.nodes.values()]
+
+    def nodes_rect(self) -> QRectF:
+        """The rectangle around every node card (empty without nodes)."""
+        out = QRectF()
+        for r in self.node_rects():
+            out = out.united(r)
+        return out
 
     def set_badges(self, badges: dict) -> None:
         """Training-health badges per top-level node id ({} clears them all); inside an

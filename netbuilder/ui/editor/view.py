@@ -1,7 +1,7 @@
 """The canvas view (zoom, pan, rubber band, drops from the palette) and its minimap."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel
 
@@ -177,7 +177,11 @@ class Minimap(QGraphicsView):
         view.horizontalScrollBar().valueChanged.connect(self.refit)
         view.verticalScrollBar().valueChanged.connect(self.refit)
         view.zoomChanged.connect(self.refit)
-        view.scene().changed.connect(self.refit)
+        # Scene changes (edits, drags) come in bursts and the corner rarely moves: refit
+        # once they settle, off the path from an edit to its repaint.
+        self._later = QTimer(self, singleShot=True, interval=120)
+        self._later.timeout.connect(self.refit)
+        view.scene().changed.connect(self._later.start)
         view.viewport().installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
@@ -201,7 +205,7 @@ class Minimap(QGraphicsView):
     def free_corner(self) -> QRectF | None:
         """The first corner with no node under it (None: every corner covers one)."""
         vp_origin = self.main.viewport().geometry().topLeft()
-        nodes = [item.sceneBoundingRect() for item in self.main.canvas.nodes.values()]
+        nodes = self.main.canvas.node_rects()
         for rect in self._corners():
             in_vp = rect.translated(-vp_origin.x(), -vp_origin.y()).toAlignedRect()
             scene_rect = self.main.mapToScene(in_vp).boundingRect()
@@ -212,7 +216,8 @@ class Minimap(QGraphicsView):
     def refit(self, *args) -> None:
         """Shown only when wanted, the graph does not fit in the main view, and a corner of
         the view is free of nodes."""
-        rect = self.scene().itemsBoundingRect()
+        self._later.stop()
+        rect = self.main.canvas.nodes_rect()
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
         corner = None
         if self.wanted and not rect.isEmpty() and not visible.contains(rect):
