@@ -28,9 +28,10 @@ class PortItem(QGraphicsItem):
         self._hover = False
         self.setToolTip(("output " if output else "input ") + name)
 
+    BOUNDS = QRectF(-PORT_R - 3, -PORT_R - 3, 2 * PORT_R + 6, 2 * PORT_R + 6)
+
     def boundingRect(self) -> QRectF:
-        r = PORT_R + 3
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return self.BOUNDS
 
     def shape(self) -> QPainterPath:
         p = QPainterPath()
@@ -95,6 +96,10 @@ class NodeItem(QGraphicsObject):
     def node_id(self) -> str:
         return self.node.id
 
+    def show_ports(self, on: bool) -> None:
+        for port in [*self.inputs.values(), *self.outputs.values()]:
+            port.setVisible(on)
+
     @property
     def height(self) -> float:
         return self._h
@@ -112,8 +117,10 @@ class NodeItem(QGraphicsObject):
         ins, outs = self.node.input_ports(), self.node.output_ports()
         self.prepareGeometryChange()
         self._h = max(80.0, 26.0 + 22.0 * max(len(ins), len(outs)))
+        self._bounds = QRectF(-2, -8, NODE_W + 10, self._h + 14)  # badges; a block's edges
         self.inputs = {p: PortItem(self, p, False) for p in ins}
         self.outputs = {p: PortItem(self, p, True) for p in outs}
+        self.show_ports(self.scene() is None or getattr(self.scene(), "ports_shown", True))
         for group, x in ((self.inputs, 0.0), (self.outputs, NODE_W)):
             n = len(group)
             for i, port in enumerate(group.values()):
@@ -122,7 +129,7 @@ class NodeItem(QGraphicsObject):
             edge.update_path()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -8, NODE_W + 10, self._h + 14)  # health badges; a block's edges
+        return self._bounds
 
     def key_text(self) -> str:
         spec, p = self.node.spec, self.node.params
@@ -322,7 +329,9 @@ class EdgeItem(QGraphicsPathItem):
 
     def update_path(self) -> None:
         self.prepareGeometryChange()
-        self.setPath(wire_path(*self.endpoints()))
+        self._ends = self.endpoints()
+        self.setPath(wire_path(*self._ends))
+        self._bounds = super().boundingRect().adjusted(-60, -20, 60, 20)  # its label
 
     def shape(self) -> QPainterPath:
         s = QPainterPathStroker()
@@ -330,7 +339,7 @@ class EdgeItem(QGraphicsPathItem):
         return s.createStroke(self.path())
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-60, -20, 60, 20)
+        return self._bounds
 
     def set_status(self, shape_text: str, error_text: str | None) -> None:
         if (shape_text, error_text) == (self.label, self.error_text):
@@ -343,6 +352,14 @@ class EdgeItem(QGraphicsPathItem):
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         pal = QApplication.palette()
+        detail = option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT
+        if not detail:  # zoomed far out: a plain line between the ports is enough
+            painter.setRenderHint(QPainter.Antialiasing, False)
+            painter.setPen(QPen(pal.color(QPalette.Highlight) if self.isSelected() else
+                                severity_colour("error") if self.error else
+                                pal.color(QPalette.Mid), 0))
+            painter.drawLine(*self._ends)
+            return
         painter.setRenderHint(QPainter.Antialiasing)
         color = severity_colour("error") if self.error else (
             muted_colour() if is_dark() else pal.color(QPalette.Mid).darker(130))
@@ -354,7 +371,7 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
-        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT:
+        if self.label:
             f = QFont(painter.font())
             f.setPointSizeF(8)
             painter.setFont(f)

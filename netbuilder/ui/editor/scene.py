@@ -43,6 +43,7 @@ class Canvas(QGraphicsScene):
         doc.analysisChanged.connect(self.refresh_status)
         self._stale: set[str] | None = None  # nodes whose status to redo (None: every one)
         self._flagged: set[str] = set()  # nodes shown with problems
+        self.ports_shown = True  # False while zoomed too far out to see (or hit) a port
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
@@ -85,6 +86,8 @@ class Canvas(QGraphicsScene):
         item = NodeItem(node)
         self.nodes[node.id] = item
         self.addItem(item)
+        if not self.ports_shown:
+            item.show_ports(False)
         self._mark(node.id)
 
     def _mark(self, node_id: str) -> None:
@@ -174,6 +177,14 @@ class Canvas(QGraphicsScene):
     def _raise_selected(self) -> None:
         for item in self.nodes.values():
             item.setZValue(2 if item.isSelected() else 1)
+
+    def show_ports(self, on: bool) -> None:
+        """Ports are drawn only when a view is zoomed in enough to read them; hidden, the
+        thousands of them cost nothing to paint or to hit-test."""
+        if on != self.ports_shown:
+            self.ports_shown = on
+            for item in self.nodes.values():
+                item.show_ports(on)
 
     def node_rects(self) -> list[QRectF]:
         """Every node card's scene rectangle (cheaper than asking Qt item by item for

@@ -6,7 +6,7 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel
 
 from ..widgets.theme import is_dark
-from .items import GRID
+from .items import GRID, LOD_TEXT
 from .palette import layer_from_mime
 from .palette_blocks import block_from_mime
 from .scene import Canvas
@@ -24,6 +24,10 @@ class CanvasView(QGraphicsView):
         self.setDragMode(QGraphicsView.RubberBandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        # Every item sets the pen, brush and font it draws with: no save/restore per item
+        # (thousands of them in a zoomed-out overview).
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState
+                                  | QGraphicsView.DontAdjustForAntialiasing)
         self.setAcceptDrops(True)
         self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
         self._space = False
@@ -31,6 +35,7 @@ class CanvasView(QGraphicsView):
         self.context_menu_hook = None
         self.key_hook = None  # key event -> True when handled (block levels: Esc)
         self.block_drop_hook = None  # (payload, scene pos): a block from the palette
+        self.zoomChanged.connect(lambda z: scene.show_ports(z >= LOD_TEXT))
 
     @property
     def canvas(self) -> Canvas:
