@@ -26,7 +26,8 @@ class Breadcrumb(QFrame):
         self.row.setSpacing(2)
         self.buttons: list[QToolButton] = []
         self._shown = None  # what the buttons say, to skip rebuilding them unchanged
-        self.hint = QLabel("Esc or Backspace: up a level · edits change every instance")
+        self.hint = QLabel("Esc or Backspace: up a level · edits change every copy and "
+                           "instance")
         self.hint.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
         levels.changed.connect(self.refresh)
         levels.doc.analysisChanged.connect(self.refresh)  # instance names may change

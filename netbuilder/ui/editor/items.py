@@ -88,7 +88,8 @@ class NodeItem(QGraphicsObject):
         self.edges: set["EdgeItem"] = set()
         self.badges: list[tuple[str, str]] = []  # training health: (kind, message)
         self.problems: list = []  # the analysis's problems about this node
-        self._h = 80.0
+        self.expansion = None  # a block expanded in place: its frame (expansion.py)
+        self._w, self._h = NODE_W, 80.0
         self.rebuild_ports()
         self.setPos(*node.pos)
 
@@ -101,8 +102,19 @@ class NodeItem(QGraphicsObject):
             port.setVisible(on)
 
     @property
+    def width(self) -> float:
+        return self._w
+
+    @property
     def height(self) -> float:
         return self._h
+
+    def set_size(self, w: float, h: float) -> None:
+        """The card's size (a block's frame when expanded in place; ports are placed by
+        the caller)."""
+        self.prepareGeometryChange()
+        self._w, self._h = w, h
+        self._bounds = QRectF(-2, -8, w + 10, h + 14)  # health badges; a block's edges
 
     def ports_changed(self) -> bool:
         """Whether the node's port lists differ from the port items (a merge's inputs)."""
@@ -115,9 +127,7 @@ class NodeItem(QGraphicsObject):
             if port.scene():
                 port.scene().removeItem(port)
         ins, outs = self.node.input_ports(), self.node.output_ports()
-        self.prepareGeometryChange()
-        self._h = max(80.0, 26.0 + 22.0 * max(len(ins), len(outs)))
-        self._bounds = QRectF(-2, -8, NODE_W + 10, self._h + 14)  # badges; a block's edges
+        self.set_size(NODE_W, max(80.0, 26.0 + 22.0 * max(len(ins), len(outs))))
         self.inputs = {p: PortItem(self, p, False) for p in ins}
         self.outputs = {p: PortItem(self, p, True) for p in outs}
         self.show_ports(self.scene() is None or getattr(self.scene(), "ports_shown", True))
@@ -144,6 +154,9 @@ class NodeItem(QGraphicsObject):
         return ", ".join(bits)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if self.expansion is not None:
+            self.expansion.paint(painter, option)
+            return
         pal = QApplication.palette()
         rect = QRectF(0, 0, NODE_W, self._h)
         cat = category_colour(self.node.spec.category)
@@ -220,7 +233,7 @@ class NodeItem(QGraphicsObject):
         f.setPointSizeF(7.5)
         f.setBold(True)
         painter.setFont(f)
-        x = NODE_W - r - 2
+        x = self._w - r - 2
         for kind, _ in self.badges[:4]:
             colour, glyph = self.BADGE_STYLE.get(kind, ("#757575", "?"))
             box = QRectF(x - r, -r + 2, 2 * r, 2 * r)

@@ -5,15 +5,19 @@ delete, insert on a wire) becomes one undo command pushed on the document's stac
 """
 from __future__ import annotations
 
+import weakref
+
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QMenu
 
 from ...core import registry
+from ...core.blocks import BLOCK
 from ...core.graph import Edge, Node
 from ...core.layout import auto_layout
 from ..document import commands
 from ..document.document import Document
+from .expansion import Expansion, ExpandToggle
 from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
 
 
@@ -22,6 +26,8 @@ class Canvas(QGraphicsScene):
     definition). Gestures push commands; graph events update the items."""
 
     nodeDoubleClicked = Signal(str)
+    innerDoubleClicked = Signal(str, str)  # a layer inside an expanded block: (block, layer)
+    expansionChanged = Signal()  # a block was expanded in place or collapsed
     addRequestedAt = Signal(str, QPointF)
     message = Signal(str)  # why a gesture did nothing, or what it replaced: a status line
 
@@ -44,6 +50,9 @@ class Canvas(QGraphicsScene):
         self._stale: set[str] | None = None  # nodes whose status to redo (None: every one)
         self._flagged: set[str] = set()  # nodes shown with problems
         self.ports_shown = True  # False while zoomed too far out to see (or hit) a port
+        # Block nodes shown expanded in place, per graph (view state: a level keeps its
+        # expansions while a block is open and after going back up).
+        self._expanded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
@@ -78,6 +87,9 @@ class Canvas(QGraphicsScene):
             self._node_added(node)
         for edge in self.graph.edges:
             self._edge_added(edge)
+        for nid in list(self.expanded):
+            if not self._expand_item(nid):
+                self.expanded.discard(nid)
         self.refresh_status()
         if getattr(self, "_badges", None):
             self.set_badges(self._badges)
@@ -88,6 +100,8 @@ class Canvas(QGraphicsScene):
         self.addItem(item)
         if not self.ports_shown:
             item.show_ports(False)
+        if node.type == BLOCK:
+            ExpandToggle(item)
         self._mark(node.id)
 
     def _mark(self, node_id: str) -> None:
@@ -96,6 +110,7 @@ class Canvas(QGraphicsScene):
 
     def _node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
+        self.expanded.discard(node.id)
         if item is not None:
             self.removeItem(item)
 
@@ -159,6 +174,9 @@ class Canvas(QGraphicsScene):
             problems = item.problems if keep_problems else by_node.get(nid, [])
             item.set_status(infos.get(nid), problems)
             touched |= item.edges
+            if nid in self.expanded:  # its definition may have changed: build it anew
+                self._expand_item(nid)
+                item.expansion.set_status(infos.get(nid))
         for item in (self.edges.values() if self._stale is None else touched):
             src = infos.get(item.edge.src)
             shape = str(src.output) if src is not None and src.output is not None else ""
@@ -172,11 +190,62 @@ class Canvas(QGraphicsScene):
             self._flagged = set(by_node)
         self._stale = set()
 
+    # ---- blocks expanded in place (expansion.py) ------------------------------------------
+
+    @property
+    def expanded(self) -> set[str]:
+        """The shown graph's Block nodes that are expanded in place."""
+        return self._expanded.setdefault(self.graph, set())
+
+    def toggle_expanded(self, node_id: str) -> bool:
+        """Expand a Block node in place, or collapse it when it is; True when it is now
+        expanded."""
+        if node_id in self.expanded:
+            self.collapse(node_id)
+            return False
+        return self.expand(node_id)
+
+    def expand(self, node_id: str) -> bool:
+        if node_id not in self.expanded and self._expand_item(node_id):
+            self.expanded.add(node_id)
+            self.nodes[node_id].expansion.set_status(self.doc.levels.infos().get(node_id))
+            self._raise_selected()
+            self.expansionChanged.emit()
+        return node_id in self.expanded
+
+    def collapse(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        self.expanded.discard(node_id)
+        if item is not None and item.expansion is not None:
+            item.expansion.remove()
+            self._place_toggle(item)
+            self._raise_selected()
+            self.expansionChanged.emit()
+
+    def _expand_item(self, node_id: str) -> bool:
+        """(Re)build the frame of Block node `node_id`; False when it cannot expand."""
+        item = self.nodes.get(node_id)
+        node = self.graph.nodes.get(node_id)
+        if item is None or node is None or node.type != BLOCK \
+                or node.params["block"] not in self.graph.blocks:
+            return False
+        if item.expansion is not None:
+            item.expansion.remove()
+        Expansion(item, self.graph.blocks[node.params["block"]], node.params["repeat"])
+        self._place_toggle(item)
+        return True
+
+    @staticmethod
+    def _place_toggle(item) -> None:
+        for child in item.childItems():
+            if isinstance(child, ExpandToggle):
+                child.place()
+
     # ---- selection helpers -----------------------------------------------------------------
 
     def _raise_selected(self) -> None:
-        for item in self.nodes.values():
-            item.setZValue(2 if item.isSelected() else 1)
+        for item in self.nodes.values():  # an expanded frame over the cards it covers
+            item.setZValue(2 if item.isSelected() else 1.5 if item.expansion else 1)
 
     def show_ports(self, on: bool) -> None:
         """Ports are drawn only when a view is zoomed in enough to read them; hidden, the
@@ -185,11 +254,13 @@ class Canvas(QGraphicsScene):
             self.ports_shown = on
             for item in self.nodes.values():
                 item.show_ports(on)
+                for inner in item.expansion.nodes.values() if item.expansion else ():
+                    inner.show_ports(on)
 
     def node_rects(self) -> list[QRectF]:
         """Every node card's scene rectangle (cheaper than asking Qt item by item for
         bounding rectangles, which calls back into Python for each item and port)."""
-        return [QRectF(i.x(), i.y(), NODE_W, i.height) for i in self.nodes.values()]
+        return [QRectF(i.x(), i.y(), i.width, i.height) for i in self.nodes.values()]
 
     def nodes_rect(self) -> QRectF:
         """The rectangle around every node card (empty without nodes)."""
@@ -249,13 +320,14 @@ class Canvas(QGraphicsScene):
 
     def edge_at(self, pos: QPointF) -> EdgeItem | None:
         for item in self.items(QRectF(pos.x() - 6, pos.y() - 6, 12, 12)):
-            if isinstance(item, EdgeItem) and item.shape().contains(pos):
+            if isinstance(item, EdgeItem) and not getattr(item, "inner", False) \
+                    and item.shape().contains(pos):
                 return item
         return None
 
     def port_at(self, pos: QPointF) -> PortItem | None:
         for item in self.items(pos):
-            if isinstance(item, PortItem):
+            if isinstance(item, PortItem) and not getattr(item.node_item, "inner", False):
                 return item
         return None
 
@@ -345,12 +417,15 @@ class Canvas(QGraphicsScene):
     def contextMenuEvent(self, e):
         item = next((i for i in self.items(e.scenePos())
                      if isinstance(i, (NodeItem, EdgeItem))), None)
+        while getattr(item, "inner", False):  # inside an expanded block: the block
+            item = item.parentItem()
         menu = QMenu()
         if isinstance(item, NodeItem):
             if not item.isSelected():
                 self.select_nodes([item.node_id])
             menu.addAction("Rename…", lambda: self.nodeDoubleClicked.emit(item.node_id))
             menu.addAction("Delete", self.delete_selection)
+
         elif isinstance(item, EdgeItem):
             menu.addAction("Delete wire", lambda: self.push(
                 commands.delete_nodes(self.graph, [], [item.edge])))
