@@ -3,23 +3,19 @@ frame's +/− button, the Edit menu's action; double-clicking a layer inside ope
 the breadcrumb and the inspector say which copy of a repeat is shown."""
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from netbuilder.ui.document import commands
 from netbuilder.ui.editor.expansion import ExpandToggle, InnerNodeItem
 from netbuilder.ui.editor.items import NODE_W
-from netbuilder.ui.mainwindow import MainWindow
+
+from test_ui_blocks import window  # noqa: F401 (the fixture: a shown main window)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))
-    w = MainWindow()
-    w.ask = lambda *a, **k: QMessageBox.Discard
-    qtbot.addWidget(w)
+def resnet(window, qtbot):  # noqa: F811 (the imported fixture)
+    w = window
     w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
     w.load_example("small_resnet")
     qtbot.waitUntil(lambda: bool(w.doc.infos) and not w.doc.analysis_pending(),
                     timeout=60_000)  # the first analysis imports parts of torch
@@ -47,8 +43,8 @@ def inner_cards(item):
     return {c.node.name: c for c in item.childItems() if isinstance(c, InnerNodeItem)}
 
 
-def test_e_expands_a_block_in_place_wired_to_the_outside_and_collapses_back(window, qtbot):
-    w = window
+def test_e_expands_a_block_in_place_wired_to_the_outside_and_collapses_back(resnet, qtbot):
+    w = resnet
     g = w.doc.graph
     before, steps = g.signature(), w.doc.undo_stack.count()
     layer1 = item_of(w, "layer1")
@@ -88,8 +84,8 @@ def test_e_expands_a_block_in_place_wired_to_the_outside_and_collapses_back(wind
     assert w.blocks.act_expand.text().replace("&", "") == "Expand Block in Place"
 
 
-def test_the_frame_button_toggles_and_the_frame_is_read_only(window, qtbot):
-    w = window
+def test_the_frame_button_toggles_and_the_frame_is_read_only(resnet, qtbot):
+    w = resnet
     layer2 = item_of(w, "layer2")
     toggle = next(c for c in layer2.childItems() if isinstance(c, ExpandToggle))
     w.canvas.clearSelection()
@@ -110,8 +106,8 @@ def test_the_frame_button_toggles_and_the_frame_is_read_only(window, qtbot):
     qtbot.waitUntil(lambda: layer2.expansion is None)
 
 
-def test_the_edit_menu_action_and_undo_of_an_outside_edit_keep_the_frame(window, qtbot):
-    w = window
+def test_the_edit_menu_action_and_undo_of_an_outside_edit_keep_the_frame(resnet, qtbot):
+    w = resnet
     g = w.doc.graph
     layer1 = item_of(w, "layer1")
     w.canvas.select_nodes([layer1.node_id])
@@ -131,8 +127,8 @@ def test_the_edit_menu_action_and_undo_of_an_outside_edit_keep_the_frame(window,
     assert layer1.node_id in w.canvas.expanded
 
 
-def test_double_clicking_a_layer_inside_opens_the_block_with_it_selected(window, qtbot):
-    w = window
+def test_double_clicking_a_layer_inside_opens_the_block_with_it_selected(resnet, qtbot):
+    w = resnet
     g = w.doc.graph
     layer1 = item_of(w, "layer1")
     w.canvas.select_nodes([layer1.node_id])
@@ -166,8 +162,8 @@ def test_double_clicking_a_layer_inside_opens_the_block_with_it_selected(window,
     assert not w.inspector.scope.isVisible()
 
 
-def test_deleting_an_expanded_block_removes_its_frame(window, qtbot):
-    w = window
+def test_deleting_an_expanded_block_removes_its_frame(resnet, qtbot):
+    w = resnet
     layer1 = item_of(w, "layer1")
     press_e_on(qtbot, w, "layer1")
     qtbot.waitUntil(lambda: layer1.expansion is not None)
