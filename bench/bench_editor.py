@@ -142,7 +142,7 @@ def _edit_times(w, node_id: str) -> list[float]:
         def done(info):
             return info is not None and info.output is not None \
                 and info.output.shape[-1] == width
-        cmd = commands.SetParams(w.doc.graph, node_id, {"out_features": width})
+        cmd = commands.SetParams(w.canvas.graph, node_id, {"out_features": width})
         _FRAMES.clear()
         t0 = time.perf_counter()
         w.doc.undo_stack.push(cmd)
@@ -218,8 +218,9 @@ def bench_startup_first_paint():
 
 def bench_blocked_10000_layers():
     """A 10,000-layer residual MLP built from blocks (100 instances of a 10-layer definition,
-    each repeated 10 times): opening the file until the canvas has painted with shapes, and
-    one edit (the head Linear's width) until the canvas has repainted."""
+    each repeated 10 times): opening the file until the canvas has painted with shapes, one
+    edit (the head Linear's width) until the canvas has painted it, and one edit of a Linear
+    inside the definition (opened) until the canvas has painted it."""
     import graphs
     from netbuilder.core.project import Project, save_project
 
@@ -253,6 +254,19 @@ def bench_blocked_10000_layers():
         head = w.doc.graph.by_name("head").id
         times = _edit_times(w, head)
         yield f"editor_edit_to_repaint_{n}_nodes_ms", statistics.median(times) * 1000
+        # the same inside the definition (opened through an instance in the middle): all
+        # 100 instances of ten copies change
+        w = _window(tmp)
+        w.doc.open(path)
+        w.doc.refresh()
+        w.doc.levels.enter(w.doc.graph.by_name(f"stage{n // 200}").id)
+        w.canvas.auto_layout()
+        w.view.fit_all()
+        _settle(w)
+        inner = w.canvas.graph.by_name("linear0_0").id
+        times = _edit_times(w, inner)
+        yield f"editor_edit_inside_block_to_repaint_{n}_nodes_ms", \
+            statistics.median(times) * 1000
 
 
 def benchmarks():

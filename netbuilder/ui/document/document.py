@@ -80,7 +80,9 @@ class Document(QObject):
         self._timer.timeout.connect(self._refresh_in_steps)
         self._problems_timer = QTimer(self)
         self._problems_timer.setSingleShot(True)
-        self._problems_timer.setInterval(0)
+        # Not 0: a zero timer can fire before the repaint the shapes step asked for (Qt
+        # delivers the scene's update in a later pass); a few ms later it comes after it.
+        self._problems_timer.setInterval(10)
         self._problems_timer.timeout.connect(self._refresh_problems)
         self._inference: ShapeInference | None = None
         self._attach()
