@@ -2,12 +2,12 @@
 frame's +/− button, the Edit menu's action; double-clicking a layer inside opens the block;
 the breadcrumb and the inspector say which copy of a repeat is shown."""
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtWidgets import QApplication
 
 from netbuilder.ui.document import commands
 from netbuilder.ui.editor.expansion import ExpandToggle, InnerNodeItem
-from netbuilder.ui.editor.items import NODE_W
+from netbuilder.ui.editor.items import GRID, NODE_W
 
 from test_ui_blocks import window  # noqa: F401 (the fixture: a shown main window)
 
@@ -176,3 +176,45 @@ def test_deleting_an_expanded_block_removes_its_frame(resnet, qtbot):
     qtbot.waitUntil(lambda: "layer1" in [n.name for n in w.doc.graph.nodes.values()])
     QApplication.processEvents()
     assert item_of(w, "layer1").expansion is None
+
+
+def card_rect(item):
+    return QRectF(item.x(), item.y(), item.width, item.height)
+
+
+def test_expanding_makes_room_on_screen_without_moving_anything_in_the_project(resnet, qtbot):
+    w = resnet
+    g = w.doc.graph
+    stored = {nid: n.pos for nid, n in g.nodes.items()}
+    layer1 = item_of(w, "layer1")
+    press_e_on(qtbot, w, "layer1")
+    qtbot.waitUntil(lambda: layer1.expansion is not None)
+    frame = card_rect(layer1)
+    for nid, item in w.canvas.nodes.items():  # no card hides under the frame
+        if nid != layer1.node_id:
+            assert not frame.intersects(card_rect(item)), g.nodes[nid].name
+    assert {nid: n.pos for nid, n in g.nodes.items()} == stored and not w.doc.modified
+
+    # dragging a card that made room stores where it went, without the room
+    layer2 = item_of(w, "layer2")
+    dx = w.canvas.offset_of(layer2.node_id)[0]
+    assert dx > 0
+    w.canvas.clearSelection()
+    w.view.centerOn(layer2.sceneBoundingRect().center())
+    start = w.view.mapFromScene(QPointF(layer2.x() + 60, layer2.y() + 20))
+    end = w.view.mapFromScene(QPointF(layer2.x() + 60, layer2.y() + 20 + 40))
+    vp = w.view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, 6):
+        qtbot.mouseMove(vp, start + (end - start) * k / 5)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
+    qtbot.waitUntil(lambda: g.nodes[layer2.node_id].pos != stored[layer2.node_id])
+    x, y = g.nodes[layer2.node_id].pos
+    x0, y0 = stored[layer2.node_id]
+    # 40 down, snapped to the grid, and not the room's dx to the right
+    assert abs(x - x0) <= GRID / 2 and abs(y - (y0 + 40)) <= GRID / 2 and dx > GRID
+
+    press_e_on(qtbot, w, "layer1")  # collapsed: every card at its stored place again
+    qtbot.waitUntil(lambda: layer1.expansion is None)
+    for nid, item in w.canvas.nodes.items():
+        assert (item.x(), item.y()) == g.nodes[nid].pos

@@ -18,7 +18,7 @@ from ...core.blocks import PORT_IN, PORT_OUT
 from ...core.layout import auto_layout
 from ..widgets.text import short_int
 from ..widgets.theme import category_colour, is_dark
-from .items import LOD_TEXT, NODE_W, EdgeItem, NodeItem
+from .items import GRID, LOD_TEXT, NODE_W, EdgeItem, NodeItem
 
 HEADER = 44.0  # the frame's title lines
 PAD = 24.0
@@ -233,3 +233,31 @@ class Expansion:
         painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(QPointF(14, 36), QFontMetricsF(f).elidedText(
             self.subtitle(), Qt.TextElideMode.ElideRight, width))
+
+
+def make_room(graph, items: dict, expanded) -> dict[str, tuple[float, float]]:
+    """View-only offsets that move the cards an expanded frame would cover out of its way:
+    the cards to its right in its row move right by the frame's extra width, the rows
+    below it move down by its extra height (in whole grid steps). The graph's positions
+    never change: a dragged card's new position is stored without its offset."""
+    def steps(d: float) -> float:
+        return -(-max(d, 0.0) // GRID) * GRID
+
+    offsets: dict[str, list[float]] = {}
+    for bid in expanded:
+        block = items.get(bid)
+        if block is None or block.expansion is None:
+            continue
+        bx, by = graph.nodes[bid].pos
+        card = block.card_height()
+        dx, dy = steps(block.width - NODE_W + GRID), steps(block.height - card + GRID)
+        for nid, item in items.items():
+            if nid == bid:
+                continue
+            x, y = graph.nodes[nid].pos
+            off = offsets.setdefault(nid, [0.0, 0.0])
+            if y < by + card and y + item.card_height() > by and x >= bx + NODE_W / 2:
+                off[0] += dx  # beside it in its row
+            elif y >= by + card:
+                off[1] += dy  # a row below it
+    return {nid: (o[0], o[1]) for nid, o in offsets.items() if o != [0.0, 0.0]}

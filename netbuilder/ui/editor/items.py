@@ -116,6 +116,11 @@ class NodeItem(QGraphicsObject):
         self._w, self._h = w, h
         self._bounds = QRectF(-2, -8, w + 10, h + 14)  # health badges; a block's edges
 
+    def card_height(self) -> float:
+        """The height of the node's card (collapsed), from its port counts."""
+        ins, outs = self.node.input_ports(), self.node.output_ports()
+        return max(80.0, 26.0 + 22.0 * max(len(ins), len(outs)))
+
     def ports_changed(self) -> bool:
         """Whether the node's port lists differ from the port items (a merge's inputs)."""
         return (tuple(self.inputs) != tuple(self.node.input_ports())
@@ -127,7 +132,7 @@ class NodeItem(QGraphicsObject):
             if port.scene():
                 port.scene().removeItem(port)
         ins, outs = self.node.input_ports(), self.node.output_ports()
-        self.set_size(NODE_W, max(80.0, 26.0 + 22.0 * max(len(ins), len(outs))))
+        self.set_size(NODE_W, self.card_height())
         self.inputs = {p: PortItem(self, p, False) for p in ins}
         self.outputs = {p: PortItem(self, p, True) for p in outs}
         self.show_ports(self.scene() is None or getattr(self.scene(), "ports_shown", True))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import weakref
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QMenu
 
@@ -17,7 +17,7 @@ from ...core.graph import Edge, Node
 from ...core.layout import auto_layout
 from ..document import commands
 from ..document.document import Document
-from .expansion import Expansion, ExpandToggle
+from .expansion import Expansion, ExpandToggle, make_room
 from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
 
 
@@ -53,6 +53,9 @@ class Canvas(QGraphicsScene):
         # Block nodes shown expanded in place, per graph (view state: a level keeps its
         # expansions while a block is open and after going back up).
         self._expanded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._offsets: dict[str, tuple[float, float]] = {}  # room made for them (view only)
+        self._room_timer = QTimer(self, singleShot=True, interval=0)
+        self._room_timer.timeout.connect(self._make_room)
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
@@ -87,9 +90,11 @@ class Canvas(QGraphicsScene):
             self._node_added(node)
         for edge in self.graph.edges:
             self._edge_added(edge)
+        self._offsets = {}
         for nid in list(self.expanded):
             if not self._expand_item(nid):
                 self.expanded.discard(nid)
+        self._make_room()
         self.refresh_status()
         if getattr(self, "_badges", None):
             self.set_badges(self._badges)
@@ -102,6 +107,8 @@ class Canvas(QGraphicsScene):
             item.show_ports(False)
         if node.type == BLOCK:
             ExpandToggle(item)
+        if self.expanded:
+            self._room_timer.start()
         self._mark(node.id)
 
     def _mark(self, node_id: str) -> None:
@@ -113,15 +120,20 @@ class Canvas(QGraphicsScene):
         self.expanded.discard(node.id)
         if item is not None:
             self.removeItem(item)
+        if self._offsets or self.expanded:
+            self._room_timer.start()
 
     def _node_changed(self, node: Node, what: str) -> None:
         item = self.nodes.get(node.id)
         if item is None:
             return
         if what == "pos":
-            if (item.pos().x(), item.pos().y()) != node.pos:
-                item.setPos(*node.pos)
+            dx, dy = self._offsets.get(node.id, (0.0, 0.0))
+            if (item.pos().x(), item.pos().y()) != (node.pos[0] + dx, node.pos[1] + dy):
+                item.setPos(node.pos[0] + dx, node.pos[1] + dy)
                 item.follow()
+            if self.expanded or self._offsets:
+                self._room_timer.start()  # a moved card or frame: make room anew
         elif what == "params" and item.ports_changed():
             item.rebuild_ports()
         if what != "pos":
@@ -177,6 +189,7 @@ class Canvas(QGraphicsScene):
             if nid in self.expanded:  # its definition may have changed: build it anew
                 self._expand_item(nid)
                 item.expansion.set_status(infos.get(nid))
+                self._room_timer.start()
         for item in (self.edges.values() if self._stale is None else touched):
             src = infos.get(item.edge.src)
             shape = str(src.output) if src is not None and src.output is not None else ""
@@ -210,6 +223,7 @@ class Canvas(QGraphicsScene):
             self.expanded.add(node_id)
             self.nodes[node_id].expansion.set_status(self.doc.levels.infos().get(node_id))
             self._raise_selected()
+            self._make_room()
             self.expansionChanged.emit()
         return node_id in self.expanded
 
@@ -220,6 +234,7 @@ class Canvas(QGraphicsScene):
             item.expansion.remove()
             self._place_toggle(item)
             self._raise_selected()
+            self._make_room()
             self.expansionChanged.emit()
 
     def _expand_item(self, node_id: str) -> bool:
@@ -234,6 +249,24 @@ class Canvas(QGraphicsScene):
         Expansion(item, self.graph.blocks[node.params["block"]], node.params["repeat"])
         self._place_toggle(item)
         return True
+
+    def _make_room(self) -> None:
+        """Move the cards the expanded frames would cover aside (view only)."""
+        self._room_timer.stop()
+        offsets = make_room(self.graph, self.nodes, self.expanded)
+        for nid in self._offsets.keys() | offsets.keys():
+            item, node = self.nodes.get(nid), self.graph.nodes.get(nid)
+            if item is None or node is None:
+                continue
+            (x, y), (dx, dy) = node.pos, offsets.get(nid, (0.0, 0.0))
+            if (item.x(), item.y()) != (x + dx, y + dy):
+                item.setPos(x + dx, y + dy)
+                item.follow()
+        self._offsets = offsets
+
+    def offset_of(self, node_id: str) -> tuple[float, float]:
+        """How far the card is shown from its stored position (room for a frame)."""
+        return self._offsets.get(node_id, (0.0, 0.0))
 
     @staticmethod
     def _place_toggle(item) -> None:
@@ -407,7 +440,9 @@ class Canvas(QGraphicsScene):
         for nid, old in self._press_pos.items():
             item = self.nodes.get(nid)
             if item is not None:
-                new = (item.pos().x(), item.pos().y())
+                dx, dy = self.offset_of(nid)  # stored without the room made for a frame
+                new = (item.pos().x() - dx, item.pos().y() - dy)
+                old = (old[0] - dx, old[1] - dy)
                 if new != old:
                     moves[nid] = (self.graph.node(nid).pos, new)
         self._press_pos = {}
