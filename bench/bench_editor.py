@@ -89,7 +89,9 @@ def _record_paints() -> None:
 
     def recording_paint(self, painter, option, widget=None):
         paint(self, painter, option, widget)
-        _PAINTED[self.node_id] = self.info
+        # only a card drawn with its text shows its shape
+        if option.levelOfDetailFromTransform(painter.worldTransform()) >= items.LOD_TEXT:
+            _PAINTED[self.node_id] = self.info
 
     def recording_foreground(self, painter, rect):
         foreground(self, painter, rect)
@@ -127,13 +129,25 @@ def _settle(w) -> None:
         _app().processEvents()
 
 
+def _show_readable(w, node_id: str) -> None:
+    """Zoom to 100 % on the node, as a person editing it would (zoomed out, cards show no
+    text, so no shape to wait for)."""
+    _settle(w)  # (a fit after opening the project may still be queued)
+    w.view.resetTransform()
+    w.view.zoomChanged.emit(w.view.zoom())
+    w.view.center_on_node(node_id)
+    w.canvas.clearSelection()
+    _settle(w)
+
+
 def _edit_times(w, node_id: str) -> list[float]:
     """Seconds from pushing a width edit of a Linear until the canvas has painted that
-    node's card with its new shape, through the app's own event loop (its coalesced
+    node's card (at 100 % zoom) with its new shape, through the app's own event loop (its coalesced
     analysis, its partial repaints), 15 times, each edit undone before the next; closes
     the window. The window must have been made after `_record_paints()`."""
     from netbuilder.ui.document import commands
 
+    _show_readable(w, node_id)
     times = []
     for k in range(15):
         _settle(w)
