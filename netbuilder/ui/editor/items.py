@@ -2,7 +2,7 @@
 Items only draw; the scene (scene.py) turns gestures on them into undo commands."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
                            QPainterPathStroker, QPalette, QPen)
 from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
@@ -89,6 +89,7 @@ class NodeItem(QGraphicsObject):
         self.badges: list[tuple[str, str]] = []  # training health: (kind, message)
         self.problems: list = []  # the analysis's problems about this node
         self.expansion = None  # a block expanded in place: its frame (expansion.py)
+        self.category = node.spec.category
         self._w, self._h = NODE_W, 80.0
         self.rebuild_ports()
         self.setPos(*node.pos)
@@ -348,6 +349,7 @@ class EdgeItem(QGraphicsPathItem):
     def update_path(self) -> None:
         self.prepareGeometryChange()
         self._ends = self.endpoints()
+        self.line = QLineF(*self._ends)  # zoomed far out: the wire drawn as a straight line
         self.setPath(wire_path(*self._ends))
         self._bounds = super().boundingRect().adjusted(-60, -20, 60, 20)  # its label
 

@@ -18,6 +18,7 @@ from ...core.layout import auto_layout
 from ..document import commands
 from ..document.document import Document
 from .expansion import Expansion, ExpandToggle, make_room
+from .overview import set_drawn_by_view
 from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
 
 
@@ -105,6 +106,7 @@ class Canvas(QGraphicsScene):
         self.addItem(item)
         if not self.ports_shown:
             item.show_ports(False)
+            set_drawn_by_view(item, True)
         if node.type == BLOCK:
             ExpandToggle(item)
         if self.expanded:
@@ -144,6 +146,8 @@ class Canvas(QGraphicsScene):
         item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst])
         self.edges[edge] = item
         self.addItem(item)
+        if not self.ports_shown:
+            set_drawn_by_view(item, True)
         self._mark(edge.src)
 
     def _edge_removed(self, edge: Edge) -> None:
@@ -232,6 +236,7 @@ class Canvas(QGraphicsScene):
         self.expanded.discard(node_id)
         if item is not None and item.expansion is not None:
             item.expansion.remove()
+            set_drawn_by_view(item, self.overview)
             self._place_toggle(item)
             self._raise_selected()
             self._make_room()
@@ -247,6 +252,7 @@ class Canvas(QGraphicsScene):
         if item.expansion is not None:
             item.expansion.remove()
         Expansion(item, self.graph.blocks[node.params["block"]], node.params["repeat"])
+        set_drawn_by_view(item, False)  # a frame paints itself at every zoom
         self._place_toggle(item)
         return True
 
@@ -280,15 +286,24 @@ class Canvas(QGraphicsScene):
         for item in self.nodes.values():  # an expanded frame over the cards it covers
             item.setZValue(2 if item.isSelected() else 1.5 if item.expansion else 1)
 
-    def show_ports(self, on: bool) -> None:
-        """Ports are drawn only when a view is zoomed in enough to read them; hidden, the
-        thousands of them cost nothing to paint or to hit-test."""
-        if on != self.ports_shown:
-            self.ports_shown = on
-            for item in self.nodes.values():
-                item.show_ports(on)
-                for inner in item.expansion.nodes.values() if item.expansion else ():
-                    inner.show_ports(on)
+    def set_detail(self, on: bool) -> None:
+        """Full cards when a view is zoomed in enough to read them; below that the view
+        draws the overview (overview.py): ports hidden (nothing to paint or hit-test),
+        cards and wires painted by the view in one pass."""
+        if on == self.ports_shown:
+            return
+        self.ports_shown = on
+        for item in self.nodes.values():
+            item.show_ports(on)
+            set_drawn_by_view(item, not on and item.expansion is None)
+            for inner in item.expansion.nodes.values() if item.expansion else ():
+                inner.show_ports(on)
+        for edge in self.edges.values():
+            set_drawn_by_view(edge, not on)
+
+    @property
+    def overview(self) -> bool:
+        return not self.ports_shown
 
     def node_rects(self) -> list[QRectF]:
         """Every node card's scene rectangle (cheaper than asking Qt item by item for

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel
 
 from ..widgets.theme import is_dark
 from .items import GRID, LOD_TEXT
+from .overview import paint_overview
 from .palette import layer_from_mime
 from .palette_blocks import block_from_mime
 from .scene import Canvas
@@ -35,7 +36,7 @@ class CanvasView(QGraphicsView):
         self.context_menu_hook = None
         self.key_hook = None  # key event -> True when handled (block levels: Esc)
         self.block_drop_hook = None  # (payload, scene pos): a block from the palette
-        self.zoomChanged.connect(lambda z: scene.show_ports(z >= LOD_TEXT))
+        self.zoomChanged.connect(lambda z: scene.set_detail(z >= LOD_TEXT))
 
     @property
     def canvas(self) -> Canvas:
@@ -140,6 +141,8 @@ class CanvasView(QGraphicsView):
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         pal = QApplication.palette()
         painter.fillRect(rect, pal.color(QPalette.Window).darker(104 if not is_dark() else 90))
+        if self.canvas.overview:
+            paint_overview(painter, self.canvas, rect)
         if self.zoom() < 0.35:
             return
         step = GRID * 2
@@ -235,6 +238,11 @@ class Minimap(QGraphicsView):
         self.raise_()
         self.fitInView(rect.adjusted(-80, -80, 80, 80), Qt.KeepAspectRatio)
         self.viewport().update()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        if self.main.canvas.overview:  # the cards do not paint themselves then
+            paint_overview(painter, self.main.canvas, rect)
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
