@@ -49,6 +49,7 @@ class Canvas(QGraphicsScene):
         doc.shapesChanged.connect(self._shapes_changed)
         doc.analysisChanged.connect(self.refresh_status)
         self._stale: set[str] | None = None  # nodes whose status to redo (None: every one)
+        self._repaint: set[str] = set()  # edited nodes whose card waits for the shapes step
         self._flagged: set[str] = set()  # nodes shown with problems
         self.ports_shown = True  # False while zoomed too far out to see (or hit) a port
         # Block nodes shown expanded in place, per graph (view state: a level keeps its
@@ -140,7 +141,10 @@ class Canvas(QGraphicsScene):
             item.rebuild_ports()
         if what != "pos":
             self._mark(node.id)
-        item.update()
+        if what == "params" and self.doc.analysis_enabled and self._stale is not None:
+            self._repaint.add(node.id)  # with its new shapes, a moment later: one paint
+        else:
+            item.update()
 
     def _edge_added(self, edge: Edge) -> None:
         item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst])
@@ -205,6 +209,9 @@ class Canvas(QGraphicsScene):
             item.set_status(shape, error)
         if not keep_problems:
             self._flagged = set(by_node)
+        for nid in self._repaint & self.nodes.keys():  # their parameters show on the card
+            self.nodes[nid].update()
+        self._repaint.clear()
         self._stale = set()
 
     # ---- blocks expanded in place (expansion.py) ------------------------------------------

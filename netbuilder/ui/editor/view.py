@@ -176,6 +176,9 @@ class Minimap(QGraphicsView):
         super().__init__(view.scene(), parent)
         self.main = view
         self.setInteractive(False)
+        # Repainted by refit (after a burst of scene changes settles, or a pan or zoom of
+        # the main view), not on every item update: never in the path of an edit.
+        self.setViewportUpdateMode(QGraphicsView.NoViewportUpdate)
         self.setRenderHints(QPainter.Antialiasing)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
