@@ -138,7 +138,7 @@ def test_double_click_opens_a_block_with_breadcrumb_and_esc_goes_up(window, qtbo
     definition = g.blocks["Basic Block"]
     assert set(w.canvas.nodes) == set(definition.nodes)
     assert w.breadcrumb.isVisible()
-    assert w.breadcrumb.labels() == ["Model", "layer1.0 (Basic Block)"]
+    assert w.breadcrumb.labels() == ["Model", "layer1 (Basic Block) · copy 1 of 2"]
     # shapes inside come from the opened instance
     conv1 = w.canvas.nodes[definition.by_name("conv1").id]
     assert str(conv1.info.output) == "N×16×8×8" and conv1.info.params == 16 * 16 * 9
@@ -383,7 +383,7 @@ def test_palette_renames_and_deletes_definitions_undoably(window, qtbot):
     settle(w)
     assert g.by_name("layer1").params["block"] == "Residual"
     assert "Residual" in pb.names() and "Basic Block" not in pb.names()
-    assert w.breadcrumb.labels() == ["Model", "layer1.0 (Residual)"]
+    assert w.breadcrumb.labels() == ["Model", "layer1 (Residual) · copy 1 of 2"]
     w.act_undo.trigger()
     settle(w)
     assert g.by_name("layer1").params["block"] == "Basic Block"
@@ -425,5 +425,8 @@ def test_the_breadcrumb_shows_another_copy_of_a_repeat(window, qtbot):
     copies[1].trigger()
     settle(w)
     assert w.doc.levels.stack[-1].copy == 1
-    assert w.breadcrumb.labels()[-1].startswith(f"{layers.name}.1")
+    n = layers.params["repeat"]
+    assert w.breadcrumb.labels()[-1].startswith(layers.name)
+    assert w.breadcrumb.labels()[-1].endswith(f" · copy 2 of {n}")
+    assert f"copy 2 of {n}" in w.inspector.scope.text() and w.inspector.scope.isVisible()
     assert w.canvas.nodes[conv.id].info.params > first  # the second copy sees more channels

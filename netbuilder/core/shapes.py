@@ -8,6 +8,7 @@ re-evaluates the nodes downstream of it whose inputs actually changed.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import math
 from collections import OrderedDict
@@ -162,6 +163,19 @@ def quick_first_pass(on: bool) -> None:
     QUICK["on"] = on
 
 
+@contextlib.contextmanager
+def quick_pass(budget_s: float = 0.05):
+    """Shapes now, FLOPs later, for an editor showing an edit's shapes at once: inside,
+    small built-in layers take the quick CPU path (with a budget of their own); the next
+    update outside counts the FLOPs they left out."""
+    saved = dict(QUICK)
+    QUICK.update(on=True, budget_s=budget_s, spent_s=0.0)
+    try:
+        yield
+    finally:
+        QUICK.update(saved)
+
+
 def _size_bound(params: dict, concrete: list) -> int:
     """A rough upper bound on a layer's weight count, known before building it (building on
     the meta device to count them would import torch._dynamo for many layers): the product
@@ -242,6 +256,7 @@ class ShapeInference:
         self.stack = stack
         self.infos: dict[str, NodeInfo] = {}
         self.recomputed: int = 0  # nodes re-evaluated by the last update
+        self.renewed: set[str] = set()  # nodes the last update gave a new NodeInfo object
         self._dirty: set[str] = set(graph.nodes)
         self._pending: set[str] = set()  # infos whose FLOPs the quick pass left uncounted
         self._structure: tuple | None = None  # (order, stuck, inputs by node)
@@ -329,15 +344,6 @@ class ShapeInference:
             self._structure = (order, stuck, into)
         return self._structure
 
-    def _downstream(self, start) -> set[str]:
-        seen, stack = set(), [n for n in start if n in self._succ]
-        while stack:
-            n = stack.pop()
-            if n not in seen:
-                seen.add(n)
-                stack.extend(self._succ[n])
-        return seen
-
     @property
     def dirty(self) -> bool:
         return bool(self._dirty) or bool(self._pending) and not QUICK["on"]
@@ -347,32 +353,40 @@ class ShapeInference:
             self._dirty |= self._pending  # count the FLOPs the quick pass left out
             self._pending = set()
         if not self._dirty:
+            self.renewed = set()
             return self.infos
         order, stuck, into = self._get_structure()
         changed: set[str] = set()
         recomputed = 0
         nodes = self.graph.nodes
-        # Visit only what is downstream of the edits, in topological order.
-        index = self._index
-        todo = sorted(self._downstream(self._dirty), key=lambda n: index.get(n, -1))
-        for nid in todo:
-            if nid in stuck:
+        # Walk forward from the edits in topological order, going on past a node only when
+        # its info changed: an edit whose effect stops after a few nodes costs a few nodes,
+        # however much of the graph lies downstream.
+        index, succ = self._index, self._succ
+        heap = [(index[n], n) for n in self._dirty if n in index]
+        heapq.heapify(heap)
+        seen: set[str] = set()
+        while heap:
+            _, nid = heapq.heappop(heap)
+            if nid in seen or nid in stuck:
                 continue
-            srcs = into[nid]
-            if nid not in self._dirty and not any(s in changed for s in srcs.values()):
-                continue
+            seen.add(nid)
             node = nodes[nid]
             recomputed += 1
-            info = self._infer(node, srcs)
+            info = self._infer(node, into[nid])
             if info.flops_pending:
                 self._pending.add(nid)
             else:
                 self._pending.discard(nid)
             if info != self.infos.get(nid):
                 changed.add(nid)
+                for m in succ[nid]:
+                    if m not in seen:
+                        heapq.heappush(heap, (index.get(m, -1), m))
             self.infos[nid] = info  # also when only a block's inner infos changed
         for nid in stuck:
             self.infos[nid] = NodeInfo(blocked=True, error=None)
+        self.renewed = seen | stuck
         self._dirty.clear()
         self.recomputed = recomputed
         return self.infos

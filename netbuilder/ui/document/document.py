@@ -5,7 +5,10 @@ The model owns the state (project, selection, run state, run history) and its ps
 events; this class turns them into Qt signals and runs the analysis. Views read from the
 Document and change it only by pushing undo commands (`netbuilder.ui.document.commands`).
 Analysis (shape inference + problems, the dataset fit included) runs coalesced: any number
-of graph events in one event-loop turn cost one update. A user dataset whose classes are
+of graph events in one event-loop turn cost one update. It runs in two steps so an edit's
+new shapes reach the canvas first: the shapes (`shapesChanged`, with `changed_infos` naming
+the nodes whose info is new), then in the next event-loop turn, after the repaint, the
+problems (`analysisChanged`). A user dataset whose classes are
 only known by reading it is read off the UI thread, then analysed again.
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ from PySide6.QtGui import QUndoStack
 from ...core.analysis import ERROR, Problem
 from ...core.graph import Graph
 from ...core.project import Project, load_project, save_project
-from ...core.shapes import NodeInfo, ShapeInference
+from ...core.shapes import NodeInfo, ShapeInference, quick_pass
 from ...document import DocumentModel
 from .levels import Levels
 
@@ -40,6 +43,7 @@ class LockableUndoStack(QUndoStack):
 
 class Document(QObject):
     analysisChanged = Signal()  # infos / problems are new
+    shapesChanged = Signal()  # infos are new (`changed_infos`); problems follow
     projectReplaced = Signal()  # a different project (or graph object) is now shown
     pathChanged = Signal()
     lockChanged = Signal(bool)  # edits are refused while locked (training is running)
@@ -66,13 +70,20 @@ class Document(QObject):
         self.undo_stack = LockableUndoStack(self)
         self.infos: dict[str, NodeInfo] = {}
         self.problems: list[Problem] = []
+        self.changed_infos: set[str] = set()  # top-level ids the last shapes step renewed
         # Analysis needs torch; the app turns this on once torch is imported in the
         # background so the window can paint first.
         self.analysis_enabled = True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._refresh_in_steps)
+        self._problems_timer = QTimer(self)
+        self._problems_timer.setSingleShot(True)
+        # Not 0: a zero timer can fire before the repaint the shapes step asked for (Qt
+        # delivers the scene's update in a later pass); a few ms later it comes after it.
+        self._problems_timer.setInterval(10)
+        self._problems_timer.timeout.connect(self._refresh_problems)
         self._inference: ShapeInference | None = None
         self._attach()
         self.levels = Levels(self)  # the block level the editor shows (levels.py)
@@ -166,11 +177,34 @@ class Document(QObject):
         self._schedule()
 
     def refresh(self) -> None:
-        """Bring infos and problems up to date now (normally runs from the timer)."""
+        """Bring infos and problems up to date now (normally runs from the timers)."""
         if not self.analysis_enabled:
             return
         self._timer.stop()
-        self.infos = dict(self._inference.update())
+        self._refresh_shapes()
+        self._refresh_problems()
+
+    def _refresh_in_steps(self) -> None:
+        """The timer's way: shapes now, problems in the next turn (after the repaint)."""
+        if not self.analysis_enabled:
+            return
+        with quick_pass():  # FLOPs are counted by the problems step
+            self._refresh_shapes()
+        self._problems_timer.start()
+
+    def _refresh_shapes(self) -> None:
+        old = self.infos
+        new = self._inference.update()
+        self.changed_infos = self._inference.renewed | (old.keys() - new.keys())
+        self.infos = dict(new)
+        self.shapesChanged.emit()
+
+    def _refresh_problems(self) -> None:
+        self._problems_timer.stop()
+        if not self.analysis_enabled:
+            return
+        if self._inference.dirty:  # an edit since the shapes step: take it along
+            self._refresh_shapes()
         problems = self.model.analyze(self._inference, load=False)
         ds = self.project.dataset
         if ds is not None and self.model.needs_dataset_load():
@@ -217,7 +251,8 @@ class Document(QObject):
 
     def analysis_pending(self) -> bool:
         """True while an edit has not been analysed yet (or a dataset is being read)."""
-        return self._timer.isActive() or bool(self._reading)
+        return self._timer.isActive() or self._problems_timer.isActive() \
+            or bool(self._reading)
 
     def problems_for(self, node_id: str) -> list[Problem]:
         return [p for p in self.problems if p.node_id == node_id]

@@ -105,12 +105,29 @@ class Levels(QObject):
                 out.append(level.block)
                 continue
             label = node.name
-            if node.params["repeat"] > 1:  # which copy, numbered as in the state_dict
-                label += f".{level.copy}"
             if level.block != node.name:
                 label += f" ({level.block})"
+            if node.params["repeat"] > 1:  # which copy's shapes are shown, counted from 1
+                label += f" · copy {level.copy + 1} of {node.params['repeat']}"
             out.append(label)
         return out
+
+    def scope_note(self) -> str:
+        """What an edit at the shown level changes, for a person: "" at the top level."""
+        if not self.stack:
+            return ""
+        level = self.stack[-1]
+        copies = self.copies(len(self.stack) - 1)
+        uses = len(self.doc.graph.blocks.instances(level.block))
+        text = f"Inside block {level.block}"
+        if copies > 1:
+            text += (f", showing the shapes of copy {level.copy + 1} of {copies}. Edits "
+                     f"change all {copies} copies (they share this definition)")
+        else:
+            text += ". Edits change this definition"
+        if uses > 1:
+            text += f" and all {uses} places that use it"
+        return text + "."
 
     # ---- moving ---------------------------------------------------------------------------
 

@@ -35,12 +35,18 @@ class BlockActions(QObject):
                                         K("Ctrl+Shift+G"))
         self.act_open = self._action("&Open Block", self.open_selected, None)
         self.act_up = self._action("Go &Up a Level", self.levels.up, K("Alt+Up"))
-        self.actions = [self.act_group, self.act_ungroup, self.act_open, self.act_up]
+        self.act_expand = self._action(self.EXPAND, self.toggle_expanded, K("E"))
+        self.actions = [self.act_group, self.act_ungroup, self.act_open, self.act_expand,
+                        self.act_up]
         canvas.selectionChanged.connect(self._enable)
+        canvas.expansionChanged.connect(self._enable)
+        canvas.innerDoubleClicked.connect(self.open_at)
         self.levels.changed.connect(self._enable)
         self._index = doc.undo_stack.index()
         doc.undo_stack.indexChanged.connect(self._follow_undo)
         self._enable()
+
+    EXPAND, COLLAPSE = "E&xpand Block in Place", "Colla&pse Block"
 
     def _action(self, text, slot, shortcut) -> QAction:
         act = QAction(text, self.parent() or self)
@@ -58,6 +64,9 @@ class BlockActions(QObject):
         self.act_group.setEnabled(bool(ids))
         self.act_ungroup.setEnabled(bool(blocks))
         self.act_open.setEnabled(len(blocks) == 1)
+        self.act_expand.setEnabled(len(blocks) == 1)
+        expanded = len(blocks) == 1 and blocks[0] in self.canvas.expanded
+        self.act_expand.setText(self.COLLAPSE if expanded else self.EXPAND)
         self.act_up.setEnabled(self.levels.depth > 0)
 
     # ---- group / ungroup -----------------------------------------------------------------
@@ -129,6 +138,23 @@ class BlockActions(QObject):
     def _open(self, node_id: str) -> None:
         if self.levels.enter(node_id):
             self._fit()
+
+    def toggle_expanded(self) -> None:
+        """Expand the selected block in place, or collapse it (E)."""
+        ids = [i for i in self.canvas.selected_node_ids()
+               if i in self.canvas.graph.nodes and self.canvas.graph.nodes[i].type == BLOCK]
+        if len(ids) == 1:
+            self.canvas.toggle_expanded(ids[0])
+
+    def open_at(self, instance_id: str, inner_id: str) -> None:
+        """A layer inside an expanded block was double-clicked: open the block there."""
+        def go():
+            if self.levels.enter(instance_id):
+                self._fit()
+                center = getattr(self.view, "center_on_node", None)
+                if center is not None:
+                    center(inner_id)
+        QTimer.singleShot(0, go)  # the double-click is still being delivered
 
     def open_selected(self) -> None:
         ids = self.canvas.selected_node_ids()

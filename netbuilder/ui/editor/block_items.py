@@ -41,7 +41,8 @@ def paint_block_marks(painter: QPainter, item, rect: QRectF) -> None:
     painter.setFont(f)
     fm = QFontMetricsF(f)
     w, h = fm.horizontalAdvance(badge) + 12, fm.height() + 2
-    box = QRectF(rect.right() - w - 6, rect.top() + 6, w, h)
+    room = 0.0 if getattr(item, "inner", False) else 22.0  # the +/− button (expansion.py)
+    box = QRectF(rect.right() - w - 6 - room, rect.top() + 6, w, h)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(colour)
     painter.drawRoundedRect(box, h / 2, h / 2)

@@ -25,7 +25,9 @@ class Breadcrumb(QFrame):
         self.row.setContentsMargins(8, 2, 8, 2)
         self.row.setSpacing(2)
         self.buttons: list[QToolButton] = []
-        self.hint = QLabel("Esc or Backspace: up a level · edits change every instance")
+        self._shown = None  # what the buttons say, to skip rebuilding them unchanged
+        self.hint = QLabel("Esc or Backspace: up a level · edits change every copy and "
+                           "instance")
         self.hint.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
         levels.changed.connect(self.refresh)
         levels.doc.analysisChanged.connect(self.refresh)  # instance names may change
@@ -36,12 +38,17 @@ class Breadcrumb(QFrame):
         return [b.text() for b in self.buttons]
 
     def refresh(self) -> None:
+        crumbs = self.levels.crumbs() if self.levels.depth else []
+        shown = (crumbs, [(self.levels.copies(i), lv.copy)
+                          for i, lv in enumerate(self.levels.stack)])
+        if shown == self._shown:  # (after most edits: a rebuild would relayout the view)
+            return
+        self._shown = shown
         while self.row.count():
             w = self.row.takeAt(0).widget()
             if w is not None and w is not self.hint:
                 w.deleteLater()
         self.buttons = []
-        crumbs = self.levels.crumbs() if self.levels.depth else []
         for depth, text in enumerate(crumbs):
             if depth:
                 sep = QLabel(SEPARATOR)
@@ -78,7 +85,8 @@ class Breadcrumb(QFrame):
 
     def _place(self) -> None:
         h = self.sizeHint().height() if self.isVisibleTo(self.view) else 0
-        self.view.setViewportMargins(0, h, 0, 0)
+        if self.view.viewportMargins().top() != h:
+            self.view.setViewportMargins(0, h, 0, 0)
         if h:
             frame = self.view.frameWidth()
             self.setGeometry(frame, frame, self.view.width() - 2 * frame, h)

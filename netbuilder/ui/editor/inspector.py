@@ -89,13 +89,25 @@ class Inspector(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.lock_banner)
+        # Inside a block: which copy is shown and that edits change every copy.
+        self.scope = QLabel(wordWrap=True)
+        self.scope.setStyleSheet("background: #e3f2fd; color: #0d3c61; padding: 6px;")
+        self.scope.hide()
+        outer.addWidget(self.scope)
         outer.addWidget(scroll)
         doc.lockChanged.connect(self._lock_changed)
 
         doc.analysisChanged.connect(self._refresh_info)
         doc.projectReplaced.connect(self._attach_graph)
         doc.levels.changed.connect(self._attach_graph)  # a block opened or closed
+        doc.levels.changed.connect(self._show_scope)
+        doc.analysisChanged.connect(self._show_scope)  # copies and instances may change
         self._attach_graph()
+
+    def _show_scope(self) -> None:
+        note = self.doc.levels.scope_note()
+        self.scope.setText(note)
+        self.scope.setVisible(bool(note))
 
     def _lock_changed(self, locked: bool) -> None:
         self.lock_banner.setText(self.doc.lock_reason or "Editing is locked")

@@ -2,7 +2,7 @@
 Items only draw; the scene (scene.py) turns gestures on them into undo commands."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
                            QPainterPathStroker, QPalette, QPen)
 from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
@@ -29,9 +29,10 @@ class PortItem(QGraphicsItem):
         self._hover = False
         self.setToolTip(("output " if output else "input ") + name)
 
+    BOUNDS = QRectF(-PORT_R - 3, -PORT_R - 3, 2 * PORT_R + 6, 2 * PORT_R + 6)
+
     def boundingRect(self) -> QRectF:
-        r = PORT_R + 3
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return self.BOUNDS
 
     def shape(self) -> QPainterPath:
         p = QPainterPath()
@@ -87,7 +88,10 @@ class NodeItem(QGraphicsObject):
         self.outputs: dict[str, PortItem] = {}
         self.edges: set["EdgeItem"] = set()
         self.badges: list[tuple[str, str]] = []  # training health: (kind, message)
-        self._h = 80.0
+        self.problems: list = []  # the analysis's problems about this node
+        self.expansion = None  # a block expanded in place: its frame (expansion.py)
+        self.category = node.spec.category
+        self._w, self._h = NODE_W, 80.0
         self.rebuild_ports()
         self.setPos(*node.pos)
 
@@ -95,16 +99,45 @@ class NodeItem(QGraphicsObject):
     def node_id(self) -> str:
         return self.node.id
 
+    def show_ports(self, on: bool) -> None:
+        for port in [*self.inputs.values(), *self.outputs.values()]:
+            port.setVisible(on)
+
+    @property
+    def width(self) -> float:
+        return self._w
+
+    @property
+    def height(self) -> float:
+        return self._h
+
+    def set_size(self, w: float, h: float) -> None:
+        """The card's size (a block's frame when expanded in place; ports are placed by
+        the caller)."""
+        self.prepareGeometryChange()
+        self._w, self._h = w, h
+        self._bounds = QRectF(-2, -8, w + 10, h + 14)  # health badges; a block's edges
+
+    def card_height(self) -> float:
+        """The height of the node's card (collapsed), from its port counts."""
+        ins, outs = self.node.input_ports(), self.node.output_ports()
+        return max(80.0, 26.0 + 22.0 * max(len(ins), len(outs)))
+
+    def ports_changed(self) -> bool:
+        """Whether the node's port lists differ from the port items (a merge's inputs)."""
+        return (tuple(self.inputs) != tuple(self.node.input_ports())
+                or tuple(self.outputs) != tuple(self.node.output_ports()))
+
     def rebuild_ports(self) -> None:
         for port in [*self.inputs.values(), *self.outputs.values()]:
             port.setParentItem(None)
             if port.scene():
                 port.scene().removeItem(port)
         ins, outs = self.node.input_ports(), self.node.output_ports()
-        self.prepareGeometryChange()
-        self._h = max(80.0, 26.0 + 22.0 * max(len(ins), len(outs)))
+        self.set_size(NODE_W, self.card_height())
         self.inputs = {p: PortItem(self, p, False) for p in ins}
         self.outputs = {p: PortItem(self, p, True) for p in outs}
+        self.show_ports(self.scene() is None or getattr(self.scene(), "ports_shown", True))
         for group, x in ((self.inputs, 0.0), (self.outputs, NODE_W)):
             n = len(group)
             for i, port in enumerate(group.values()):
@@ -113,7 +146,7 @@ class NodeItem(QGraphicsObject):
             edge.update_path()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -8, NODE_W + 10, self._h + 14)  # health badges; a block's edges
+        return self._bounds
 
     def key_text(self) -> str:
         spec, p = self.node.spec, self.node.params
@@ -128,6 +161,9 @@ class NodeItem(QGraphicsObject):
         return ", ".join(bits)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if self.expansion is not None:
+            self.expansion.paint(painter, option)
+            return
         pal = QApplication.palette()
         rect = QRectF(0, 0, NODE_W, self._h)
         cat = category_colour(self.node.spec.category)
@@ -205,7 +241,7 @@ class NodeItem(QGraphicsObject):
         f.setPointSizeF(7.5)
         f.setBold(True)
         painter.setFont(f)
-        x = NODE_W - r - 2
+        x = self._w - r - 2
         for kind, _ in self.badges[:4]:
             colour, glyph = self.BADGE_STYLE.get(kind, ("#757575", "?"))
             box = QRectF(x - r, -r + 2, 2 * r, 2 * r)
@@ -224,7 +260,7 @@ class NodeItem(QGraphicsObject):
             return
         self.badges = badges
         self._status_key = None  # rebuild the tooltip
-        self.set_status(self.info, getattr(self, "_problems", []))
+        self.set_status(self.info, self.problems)
 
     def set_status(self, info, problems) -> None:
         key = (info, tuple(problems), self.node.name, self.node.type, self.node.frozen,
@@ -232,7 +268,7 @@ class NodeItem(QGraphicsObject):
         if key == getattr(self, "_status_key", None):
             return  # unchanged: skip rebuilding the tooltip and repainting
         self._status_key = key
-        self._problems = list(problems)
+        self.problems = list(problems)
         self.info = info
         errs = [p for p in problems if p.severity == "error"]
         self.severity = "error" if errs else ("warning" if problems else None)
@@ -296,6 +332,7 @@ class EdgeItem(QGraphicsPathItem):
         self.label = ""
         self.note = ""  # the value it carries (the Insight step-through), shown over the shape
         self.error = False
+        self.error_text: str | None = None
         self.setFlag(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -316,7 +353,14 @@ class EdgeItem(QGraphicsPathItem):
 
     def update_path(self) -> None:
         self.prepareGeometryChange()
-        self.setPath(wire_path(*self.endpoints()))
+        self._ends = self.endpoints()
+        self.line = QLineF(*self._ends)  # zoomed far out: the wire drawn as a straight line
+        self.setPath(wire_path(*self._ends))
+        self._bounds = self._label_bounds()
+
+    def _label_bounds(self) -> QRectF:
+        pad = 60 + 4 * len(self.note)  # room for the label box (a value is wider) at the middle
+        return super().boundingRect().adjusted(-pad, -20, pad, 20)
 
     def shape(self) -> QPainterPath:
         s = QPainterPathStroker()
@@ -324,14 +368,12 @@ class EdgeItem(QGraphicsPathItem):
         return s.createStroke(self.path())
 
     def boundingRect(self) -> QRectF:
-        pad = 60 + 4 * len(self.note)  # room for the label box at the middle
-        return super().boundingRect().adjusted(-pad, -20, pad, 20)
+        return self._bounds
 
     def set_status(self, shape_text: str, error_text: str | None) -> None:
-        if (shape_text, bool(error_text)) == (self.label, self.error) and \
-                self.toolTip().endswith(error_text or shape_text):
+        if (shape_text, error_text) == (self.label, self.error_text):
             return
-        self.label = shape_text
+        self.label, self.error_text = shape_text, error_text
         self.error = bool(error_text)
         self.setToolTip(f"{shape_text}" + (f"<br><span style='color:{severity_colour('error').name()}'>{error_text}</span>"
                                            if error_text else ""))
@@ -341,10 +383,19 @@ class EdgeItem(QGraphicsPathItem):
         if text != self.note:
             self.prepareGeometryChange()  # a value is wider than a shape
             self.note = text
+            self._bounds = self._label_bounds()
             self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         pal = QApplication.palette()
+        detail = option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT
+        if not detail:  # zoomed far out: a plain line between the ports is enough
+            painter.setRenderHint(QPainter.Antialiasing, False)
+            painter.setPen(QPen(pal.color(QPalette.Highlight) if self.isSelected() else
+                                severity_colour("error") if self.error else
+                                pal.color(QPalette.Mid), 0))
+            painter.drawLine(*self._ends)
+            return
         painter.setRenderHint(QPainter.Antialiasing)
         color = severity_colour("error") if self.error else (
             muted_colour() if is_dark() else pal.color(QPalette.Mid).darker(130))
@@ -357,7 +408,7 @@ class EdgeItem(QGraphicsPathItem):
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
         label = self.note or self.label
-        if label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LOD_TEXT:
+        if label:
             f = QFont(painter.font())
             f.setPointSizeF(8)
             painter.setFont(f)

@@ -5,15 +5,20 @@ delete, insert on a wire) becomes one undo command pushed on the document's stac
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+import weakref
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QMenu
 
 from ...core import registry
+from ...core.blocks import BLOCK
 from ...core.graph import Edge, Node
 from ...core.layout import auto_layout
 from ..document import commands
 from ..document.document import Document
+from .expansion import Expansion, ExpandToggle, make_room
+from .overview import set_drawn_by_view
 from .items import GRID, NODE_W, EdgeItem, NodeItem, PortItem, wire_path
 
 
@@ -22,6 +27,8 @@ class Canvas(QGraphicsScene):
     definition). Gestures push commands; graph events update the items."""
 
     nodeDoubleClicked = Signal(str)
+    innerDoubleClicked = Signal(str, str)  # a layer inside an expanded block: (block, layer)
+    expansionChanged = Signal()  # a block was expanded in place or collapsed
     addRequestedAt = Signal(str, QPointF)
     message = Signal(str)  # why a gesture did nothing, or what it replaced: a status line
 
@@ -34,12 +41,23 @@ class Canvas(QGraphicsScene):
         self._wire_from: PortItem | None = None
         self._wire_item: QGraphicsPathItem | None = None
         self._press_pos: dict[str, tuple] = {}
-        self.setItemIndexMethod(QGraphicsScene.NoIndex)  # many moving items
+        self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
         self._graph = None
         self.selectionChanged.connect(self._raise_selected)
         doc.projectReplaced.connect(self.rebuild)
         doc.levels.changed.connect(self.rebuild)
+        doc.shapesChanged.connect(self._shapes_changed)
         doc.analysisChanged.connect(self.refresh_status)
+        self._stale: set[str] | None = None  # nodes whose status to redo (None: every one)
+        self._repaint: set[str] = set()  # edited nodes whose card waits for the shapes step
+        self._flagged: set[str] = set()  # nodes shown with problems
+        self.ports_shown = True  # False while zoomed too far out to see (or hit) a port
+        # Block nodes shown expanded in place, per graph (view state: a level keeps its
+        # expansions while a block is open and after going back up).
+        self._expanded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._offsets: dict[str, tuple[float, float]] = {}  # room made for them (view only)
+        self._room_timer = QTimer(self, singleShot=True, interval=0)
+        self._room_timer.timeout.connect(self._make_room)
         self.rebuild()
 
     # ---- mirroring the model -------------------------------------------------------------
@@ -69,10 +87,16 @@ class Canvas(QGraphicsScene):
         self.nodes, self.edges = {}, {}  # first: clear() reports the selection change
         self.clear()
         self._wire_item = None
+        self._stale, self._flagged = None, set()
         for node in self.graph.nodes.values():
             self._node_added(node)
         for edge in self.graph.edges:
             self._edge_added(edge)
+        self._offsets = {}
+        for nid in list(self.expanded):
+            if not self._expand_item(nid):
+                self.expanded.discard(nid)
+        self._make_room()
         self.refresh_status()
         if getattr(self, "_badges", None):
             self.set_badges(self._badges)
@@ -82,30 +106,56 @@ class Canvas(QGraphicsScene):
         item = NodeItem(node)
         self.nodes[node.id] = item
         self.addItem(item)
+        if not self.ports_shown:
+            item.show_ports(False)
+            set_drawn_by_view(item, True)
+        if node.type == BLOCK:
+            ExpandToggle(item)
+        if self.expanded:
+            self._room_timer.start()
+        self._mark(node.id)
+
+    def _mark(self, node_id: str) -> None:
+        if self._stale is not None:
+            self._stale.add(node_id)
 
     def _node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
+        self.expanded.discard(node.id)
         if item is not None:
             self.removeItem(item)
+        if self._offsets or self.expanded:
+            self._room_timer.start()
 
     def _node_changed(self, node: Node, what: str) -> None:
         item = self.nodes.get(node.id)
         if item is None:
             return
         if what == "pos":
-            if (item.pos().x(), item.pos().y()) != node.pos:
-                item.setPos(*node.pos)
+            dx, dy = self._offsets.get(node.id, (0.0, 0.0))
+            if (item.pos().x(), item.pos().y()) != (node.pos[0] + dx, node.pos[1] + dy):
+                item.setPos(node.pos[0] + dx, node.pos[1] + dy)
                 item.follow()
-        elif what == "params":
+            if self.expanded or self._offsets:
+                self._room_timer.start()  # a moved card or frame: make room anew
+        elif what == "params" and item.ports_changed():
             item.rebuild_ports()
         elif what == "tuning":
             item.set_status(item.info, getattr(item, "_problems", []))  # its tooltip
-        item.update()
+        if what != "pos":
+            self._mark(node.id)
+        if what == "params" and self.doc.analysis_enabled and self._stale is not None:
+            self._repaint.add(node.id)  # with its new shapes, a moment later: one paint
+        else:
+            item.update()
 
     def _edge_added(self, edge: Edge) -> None:
         item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst])
         self.edges[edge] = item
         self.addItem(item)
+        if not self.ports_shown:
+            set_drawn_by_view(item, True)
+        self._mark(edge.src)
 
     def _edge_removed(self, edge: Edge) -> None:
         item = self.edges.pop(edge, None)
@@ -113,25 +163,169 @@ class Canvas(QGraphicsScene):
             item.detach()
             self.removeItem(item)
 
+    def _shapes_changed(self) -> None:
+        """New shapes, problems to follow: show the renewed nodes' shapes at once (at the
+        top level only the nodes whose info changed are touched)."""
+        if self.doc.levels.depth == 0 and self._stale is not None:
+            self._stale |= self.doc.changed_infos
+        else:
+            self._stale = None
+        self._show_status(keep_problems=True)
+
     def refresh_status(self) -> None:
+        """Shapes and problems onto the items: the stale nodes and those with problems now
+        or before (every node after a rebuild or inside a block)."""
+        if self.doc.levels.depth:
+            self._stale = None
+        self._show_status(keep_problems=False)
+
+    def _show_status(self, keep_problems: bool) -> None:
         infos = self.doc.levels.infos()
         by_node: dict[str, list] = {}
-        for p in self.doc.levels.problems():
-            if p.node_id:
-                by_node.setdefault(p.node_id, []).append(p)
-        for nid, item in self.nodes.items():
-            item.set_status(infos.get(nid), by_node.get(nid, []))
-        for edge, item in self.edges.items():
-            src = infos.get(edge.src)
+        if not keep_problems:
+            for p in self.doc.levels.problems():
+                if p.node_id:
+                    by_node.setdefault(p.node_id, []).append(p)
+        if self._stale is None:
+            ids = set(self.nodes)
+        else:
+            ids = self._stale | set(by_node) | self._flagged
+            ids &= self.nodes.keys()
+        touched = set()
+        for nid in ids:
+            item = self.nodes[nid]
+            problems = item.problems if keep_problems else by_node.get(nid, [])
+            item.set_status(infos.get(nid), problems)
+            touched |= item.edges
+            if nid in self.expanded:  # its definition may have changed: build it anew
+                self._expand_item(nid)
+                item.expansion.set_status(infos.get(nid))
+                self._room_timer.start()
+        for item in (self.edges.values() if self._stale is None else touched):
+            src = infos.get(item.edge.src)
             shape = str(src.output) if src is not None and src.output is not None else ""
-            dst_errs = [p.message for p in by_node.get(edge.dst, []) if p.code == "shape"]
-            item.set_status(shape, dst_errs[0] if dst_errs else None)
+            if keep_problems:
+                error = item.error_text
+            else:
+                errs = [p.message for p in by_node.get(item.edge.dst, []) if p.code == "shape"]
+                error = errs[0] if errs else None
+            item.set_status(shape, error)
+        if not keep_problems:
+            self._flagged = set(by_node)
+        for nid in self._repaint & self.nodes.keys():  # their parameters show on the card
+            self.nodes[nid].update()
+        self._repaint.clear()
+        self._stale = set()
+
+    # ---- blocks expanded in place (expansion.py) ------------------------------------------
+
+    @property
+    def expanded(self) -> set[str]:
+        """The shown graph's Block nodes that are expanded in place."""
+        return self._expanded.setdefault(self.graph, set())
+
+    def toggle_expanded(self, node_id: str) -> bool:
+        """Expand a Block node in place, or collapse it when it is; True when it is now
+        expanded."""
+        if node_id in self.expanded:
+            self.collapse(node_id)
+            return False
+        return self.expand(node_id)
+
+    def expand(self, node_id: str) -> bool:
+        if node_id not in self.expanded and self._expand_item(node_id):
+            self.expanded.add(node_id)
+            self.nodes[node_id].expansion.set_status(self.doc.levels.infos().get(node_id))
+            self._raise_selected()
+            self._make_room()
+            self.expansionChanged.emit()
+        return node_id in self.expanded
+
+    def collapse(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        self.expanded.discard(node_id)
+        if item is not None and item.expansion is not None:
+            item.expansion.remove()
+            set_drawn_by_view(item, self.overview)
+            self._place_toggle(item)
+            self._raise_selected()
+            self._make_room()
+            self.expansionChanged.emit()
+
+    def _expand_item(self, node_id: str) -> bool:
+        """(Re)build the frame of Block node `node_id`; False when it cannot expand."""
+        item = self.nodes.get(node_id)
+        node = self.graph.nodes.get(node_id)
+        if item is None or node is None or node.type != BLOCK \
+                or node.params["block"] not in self.graph.blocks:
+            return False
+        if item.expansion is not None:
+            item.expansion.remove()
+        Expansion(item, self.graph.blocks[node.params["block"]], node.params["repeat"])
+        set_drawn_by_view(item, False)  # a frame paints itself at every zoom
+        self._place_toggle(item)
+        return True
+
+    def _make_room(self) -> None:
+        """Move the cards the expanded frames would cover aside (view only)."""
+        self._room_timer.stop()
+        offsets = make_room(self.graph, self.nodes, self.expanded)
+        for nid in self._offsets.keys() | offsets.keys():
+            item, node = self.nodes.get(nid), self.graph.nodes.get(nid)
+            if item is None or node is None:
+                continue
+            (x, y), (dx, dy) = node.pos, offsets.get(nid, (0.0, 0.0))
+            if (item.x(), item.y()) != (x + dx, y + dy):
+                item.setPos(x + dx, y + dy)
+                item.follow()
+        self._offsets = offsets
+
+    def offset_of(self, node_id: str) -> tuple[float, float]:
+        """How far the card is shown from its stored position (room for a frame)."""
+        return self._offsets.get(node_id, (0.0, 0.0))
+
+    @staticmethod
+    def _place_toggle(item) -> None:
+        for child in item.childItems():
+            if isinstance(child, ExpandToggle):
+                child.place()
 
     # ---- selection helpers -----------------------------------------------------------------
 
     def _raise_selected(self) -> None:
+        for item in self.nodes.values():  # an expanded frame over the cards it covers
+            item.setZValue(2 if item.isSelected() else 1.5 if item.expansion else 1)
+
+    def set_detail(self, on: bool) -> None:
+        """Full cards when a view is zoomed in enough to read them; below that the view
+        draws the overview (overview.py): ports hidden (nothing to paint or hit-test),
+        cards and wires painted by the view in one pass."""
+        if on == self.ports_shown:
+            return
+        self.ports_shown = on
         for item in self.nodes.values():
-            item.setZValue(2 if item.isSelected() else 1)
+            item.show_ports(on)
+            set_drawn_by_view(item, not on and item.expansion is None)
+            for inner in item.expansion.nodes.values() if item.expansion else ():
+                inner.show_ports(on)
+        for edge in self.edges.values():
+            set_drawn_by_view(edge, not on)
+
+    @property
+    def overview(self) -> bool:
+        return not self.ports_shown
+
+    def node_rects(self) -> list[QRectF]:
+        """Every node card's scene rectangle (cheaper than asking Qt item by item for
+        bounding rectangles, which calls back into Python for each item and port)."""
+        return [QRectF(i.x(), i.y(), i.width, i.height) for i in self.nodes.values()]
+
+    def nodes_rect(self) -> QRectF:
+        """The rectangle around every node card (empty without nodes)."""
+        out = QRectF()
+        for r in self.node_rects():
+            out = out.united(r)
+        return out
 
     def set_badges(self, badges: dict) -> None:
         """Training-health badges per top-level node id ({} clears them all); inside an
@@ -191,13 +385,14 @@ class Canvas(QGraphicsScene):
 
     def edge_at(self, pos: QPointF) -> EdgeItem | None:
         for item in self.items(QRectF(pos.x() - 6, pos.y() - 6, 12, 12)):
-            if isinstance(item, EdgeItem) and item.shape().contains(pos):
+            if isinstance(item, EdgeItem) and not getattr(item, "inner", False) \
+                    and item.shape().contains(pos):
                 return item
         return None
 
     def port_at(self, pos: QPointF) -> PortItem | None:
         for item in self.items(pos):
-            if isinstance(item, PortItem):
+            if isinstance(item, PortItem) and not getattr(item.node_item, "inner", False):
                 return item
         return None
 
@@ -277,7 +472,9 @@ class Canvas(QGraphicsScene):
         for nid, old in self._press_pos.items():
             item = self.nodes.get(nid)
             if item is not None:
-                new = (item.pos().x(), item.pos().y())
+                dx, dy = self.offset_of(nid)  # stored without the room made for a frame
+                new = (item.pos().x() - dx, item.pos().y() - dy)
+                old = (old[0] - dx, old[1] - dy)
                 if new != old:
                     moves[nid] = (self.graph.node(nid).pos, new)
         self._press_pos = {}
@@ -287,12 +484,15 @@ class Canvas(QGraphicsScene):
     def contextMenuEvent(self, e):
         item = next((i for i in self.items(e.scenePos())
                      if isinstance(i, (NodeItem, EdgeItem))), None)
+        while getattr(item, "inner", False):  # inside an expanded block: the block
+            item = item.parentItem()
         menu = QMenu()
         if isinstance(item, NodeItem):
             if not item.isSelected():
                 self.select_nodes([item.node_id])
             menu.addAction("Rename…", lambda: self.nodeDoubleClicked.emit(item.node_id))
             menu.addAction("Delete", self.delete_selection)
+
         elif isinstance(item, EdgeItem):
             menu.addAction("Delete wire", lambda: self.push(
                 commands.delete_nodes(self.graph, [], [item.edge])))

@@ -1,12 +1,13 @@
 """The canvas view (zoom, pan, rubber band, drops from the palette) and its minimap."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel
 
 from ..widgets.theme import is_dark
-from .items import GRID
+from .items import GRID, LOD_TEXT
+from .overview import paint_overview
 from .palette import layer_from_mime
 from .palette_blocks import block_from_mime
 from .scene import Canvas
@@ -24,6 +25,10 @@ class CanvasView(QGraphicsView):
         self.setDragMode(QGraphicsView.RubberBandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        # Every item sets the pen, brush and font it draws with: no save/restore per item
+        # (thousands of them in a zoomed-out overview).
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState
+                                  | QGraphicsView.DontAdjustForAntialiasing)
         self.setAcceptDrops(True)
         self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
         self._space = False
@@ -31,6 +36,7 @@ class CanvasView(QGraphicsView):
         self.context_menu_hook = None
         self.key_hook = None  # key event -> True when handled (block levels: Esc)
         self.block_drop_hook = None  # (payload, scene pos): a block from the palette
+        self.zoomChanged.connect(lambda z: scene.set_detail(z >= LOD_TEXT))
 
     @property
     def canvas(self) -> Canvas:
@@ -135,6 +141,8 @@ class CanvasView(QGraphicsView):
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         pal = QApplication.palette()
         painter.fillRect(rect, pal.color(QPalette.Window).darker(104 if not is_dark() else 90))
+        if self.canvas.overview:
+            paint_overview(painter, self.canvas, rect)
         if self.zoom() < 0.35:
             return
         step = GRID * 2
@@ -168,6 +176,9 @@ class Minimap(QGraphicsView):
         super().__init__(view.scene(), parent)
         self.main = view
         self.setInteractive(False)
+        # Repainted by refit (after a burst of scene changes settles, or a pan or zoom of
+        # the main view), not on every item update: never in the path of an edit.
+        self.setViewportUpdateMode(QGraphicsView.NoViewportUpdate)
         self.setRenderHints(QPainter.Antialiasing)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -177,7 +188,11 @@ class Minimap(QGraphicsView):
         view.horizontalScrollBar().valueChanged.connect(self.refit)
         view.verticalScrollBar().valueChanged.connect(self.refit)
         view.zoomChanged.connect(self.refit)
-        view.scene().changed.connect(self.refit)
+        # Scene changes (edits, drags) come in bursts and the corner rarely moves: refit
+        # once they settle, off the path from an edit to its repaint.
+        self._later = QTimer(self, singleShot=True, interval=120)
+        self._later.timeout.connect(self.refit)
+        view.scene().changed.connect(self._later.start)
         view.viewport().installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
@@ -201,7 +216,7 @@ class Minimap(QGraphicsView):
     def free_corner(self) -> QRectF | None:
         """The first corner with no node under it (None: every corner covers one)."""
         vp_origin = self.main.viewport().geometry().topLeft()
-        nodes = [item.sceneBoundingRect() for item in self.main.canvas.nodes.values()]
+        nodes = self.main.canvas.node_rects()
         for rect in self._corners():
             in_vp = rect.translated(-vp_origin.x(), -vp_origin.y()).toAlignedRect()
             scene_rect = self.main.mapToScene(in_vp).boundingRect()
@@ -212,7 +227,8 @@ class Minimap(QGraphicsView):
     def refit(self, *args) -> None:
         """Shown only when wanted, the graph does not fit in the main view, and a corner of
         the view is free of nodes."""
-        rect = self.scene().itemsBoundingRect()
+        self._later.stop()
+        rect = self.main.canvas.nodes_rect()
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
         corner = None
         if self.wanted and not rect.isEmpty() and not visible.contains(rect):
@@ -225,6 +241,11 @@ class Minimap(QGraphicsView):
         self.raise_()
         self.fitInView(rect.adjusted(-80, -80, 80, 80), Qt.KeepAspectRatio)
         self.viewport().update()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        if self.main.canvas.overview:  # the cards do not paint themselves then
+            paint_overview(painter, self.main.canvas, rect)
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
