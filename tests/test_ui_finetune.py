@@ -60,7 +60,9 @@ def frozen_names(graph):
 def lock_pixels(w, name) -> int:
     """Pixels of the padlock's colour in the node's top-right corner, as drawn."""
     item = w.canvas.nodes[w.canvas.graph.by_name(name).id]
-    box = item.sceneBoundingRect()
+    if w.view.zoom() < 1:  # zoomed out the view draws plain boxes: zoom in to read a card
+        w.view.zoom_by(1 / w.view.zoom())
+    box = item.mapRectToScene(QRectF(0, 0, item.width, item.height))  # the card itself
     corner = QRectF(box.right() - 50, box.top() + 4, 40, 30)
     img = QImage(40, 30, QImage.Format.Format_ARGB32)
     img.fill(QColor("white"))
