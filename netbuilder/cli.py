@@ -223,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kwargs", help="JSON keyword arguments for the class or factory")
     s.add_argument("--name", help="project name")
     s.set_defaults(func=cmd_import)
+    from .experiments.cli import add_commands as add_experiment_commands  # sweep, diff
+    add_experiment_commands(sub)
     return p
 
 
