@@ -109,6 +109,8 @@ class Sweep:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._check_folder()
+        if self.options.ray_address:  # before anything is written: it may not connect
+            self.slots = self._make_slots()
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock()
         storage = optuna.storages.RDBStorage(f"sqlite:///{(self.out / 'sweep.db').resolve()}")
@@ -129,7 +131,8 @@ class Sweep:
                 self.notes.append(f"the grid has {size} combination(s): {size} trials, "
                                   f"not {self.options.trials}")
                 self.options.trials = size
-        self.slots = self._make_slots()
+        if not self.options.ray_address:
+            self.slots = self._make_slots()
         self.write_results()
 
     def _sampler(self):
@@ -213,7 +216,11 @@ class Sweep:
 
             return ray_slots(self.options.ray_address, self.options.parallel,
                              self.options.device)
-        return []  # local processes start when the first trials do
+        from .runners import LocalSlot
+
+        # started now: they import torch while Optuna and the first trial are set up
+        left = max(0, self.options.trials - self.finished_count)
+        return [LocalSlot(self.options.device) for _ in range(min(self.options.parallel, left))]
 
     # ---- running --------------------------------------------------------------------------
 
@@ -338,16 +345,20 @@ class Sweep:
         for k, v in (("status", status), ("metrics", st.metrics), ("seconds", st.seconds),
                      ("message", st.message)):
             trial.set_user_attr(k, v)
-        if status == "completed":
-            self.study.tell(trial, st.metrics[self.metric])
-        elif status == "pruned":
-            self.study.tell(trial, state=S.PRUNED)
-        else:
-            if status == "interrupted":
-                trial.set_user_attr("interrupted", True)
-            self.study.tell(trial, state=S.FAIL)
-            if status == "interrupted":
-                self._requeue(trial._trial_id, trial.params)
+        if status == "interrupted":
+            trial.set_user_attr("interrupted", True)
+        try:
+            if status == "completed":
+                self.study.tell(trial, st.metrics[self.metric])
+            else:
+                self.study.tell(trial, state=S.PRUNED if status == "pruned" else S.FAIL)
+        except RuntimeError as e:
+            # the grid sampler calls study.stop() when its grid is used up, which Optuna
+            # allows only inside optimize(); the trial is stored all the same
+            if "Study.stop" not in str(e):
+                raise
+        if status == "interrupted":
+            self._requeue(trial._trial_id, trial.params)
         self.write_results()
 
     def stop(self) -> None:
