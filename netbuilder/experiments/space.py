@@ -210,3 +210,34 @@ def apply(project: Project, dims: list[Dimension], values: dict) -> Project:
 
 
 __all__ = ["Dimension", "SpaceError", "parse_space", "apply"]
+
+
+def suggest_spec(project: Project, name: str, value) -> str:
+    """A first SPEC for "Sweep this" on a setting or layer parameter now at `value`: a log
+    range over two decades around a positive number, halves and doubles of a whole number,
+    every choice of a choice. The user edits it before the sweep starts."""
+    if name in TrainingSettings.model_fields:
+        kind, choices = _setting_kind(name)
+        field_ = TrainingSettings.model_fields[name]
+        limits = {type(m).__name__: m for m in field_.metadata}
+    else:
+        node_name, _, param_name = name.rpartition(".")
+        p = registry.get(_find_node(project, node_name).type).param(param_name)
+        if p is None:
+            raise SpaceError(f"layer {node_name!r} has no parameter {param_name!r}")
+        kind = {registry.INT: "int", registry.FLOAT: "float", registry.BOOL: "bool"}.get(
+            p.kind, "str")
+        choices, limits = p.choices, {}
+    if kind == "bool":
+        return "true,false"
+    if choices:
+        return ",".join(str(c) for c in choices)
+    if kind == "int" and isinstance(value, int):
+        return ",".join(str(v) for v in dict.fromkeys([max(1, value // 2), value, value * 2]))
+    if kind == "float" and isinstance(value, (int, float)):
+        top = getattr(limits.get("Lt"), "lt", None) or getattr(limits.get("Le"), "le", None)
+        if value <= 0:
+            return f"0:{min(0.01, top) if top else 0.01:g}"
+        hi = value * 10 if top is None else min(value * 10, top * 0.99)
+        return f"{value / 10:.3g}:{hi:.3g}:log"
+    return str(value)
