@@ -192,8 +192,8 @@ class Sweep:
                 self.study._storage.set_trial_state_values(t._trial_id, S.FAIL)
                 attrs = {**attrs, "interrupted": True}
             if attrs.get("interrupted"):
-                if not attrs.get("requeued"):
-                    self._requeue(t._trial_id, t.params)
+                if t.number not in self.study.user_attrs.get("requeued", []):
+                    self._requeue(t.number, t.params)
                     self.notes.append(f"trial {t.number} was interrupted: its values are "
                                       f"trained again")
                 continue
@@ -206,9 +206,12 @@ class Sweep:
                 st.progress = 1.0
                 self.trials[t.number] = st
 
-    def _requeue(self, trial_id: int, params: dict) -> None:
+    def _requeue(self, number: int, params: dict) -> None:
+        """Train these values again, once (the study remembers which trials it re-queued:
+        a finished trial's own attributes cannot change)."""
         self.study.enqueue_trial(params, skip_if_exists=False)
-        self.study._storage.set_trial_user_attr(trial_id, "requeued", True)
+        done = self.study.user_attrs.get("requeued", [])
+        self.study.set_user_attr("requeued", [*done, number])
 
     def _make_slots(self) -> list:
         if self.options.ray_address:
@@ -358,7 +361,7 @@ class Sweep:
             if "Study.stop" not in str(e):
                 raise
         if status == "interrupted":
-            self._requeue(trial._trial_id, trial.params)
+            self._requeue(trial.number, trial.params)
         self.write_results()
 
     def stop(self) -> None:

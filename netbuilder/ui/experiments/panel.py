@@ -90,8 +90,8 @@ class ExperimentsPanel(QWidget):
         self.sampler = QComboBox()
         for text, key in (("TPE (Optuna)", "tpe"), ("Random", "random"), ("Grid", "grid")):
             self.sampler.addItem(text, key)
-        self.metric = QComboBox()
-        self.metric.addItems(["val_accuracy", "val_loss"])
+        self.metric_box = QComboBox()
+        self.metric_box.addItems(["val_accuracy", "val_loss"])
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("a new folder for each sweep")
         browse = QPushButton("Folder…")
@@ -108,7 +108,7 @@ class ExperimentsPanel(QWidget):
         form.addRow("Trials", self.trials)
         form.addRow("At once", self.parallel)
         form.addRow("Sampler", self.sampler)
-        form.addRow("Optimise", self.metric)
+        form.addRow("Optimise", self.metric_box)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder, 1)
         folder_row.addWidget(browse)
@@ -207,7 +207,7 @@ class ExperimentsPanel(QWidget):
             self.dims = parse_space(self.doc.project, self.specs())
             sweep = Sweep(self.doc.project, self.dims, folder, SweepOptions(
                 trials=self.trials.value(), parallel=self.parallel.value(),
-                sampler=self.sampler.currentData(), metric=self.metric.currentText()))
+                sampler=self.sampler.currentData(), metric=self.metric_box.currentText()))
             sweep.start()
         except (SpaceError, SweepError, OSError) as e:
             self._say(f"Cannot start the sweep: {e}")
@@ -221,6 +221,7 @@ class ExperimentsPanel(QWidget):
         self._say(f"Sweeping {', '.join(d.name for d in self.dims)} in {folder}"
                   + "".join(f"; {n}" for n in sweep.notes))
         self.timer.start()
+        self.poll()  # the first trials start now
         return True
 
     def stop(self) -> None:
@@ -271,7 +272,7 @@ class ExperimentsPanel(QWidget):
     # ---- the table and the plot ------------------------------------------------------------
 
     def _columns(self) -> list[str]:
-        metric = self.metric.currentText()
+        metric = self.metric_box.currentText()
         return ["trial", "status", "progress", *(d.name for d in self.dims), metric,
                 "seconds"]
 
@@ -287,7 +288,7 @@ class ExperimentsPanel(QWidget):
         self.table.setSortingEnabled(True)
 
     def _show_trial(self, st) -> None:
-        metric = self.metric.currentText()
+        metric = self.metric_box.currentText()
         row = {"trial": st.number, "status": st.status, "progress": st.progress,
                **{d.name: st.values.get(d.key) for d in self.dims},
                metric: st.metrics.get(metric), "seconds": st.seconds or None,
@@ -304,17 +305,19 @@ class ExperimentsPanel(QWidget):
             self.table.insertRow(r)
         for c, key in enumerate(self._columns()):
             v = row.get(key)
-            item = self.table.item(r, c) or _Item()
+            item = self.table.item(r, c)
+            if item is None:
+                item = _Item()
+                self.table.setItem(r, c, item)
             item.setData(SORT_ROLE, v if isinstance(v, (int, float)) else None)
             item.setText("" if key == "progress" else _fmt(v))
             if key == "status":
                 item.setForeground(theme.severity_colour("error", self.palette())
                                    if v == "failed" else self.palette().text().color())
-            self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
 
     def _update_plot(self) -> None:
-        metric = self.metric.currentText()
+        metric = self.metric_box.currentText()
         done = [r for r in self.rows.values() if r["status"] in ("completed", "pruned")]
         self.coords.set_data(self.dims, metric, metric == "val_accuracy", done)
 
@@ -360,7 +363,7 @@ class ExperimentsPanel(QWidget):
         except (ProjectError, SpaceError, KeyError, ValueError):
             self._say(f"{folder}: holds no sweep that can be shown")
             return False
-        self.metric.setCurrentText(metric)
+        self.metric_box.setCurrentText(metric)
         self.space.setRowCount(0)
         for spec in specs:
             name, _, values = spec.partition("=")
