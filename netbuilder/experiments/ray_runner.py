@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .runners import TrialUpdate, _plain
+from .runners import SweepError, TrialUpdate, _plain
 
 STOP_CHECK_S = 1.0  # a trial asks the monitor whether to stop at most this often
 
@@ -44,8 +44,6 @@ class _Session:
 
 
 def ray_slots(address: str, parallel: int, device: str | None) -> list:
-    from .sweep import SweepError
-
     try:
         import ray  # noqa: F401
     except ImportError:

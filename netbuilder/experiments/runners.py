@@ -18,6 +18,10 @@ import threading
 from dataclasses import dataclass, field
 
 
+class SweepError(ValueError):
+    """A sweep that cannot start or resume; the message is meant for a person."""
+
+
 @dataclass
 class TrialUpdate:
     """What a trial did since the last poll: its newest batch, finished epochs, its end."""
@@ -101,4 +105,4 @@ def _plain(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
-__all__ = ["LocalSlot", "TrialUpdate"]
+__all__ = ["LocalSlot", "TrialUpdate", "SweepError"]

@@ -32,15 +32,12 @@ from pathlib import Path
 
 from ..core.files import atomic_write
 from ..core.project import Project, parse_project
+from .runners import SweepError
 from .space import Dimension, apply
 
 STUDY = "netbuilder-sweep"
 CLASSIFY_LOSSES = {"cross_entropy", "nll", "bce", "bce_with_logits", "hinge"}
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
-
-
-class SweepError(ValueError):
-    """A sweep that cannot start or resume; the message is meant for a person."""
 
 
 @dataclass
@@ -117,7 +114,7 @@ class Sweep:
         self.study = optuna.create_study(
             study_name=STUDY, storage=storage, load_if_exists=True, direction=self.direction,
             sampler=self._sampler(), pruner=optuna.pruners.MedianPruner(
-                n_startup_trials=2, n_warmup_steps=1) if self.options.prune else
+                n_startup_trials=2, n_warmup_steps=2) if self.options.prune else
             optuna.pruners.NopPruner())
         self._check_same_sweep()
         if not (self.out / "project.json").exists():
@@ -340,7 +337,9 @@ class Sweep:
     def _tell(self, st: TrialState, status: str) -> None:
         from optuna.trial import TrialState as S
 
-        st.status, st.progress = status, 1.0 if status != "interrupted" else st.progress
+        st.status = status
+        if status in ("completed", "failed"):  # pruned and interrupted show where they ended
+            st.progress = 1.0
         st.seconds = round(time.perf_counter() - st.started, 2) if st.started else 0.0
         trial = self._live.pop(st.number, None)
         if trial is None:

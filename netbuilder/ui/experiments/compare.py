@@ -186,10 +186,10 @@ class _Banner(QWidget):
     def show_text(self, text: str) -> None:
         self.text.setText(text)
         parent = self.parentWidget()
-        width = max(240, min(parent.width() - 24, 720))
+        width = max(240, min(parent.width() - 24, 560))
         self.setFixedWidth(width)
         self.adjustSize()
-        self.move(parent.width() - width - 12, 12)
+        self.move(parent.width() - width - 24, 8)  # top right, clear of the scroll bar
         self.show()
         self.raise_()
 

@@ -34,16 +34,18 @@ class ParallelCoordinates(QWidget):
         self.plot.clear()
         self.lines = {}
         axes = [(d.name, d) for d in dims] + [(metric, None)]
-        ticks = [(i, name) for i, (name, _) in enumerate(axes)]
-        self.plot.getAxis("bottom").setTicks([ticks])
-        self.plot.setXRange(-0.3, len(axes) - 0.7, padding=0)
-        self.plot.setYRange(-0.08, 1.08, padding=0)
-        muted = self.palette().mid().color()
+        self.plot.hideAxis("bottom")
+        self.plot.setXRange(-0.45, len(axes) - 0.55, padding=0)
+        self.plot.setYRange(-0.14, 1.45, padding=0)
+        muted, ink = self.palette().mid().color(), self.palette().text().color()
         scales = [_scale(d, [r.get(name) for r in rows]) for name, d in axes]
         for i, ((name, _), (_, lo_text, hi_text)) in enumerate(zip(axes, scales)):
             self.plot.plot([i, i], [0, 1], pen=pg.mkPen(muted, width=1))
-            for y, text, anchor in ((0, lo_text, (0.5, 0)), (1, hi_text, (0.5, 1))):
-                label = pg.TextItem(text, color=self.palette().text().color(), anchor=anchor)
+            # the axis's name and top value above it, its bottom value below
+            title = name.replace(".", ".\n").replace("_", " ")  # long names on two lines
+            for y, text, anchor in ((0, lo_text, (0.5, 0)), (1, f"{title}\n{hi_text}",
+                                                             (0.5, 1))):
+                label = pg.TextItem(text, color=ink, anchor=anchor)
                 label.setPos(i, y)
                 self.plot.addItem(label)
         scored = [r for r in rows if isinstance(r.get(metric), (int, float))]

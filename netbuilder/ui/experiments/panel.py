@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QSplitter, QStyle,
                                QStyledItemDelegate, QStyleOptionProgressBar, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -74,7 +74,9 @@ class ExperimentsPanel(QWidget):
         self.ask_folder = lambda: QFileDialog.getExistingDirectory(self, "Sweep folder")
 
         self.space = QTableWidget(0, 2)
-        self.space.setHorizontalHeaderLabels(["sweep", "values (a,b,c or lo:hi[:log])"])
+        self.space.setHorizontalHeaderLabels(["sweep", "values"])
+        self.space.horizontalHeaderItem(1).setToolTip("a list a,b,c or a range lo:hi or "
+                                                      "lo:hi:log")
         self.space.verticalHeader().hide()
         self.space.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.
                                                            ResizeToContents)
@@ -83,7 +85,8 @@ class ExperimentsPanel(QWidget):
                               "setting and choose Sweep this; edit the values here")
         remove = QPushButton("Remove")
         remove.clicked.connect(self._remove_selected)
-        add_lr = QPushButton("+ learning rate")
+        add_lr = QPushButton("+ lr")
+        add_lr.setToolTip("Sweep the learning rate")
         add_lr.clicked.connect(lambda: self.add_param("lr", self.doc.project.training.lr))
         self.trials = QSpinBox(minimum=1, maximum=10_000, value=8)
         self.parallel = QSpinBox(minimum=1, maximum=64, value=2)
@@ -96,7 +99,7 @@ class ExperimentsPanel(QWidget):
         self.folder.setPlaceholderText("a new folder for each sweep")
         browse = QPushButton("Folder…")
         browse.clicked.connect(self._choose_folder)
-        self.start_button = QPushButton("Start sweep")
+        self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
@@ -104,28 +107,27 @@ class ExperimentsPanel(QWidget):
         self.status = plain(QLabel("Add what to sweep, then Start."))
         self.status.setWordWrap(True)
 
-        form = QFormLayout()
-        form.addRow("Trials", self.trials)
-        form.addRow("At once", self.parallel)
-        form.addRow("Sampler", self.sampler)
-        form.addRow("Optimise", self.metric_box)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(browse)
-        form.addRow("Folder", folder_row)
+        form = QGridLayout()  # two settings a row: the tab is short
+        form.setVerticalSpacing(3)
+        for i, (label, w) in enumerate((("Trials", self.trials), ("At once", self.parallel),
+                                        ("Sampler", self.sampler),
+                                        ("Optimise", self.metric_box))):
+            form.addWidget(QLabel(label), i // 2, 2 * (i % 2))
+            form.addWidget(w, i // 2, 2 * (i % 2) + 1)
+        form.addWidget(QLabel("Folder"), 2, 0)
+        form.addWidget(self.folder, 2, 1, 1, 2)
+        form.addWidget(browse, 2, 3)
         buttons = QHBoxLayout()
-        buttons.addWidget(add_lr)
-        buttons.addWidget(remove)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.start_button)
-        run_row.addWidget(self.stop_button)
+        for b in (add_lr, remove, self.start_button, self.stop_button):
+            buttons.addWidget(b)
+        self.space.setMinimumHeight(60)
         setup = QWidget()
         sl = QVBoxLayout(setup)
         sl.setContentsMargins(0, 0, 0, 0)
+        sl.setSpacing(4)
         sl.addWidget(self.space, 1)
         sl.addLayout(buttons)
         sl.addLayout(form)
-        sl.addLayout(run_row)
         sl.addWidget(self.status)
 
         self.table = QTableWidget(0, 0)
@@ -144,7 +146,7 @@ class ExperimentsPanel(QWidget):
         split.addWidget(setup)
         split.addWidget(self.table)
         split.addWidget(self.coords)
-        split.setSizes([330, 420, 360])
+        split.setSizes([320, 470, 400])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(split)
@@ -285,6 +287,10 @@ class ExperimentsPanel(QWidget):
         self.table.setColumnCount(len(cols))
         self.table.setHorizontalHeaderLabels(cols)
         self.table.setItemDelegateForColumn(2, _ProgressDelegate(self.table))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(2, 80)
         self.table.setSortingEnabled(True)
 
     def _show_trial(self, st) -> None:
