@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from netbuilder import examples
 from netbuilder.core.project import save_project
@@ -109,5 +109,25 @@ def test_sweep_this_runs_a_sweep_in_the_experiments_tab(qtbot, tmp_path):
     assert str(Path(best["folder"]).resolve()) in w.results_panel.history.checked_runs()
     assert "training: epochs" not in w.compare.banner.text.text()
     assert "lr:" in w.compare.banner.text.text()
+
+    # a double-click opens the trial's graph as the document
+    rect = panel.table.visualItemRect(panel.table.item(0, 0))
+    for click in (qtbot.mouseClick, qtbot.mouseDClick):  # a person's press comes first
+        click(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: w.doc.path is not None)
+    assert w.doc.path == Path(best["folder"]) / "project.json"
+    assert w.doc.project.training.lr == best["lr"]
     w.experiments.shutdown()
+    w.training.shutdown()
+
+
+def test_sweep_this_on_a_layer_parameter_in_the_inspector(qtbot):
+    w = _window(qtbot)
+    w.canvas.select_nodes(["n5"])  # "Linear 1"
+    qtbot.waitUntil(lambda: w.inspector.node_id == "n5")
+    label = next(lb for lb in w.inspector.findChildren(QLabel) if lb.text() == "out_features"
+                 and lb.actions())
+    _action(label, "Sweep this…").trigger()
+    assert w.bottom.currentWidget() is w.experiments
+    assert w.experiments.specs() == ["Linear 1.out_features=5,10,20"]
     w.training.shutdown()
