@@ -154,3 +154,21 @@ def test_layer_parameters_and_settings_are_applied_to_a_copy():
     with pytest.raises(SpaceError, match="twice"):
         parse_space(project, ["lr=1e-3,1e-2", "lr=1e-4,1e-3"])
     json.dumps([d.spec_text() for d in dims])
+
+
+def test_a_hopeless_trial_is_pruned_from_its_validation_curve(tmp_path):
+    from netbuilder.experiments.sweep import Sweep, SweepOptions
+
+    project = load_project(_short_project(tmp_path))
+    dims = parse_space(project, ["lr=1e-6:1e-2:log"])
+    sweep = Sweep(project, dims, tmp_path / "sweep", SweepOptions(trials=3, parallel=1))
+    sweep.start()
+    for lr in (3e-3, 4e-3, 1e-6):  # two good runs set the median, then a hopeless one
+        sweep.study.enqueue_trial({"lr": lr})
+    sweep.run()
+    rows = {float(r["lr"]): r for r in _rows(tmp_path / "sweep")}
+    assert rows[3e-3]["status"] == rows[4e-3]["status"] == "completed"
+    hopeless = rows[1e-6]
+    assert hopeless["status"] == "pruned"
+    trained = (tmp_path / "sweep" / hopeless["folder"] / "metrics.csv").read_text()
+    assert 1 < len(trained.splitlines()) - 1 < EPOCHS  # stopped after a few epochs
