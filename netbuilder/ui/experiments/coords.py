@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -19,18 +18,24 @@ class ParallelCoordinates(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = make_plot(pal=self.palette())
-        self.plot.hideAxis("left")
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.lines: dict[int, pg.PlotDataItem] = {}
+        self._plot = None  # made on first use: pyqtgraph is not imported at start-up
+        self.lines: dict[int, object] = {}  # trial number -> its PlotDataItem
         self.selected: int | None = None
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.plot)
+        QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
+
+    @property
+    def plot(self):
+        if self._plot is None:
+            self._plot = make_plot(pal=self.palette())
+            self._plot.hideAxis("left")
+            self._plot.setMouseEnabled(x=False, y=False)
+            self.layout().addWidget(self._plot)
+        return self._plot
 
     def set_data(self, dims, metric: str, maximize: bool, rows: list[dict]) -> None:
         """dims: the sweep's Dimensions; rows: results rows ({dim name: value, metric: v})."""
+        import pyqtgraph as pg
+
         self.plot.clear()
         self.lines = {}
         axes = [(d.name, d) for d in dims] + [(metric, None)]
