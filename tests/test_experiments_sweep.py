@@ -172,3 +172,14 @@ def test_a_hopeless_trial_is_pruned_from_its_validation_curve(tmp_path):
     assert hopeless["status"] == "pruned"
     trained = (tmp_path / "sweep" / hopeless["folder"] / "metrics.csv").read_text()
     assert 1 < len(trained.splitlines()) - 1 < EPOCHS  # stopped after a few epochs
+
+
+def test_a_damaged_storage_is_a_clear_error_and_is_left_alone(tmp_path, capsys):
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / "sweep.db").write_bytes(b"not a database, just bytes" * 40)
+    code = main(["sweep", "digits_mlp", "--param", "lr=1e-3,1e-2", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot be read as a sweep's storage" in err
+    assert (out / "sweep.db").read_bytes() == b"not a database, just bytes" * 40
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.db"]

@@ -110,13 +110,28 @@ class Sweep:
             self.slots = self._make_slots()
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock()
-        storage = optuna.storages.RDBStorage(f"sqlite:///{(self.out / 'sweep.db').resolve()}")
-        self.study = optuna.create_study(
-            study_name=STUDY, storage=storage, load_if_exists=True, direction=self.direction,
-            sampler=self._sampler(), pruner=optuna.pruners.MedianPruner(
-                n_startup_trials=2, n_warmup_steps=2) if self.options.prune else
-            optuna.pruners.NopPruner())
-        self._check_same_sweep()
+        db = self.out / "sweep.db"
+        try:
+            storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}")
+            self.study = optuna.create_study(
+                study_name=STUDY, storage=storage, load_if_exists=True,
+                direction=self.direction, sampler=self._sampler(),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+                if self.options.prune else optuna.pruners.NopPruner())
+        except ValueError as e:  # the study there optimises the other way
+            self._unlock()
+            raise SweepError(f"{self.out}: holds a sweep by another metric ({e}); to resume "
+                             f"it give the same --param and --metric, or choose another "
+                             f"--out for a new sweep") from None
+        except Exception as e:  # noqa: BLE001 (SQLAlchemy's many errors: a damaged file)
+            self._unlock()
+            raise SweepError(f"{db}: cannot be read as a sweep's storage ({type(e).__name__}"
+                             f"); it is left as it is: choose another --out") from None
+        try:
+            self._check_same_sweep()
+        except SweepError:
+            self._unlock()
+            raise
         if not (self.out / "project.json").exists():
             atomic_write(self.out / "project.json", self.project.to_json())
         self._recover()
@@ -415,6 +430,9 @@ class Sweep:
         for slot in self.slots:
             slot.close()
         self.slots = []
+        self._unlock()
+
+    def _unlock(self) -> None:
         lock = self.out / "sweep.lock"
         try:
             if lock.read_text().strip() == str(os.getpid()):
