@@ -31,9 +31,9 @@ from .editor.palette import Palette
 from .editor.palette_blocks import PaletteBlocks
 from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 from .editor.scene import Canvas
+from .editor.view import CanvasView, LockBanner, Minimap
 from .experiments.compare import CompareOverlay
 from .experiments.panel import ExperimentsPanel
-from .editor.view import CanvasView, LockBanner, Minimap
 from .results.panel import ResultsPanel
 from .training.feature import TrainingUi
 from .window_files import ProjectFiles

@@ -14,8 +14,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
 from ...core.analysis import ERROR
-from ...core.registry import BOOL, CHOICE, FLOAT, INT
 from ...core.graph import Graph, Node
+from ...core.registry import BOOL, CHOICE, FLOAT, INT
 from ..document.commands import Rename, SetParams
 from ..document.document import Document
 from ..widgets import theme
