@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_trace(sub)
     from .preflight.cli import add_commands as add_preflight  # fit, lr-find, check
     add_preflight(sub)
+    from .experiments.cli import add_commands as add_experiment_commands  # sweep, diff
+    add_experiment_commands(sub)
     return p
 
 

@@ -19,7 +19,8 @@ def test_the_window_has_every_dock_and_menu(qtbot, tmp_path, monkeypatch):
     train = [a.text() for a in menus["Train"].actions() if a.text()]
     assert train[:4] == ["Train", "Pause", "Resume", "Stop"]
     tabs = [w.bottom.tabText(i) for i in range(w.bottom.count())]
-    assert tabs == ["Problems", "Summary", "Code", "Data", "Results", "Insight", "Pre-flight"]
+    assert tabs == ["Problems", "Summary", "Code", "Data", "Results", "Insight", "Pre-flight",
+                    "Experiments"]
     w.training.shutdown()
 
 

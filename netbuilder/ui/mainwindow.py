@@ -33,6 +33,8 @@ from .editor.palette_blocks import PaletteBlocks
 from .editor.panels import CodePanel, ProblemsPanel, SummaryPanel
 from .editor.scene import Canvas
 from .editor.view import CanvasView, LockBanner, Minimap
+from .experiments.compare import CompareOverlay
+from .experiments.panel import ExperimentsPanel
 from .insight.panel import InsightPanel
 from .preflight import PreflightPanel
 from .results.panel import ResultsPanel
@@ -88,6 +90,8 @@ class MainWindow(ProjectFiles, QMainWindow):
         self.results_panel = ResultsPanel(self.doc)
         self.insight = InsightPanel(self.doc)  # step-through, attributions, projector
         self.preflight = PreflightPanel(self.doc)
+        self.experiments = ExperimentsPanel(self.doc)  # sweeps; compare versions on the canvas
+        self.compare = CompareOverlay(self.doc, self.canvas, self.view)
         self.banner = LockBanner(self.doc, self.view)
         self.export_dialog: ExportDialog | None = None
 
@@ -96,7 +100,8 @@ class MainWindow(ProjectFiles, QMainWindow):
         for widget, title in ((self.problems_panel, "Problems"), (self.summary_panel, "Summary"),
                               (self.code_panel, "Code"), (self.data_panel, "Data"),
                               (self.results_panel, "Results"), (self.insight, "Insight"),
-                              (self.preflight, "Pre-flight")):
+                              (self.preflight, "Pre-flight"),
+                              (self.experiments, "Experiments")):
             self.bottom.addTab(widget, title)
         self.layers_dock = self._dock("Layers", self.palette_panel)
         self.inspector_dock = self._dock("Inspector", self.inspector)
@@ -174,6 +179,22 @@ class MainWindow(ProjectFiles, QMainWindow):
         if app is not None:
             app.aboutToQuit.connect(training.shutdown)
         self.closed.connect(training.shutdown)
+        for source in (self.inspector, training.panel):  # "Sweep this"
+            source.sweepRequested.connect(self._sweep_this)
+        self.experiments.trialActivated.connect(self._show_trial)
+        self.experiments.trialOpened.connect(lambda p: self.maybe_save() and self.open_path(p))
+        self.experiments.message.connect(self._show_message)
+        self.closed.connect(self.experiments.shutdown)
+
+    def _sweep_this(self, name: str, value) -> None:
+        self.experiments.add_param(name, value)
+        self.details_dock.raise_()
+        self.bottom.setCurrentWidget(self.experiments)
+
+    def _show_trial(self, folder: str) -> None:
+        """A sweep trial: its curves over the run history's, its graph over the canvas."""
+        self.results_panel.history.add_run(folder)
+        self.compare.compare_with_path(folder, f"trial {Path(folder).name}")
 
     def _dock(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -247,6 +268,8 @@ class MainWindow(ProjectFiles, QMainWindow):
         self._action(f, "&Save", self.save, K.Save)
         self._action(f, "Save &As…", self.save_as, K("Ctrl+Shift+S"))
         f.addSeparator()
+        self._action(f, "Compare &with…", lambda: self.compare.ask_and_compare(
+            self, self.doc.model.runs))
         self.act_export = self._action(f, "&Export…", self.open_export_dialog, K("Ctrl+E"))
         f.addSeparator()
         self._action(f, "&Quit", self.close, K.Quit)

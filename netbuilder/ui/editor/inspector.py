@@ -9,11 +9,13 @@ node when the graph reports a change (undo, redo, edits from elsewhere).
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtCore import QSignalBlocker, QSize, Qt
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
 from ...core.analysis import ERROR
 from ...core.graph import Graph, Node
+from ...core.registry import BOOL, CHOICE, FLOAT, INT
 from ..document.commands import Rename, SetParams
 from ..document.document import Document
 from ..widgets import theme
@@ -24,6 +26,9 @@ from ..widgets.forms import (ErrorFrame, ParamField, bounds_text, clear_layout, 
 
 class Inspector(QWidget):
     """Shows and edits one node. Call `set_node(node_id)` when the selection changes."""
+
+    # "Sweep this" (right-click a parameter's name): ("NODE.param", its value now)
+    sweepRequested = Signal(str, object)
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -218,6 +223,11 @@ class Inspector(QWidget):
                 label = QLabel(p.name)
                 label.setMinimumWidth(self._label_width)
                 label.setToolTip(p.doc + bounds_text(p))
+                if p.kind in (INT, FLOAT, BOOL, CHOICE) and self.doc.levels.depth == 0:
+                    act = QAction("Sweep this…", label)
+                    act.triggered.connect(lambda _=False, p=p: self._sweep(p.name))
+                    label.addAction(act)
+                    label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
                 form.addRow(label, f)
                 self.fields[p.name] = f
 
@@ -275,6 +285,12 @@ class Inspector(QWidget):
         if value == node.params.get(name):
             return
         self.doc.undo_stack.push(SetParams(self.graph, node.id, {name: value}))
+
+    def _sweep(self, name: str) -> None:
+        node = self._current()
+        if node is not None:
+            self.sweepRequested.emit(f"{node.name}.{name}",
+                                     node.params.get(name, node.spec.param(name).default))
 
     def _commit_name(self) -> None:
         node = self._current()

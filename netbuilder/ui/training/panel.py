@@ -90,6 +90,7 @@ class TrainingPanel(QWidget):
     startRequested = Signal()  # a run is about to start
     refusedByProblems = Signal(object)  # Train refused: the first error (a core Problem)
     lrFindRequested = Signal()  # "Find…" beside the learning rate: run the LR range test
+    sweepRequested = Signal(str, object)  # "Sweep this" (right-click a label): setting, value
 
     def __init__(self, doc, bridge: TrainingBridge, parent=None):
         super().__init__(parent)
@@ -133,7 +134,7 @@ class TrainingPanel(QWidget):
                          ("Weight decay", self.weight_decay), ("LR schedule", self.schedule),
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Seed", self.seed), ("Device", self.device)):
-            form.addRow(label, w)
+            form.addRow(self._sweep_label(label, w), w)
         for w in self.fields.values():  # a narrow column: fields shrink, text elides
             if isinstance(w, QComboBox):
                 w.setSizeAdjustPolicy(
@@ -230,6 +231,17 @@ class TrainingPanel(QWidget):
         act.setStatusTip(tip)
         act.triggered.connect(slot)
         return act
+
+    def _sweep_label(self, text: str, w: QWidget) -> QLabel:
+        label = QLabel(text)
+        name = next(k for k, v in self.fields.items() if v is w)
+        if name not in ("seed", "device"):
+            act = QAction("Sweep this…", label)
+            act.triggered.connect(lambda _=False: self.sweepRequested.emit(
+                name, getattr(self.doc.project.training, name)))
+            label.addAction(act)
+            label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        return label
 
     def _combo(self, name, items: dict) -> QComboBox:
         c = QComboBox()
