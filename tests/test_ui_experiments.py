@@ -79,7 +79,8 @@ def test_sweep_this_runs_a_sweep_in_the_experiments_tab(qtbot, tmp_path):
     epochs.setValue(3)
     epochs.editingFinished.emit()  # as leaving the field does
     assert w.doc.project.training.epochs == 3
-    lr_label = w.training.panel.form.labelForField(w.training.panel.lr)
+    panel = w.training.panel
+    lr_label = panel.form.labelForField(panel.lr.parentWidget())  # the rate and its Find…
     _action(lr_label, "Sweep this…").trigger()  # its right-click menu
     panel = w.experiments
     assert w.bottom.currentWidget() is panel

@@ -134,7 +134,7 @@ class TrainingPanel(QWidget):
                          ("Weight decay", self.weight_decay), ("LR schedule", self.schedule),
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Seed", self.seed), ("Device", self.device)):
-            form.addRow(self._sweep_label(label, w), w)
+            form.addRow(self._sweep_label(label, self.lr if w is lr_row else w), w)
         for w in self.fields.values():  # a narrow column: fields shrink, text elides
             if isinstance(w, QComboBox):
                 w.setSizeAdjustPolicy(
