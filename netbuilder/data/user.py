@@ -46,4 +46,12 @@ register(DatasetSpec("csv", "Your data", "A CSV file with a header row: feature 
                             "features"),
                       Param("missing", CHOICE, "refuse", "missing or non-numeric cells: refuse "
                             "(stop, naming the cell), drop the row, or fill (column mean)",
-                            choices=csvfile.MISSING))))
+                            choices=csvfile.MISSING),
+                      MEMORY),
+                     prepared=lambda *a, **k: _csv_prepared(*a, **k)))
+
+
+def _csv_prepared(name, o, seed, progress=None):
+    from . import csvstream  # torch: imported when a CSV is loaded, not with the registry
+
+    return csvstream.prepared(name, o, seed, progress)
