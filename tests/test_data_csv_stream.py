@@ -135,3 +135,40 @@ def test_a_training_run_on_a_streamed_csv_matches_the_in_memory_run(tmp_path):
     assert results["StreamedTable"] > 0.9  # the label is the sign of x1
     # the same rows, splits, order and normalization: the same model, up to rounding
     assert abs(results["StreamedTable"] - results["PreparedData"]) <= 0.01, results
+
+
+def test_the_preview_and_the_info_of_a_large_csv_come_from_its_cached_table(
+        tmp_path, small_chunks):
+    from netbuilder.data import get
+    from netbuilder.data.preview import PREVIEW_POINTS, load_preview
+
+    path = write_csv(tmp_path / "t.csv", rows=2500)
+    big = options(path, missing="drop", memory_mb=TINY)
+    small = options(path, missing="drop")
+    seen = []
+    p = load_preview("csv", big, lambda message, fraction: seen.append(message))
+    q = load_preview("csv", small)
+    assert any("converting" in m for m in seen)
+    assert p["info"] == q["info"] and p["counts"] == q["counts"]
+    assert p["columns"] == q["columns"] and "colour=red" in p["columns"]
+    assert len(p["x"]) == PREVIEW_POINTS and np.allclose(p["x"], q["x"], atol=1e-4)
+    assert np.array_equal(p["y"], q["y"])
+    spec = get("csv")
+    assert spec.describe(big) == spec.describe(small) == q["info"]
+
+
+def test_a_cancelled_conversion_leaves_nothing_behind(tmp_path, small_chunks):
+    from netbuilder.data.preview import load_preview
+    from netbuilder.data.resources import Cancelled
+
+    path = write_csv(tmp_path / "t.csv", rows=2500, spoil=False)
+    calls = []
+
+    def cancelled():
+        calls.append(1)
+        return len(calls) > 6  # 4 chunks a pass: stop while the table is being written
+
+    with pytest.raises(Cancelled):
+        load_preview("csv", options(path, memory_mb=TINY), None, cancelled)
+    assert cache_dir("csv").is_dir()  # the second pass had begun writing
+    assert not list(cache_dir("csv").glob("*"))  # and left no half-written table

@@ -25,7 +25,7 @@ import torch
 from . import csvfile as cf
 from .prepare import PreparedData, Split
 from .registry import CLASS, CLASSIFICATION, REAL, REGRESSION, DataError, DataInfo
-from .resources import cache_dir, memory_budget
+from .resources import Cancelled, cache_dir, memory_budget
 
 CHUNK_ROWS = 50_000
 FORMAT = 1  # bump when the cached table's layout changes
@@ -50,22 +50,24 @@ def prepared(name: str, o, seed: int, progress=None) -> PreparedData:
 
     if o["augment"]:
         raise DataError(f"dataset {name!r}: augment=true works on image datasets only")
-    path, names, *_ = cf.columns(o)
-    if table_bytes(path, len(names) - 1) <= memory_budget(o["memory_mb"]):
+    if _fits(o):
         raw = cf.load_csv(o)
         check_raw(name, raw)
         return prepare(name, raw, o, seed)
     return streamed(name, o, seed, progress)
 
 
-def _chunks(path: Path, names: list[str]):
-    """(polars text frame without blank rows, file line of each row) per chunk."""
+def _chunks(path: Path, names: list[str], cancelled=None):
+    """(polars text frame without blank rows, file line of each row) per chunk; stops with
+    Cancelled when `cancelled()` turns true."""
     import polars as pl
 
     scan = pl.scan_csv(path, infer_schema=False, new_columns=names)
     start = 0
     try:
         for df in scan.collect_batches(chunk_size=CHUNK_ROWS):
+            if cancelled is not None and cancelled():
+                raise Cancelled
             lines = np.arange(start + 2, start + 2 + len(df))
             start += len(df)
             blank = df.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy()
@@ -148,9 +150,10 @@ class _Pass:
         self.target.add(ch.y.filter(kept), ch.lines[keep])
 
 
-def _first_pass(path, names, numeric, categorical, target, rule, progress) -> _Pass:
+def _first_pass(path, names, numeric, categorical, target, rule, progress, cancelled
+                ) -> _Pass:
     total = _Pass(numeric, categorical)
-    for df, lines in _chunks(path, names):
+    for df, lines in _chunks(path, names, cancelled):
         total.add(_Chunk(df, lines, numeric, categorical, target, rule))
         if progress is not None:
             progress(f"reading {path}: {total.rows:,} rows", None)
@@ -179,7 +182,7 @@ def _key(path: Path, o) -> str:
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:24]
 
 
-def _convert(o, folder: Path, key: str, progress) -> dict:
+def _convert(o, folder: Path, key: str, progress, cancelled=None) -> dict:
     """Both passes: the table to `key`.x.npy, the targets to `key`.y.npy; returns what the
     DataInfo needs (also saved, as `key`.json)."""
     import polars as pl
@@ -187,7 +190,7 @@ def _convert(o, folder: Path, key: str, progress) -> dict:
     path, names, target, roles, feats, numeric = cf.columns(o)
     categorical = [c for c in feats if c not in numeric]
     rule = o["missing"]
-    total = _first_pass(path, names, numeric, categorical, target, rule, progress)
+    total = _first_pass(path, names, numeric, categorical, target, rule, progress, cancelled)
     notes = []
     if total.dropped:
         notes.append(cf.dropped_note(path, total.dropped, total.rows, rule))
@@ -210,7 +213,7 @@ def _convert(o, folder: Path, key: str, progress) -> dict:
     y = np.empty((rows, 1), np.float32) if regression else np.empty(rows, np.int64)
     at = 0
     try:
-        for df, lines in _chunks(path, names):
+        for df, lines in _chunks(path, names, cancelled):
             ch = _Chunk(df, lines, numeric, categorical, target, rule)
             keep = ch.keep.copy()
             raw_y = ch.y.filter(pl.Series(keep))
@@ -242,12 +245,12 @@ def _convert(o, folder: Path, key: str, progress) -> dict:
     return meta
 
 
-def _cached(path: Path, o, progress):
+def _cached(path: Path, o, progress, cancelled=None):
     """(memory-mapped table, targets, meta), converting the file on first use."""
     folder, key = cache_dir("csv"), _key(path, o)
     files = [folder / f"{key}.{s}" for s in ("x.npy", "y.npy", "json")]
     if not all(f.exists() for f in files):
-        _convert(o, folder, key, progress)
+        _convert(o, folder, key, progress, cancelled)
     try:
         meta = json.loads(files[2].read_text())
         return (np.load(files[0], mmap_mode="r"), np.load(files[1], allow_pickle=False),
@@ -275,6 +278,46 @@ def _train_stats(table: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nd
     return mean.astype(np.float32), std
 
 
+def _info(meta: dict) -> DataInfo:
+    if meta["task"] == CLASSIFICATION:
+        return DataInfo((meta["width"],), "float32", CLASSIFICATION, CLASS,
+                        len(meta["labels"]), tuple(meta["labels"]), notes=tuple(meta["notes"]))
+    return DataInfo((meta["width"],), "float32", REGRESSION, REAL, notes=tuple(meta["notes"]))
+
+
+def _fits(o) -> bool:
+    path, names, *_ = cf.columns(o)
+    return table_bytes(path, len(names) - 1) <= memory_budget(o["memory_mb"])
+
+
+def quick_info(o) -> DataInfo:
+    """The DataInfo: of the in-memory load, or of the cached table (made on first use)."""
+    if _fits(o):
+        return cf.load_csv(o).info
+    return _info(_cached(cf.columns(o)[0], o, None)[2])
+
+
+def preview(o, progress=None, cancelled=None) -> dict:
+    """The Data panel's table preview: up to PREVIEW_POINTS rows; a file above the budget
+    is converted (once) and sampled from its cached table, never read whole."""
+    from .preview import PREVIEW_POINTS
+
+    if _fits(o):
+        raw = cf.load_csv(o)
+        x, y, info, columns = raw.x, raw.y, raw.info, raw.feature_names
+    else:
+        x, y, meta = _cached(cf.columns(o)[0], o, progress, cancelled)
+        info, columns = _info(meta), tuple(meta["feature_names"])
+    n = len(y)
+    n_test, n_val = int(round(n * o["test_fraction"])), int(round(n * o["val_fraction"]))
+    rng = np.random.default_rng(0)
+    idx = np.arange(n) if n <= PREVIEW_POINTS else np.sort(
+        rng.choice(n, PREVIEW_POINTS, replace=False))
+    return {"info": info, "image": False, "ordered": False, "augmentable": False,
+            "counts": (n - n_val - n_test, n_val, n_test), "columns": columns,
+            "x": np.asarray(x[idx]), "y": y[idx]}
+
+
 def streamed(name: str, o, seed: int, progress=None) -> StreamedTable:
     from .prepare import split_indices
 
@@ -291,14 +334,8 @@ def streamed(name: str, o, seed: int, progress=None) -> StreamedTable:
     mean = std = None
     if o["normalize"]:
         mean, std = _train_stats(table, parts[0])
-    if classes:
-        info = DataInfo((meta["width"],), "float32", CLASSIFICATION, CLASS,
-                        len(meta["labels"]), tuple(meta["labels"]), notes=tuple(meta["notes"]))
-    else:
-        info = DataInfo((meta["width"],), "float32", REGRESSION, REAL,
-                        notes=tuple(meta["notes"]))
     splits = [Split(torch.from_numpy(ids), torch.from_numpy(y[ids])) for ids in parts]
-    data = StreamedTable(name, info, *splits, mean=mean, std=std)
+    data = StreamedTable(name, _info(meta), *splits, mean=mean, std=std)
     data.table, data.feature_names = table, tuple(meta["feature_names"])
     return data
 

@@ -48,10 +48,12 @@ register(DatasetSpec("csv", "Your data", "A CSV file with a header row: feature 
                             "(stop, naming the cell), drop the row, or fill (column mean)",
                             choices=csvfile.MISSING),
                       MEMORY),
-                     prepared=lambda *a, **k: _csv_prepared(*a, **k)))
+                     prepared=lambda *a: _stream().prepared(*a),
+                     quick_info=lambda o: _stream().quick_info(o),
+                     preview=lambda *a: _stream().preview(*a)))
 
 
-def _csv_prepared(name, o, seed, progress=None):
+def _stream():
     from . import csvstream  # torch: imported when a CSV is loaded, not with the registry
 
-    return csvstream.prepared(name, o, seed, progress)
+    return csvstream
