@@ -45,7 +45,7 @@ def options(path, **more):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(csvstream, "CHUNK_ROWS", 700)  # several chunks in a small file
+    monkeypatch.setattr(csvstream, "CHUNK_BYTES", 30_000)  # several chunks in a small file
 
 
 def all_rows(d, split):
@@ -162,13 +162,35 @@ def test_a_cancelled_conversion_leaves_nothing_behind(tmp_path, small_chunks):
     from netbuilder.data.resources import Cancelled
 
     path = write_csv(tmp_path / "t.csv", rows=2500, spoil=False)
-    calls = []
+    calls, chunks = [], len(list(csvstream._pieces(path)))
+    assert chunks > 2
 
     def cancelled():
         calls.append(1)
-        return len(calls) > 6  # 4 chunks a pass: stop while the table is being written
+        return len(calls) > chunks + 1  # stop while the table is being written
 
     with pytest.raises(Cancelled):
         load_preview("csv", options(path, memory_mb=TINY), None, cancelled)
     assert cache_dir("csv").is_dir()  # the second pass had begun writing
     assert not list(cache_dir("csv").glob("*"))  # and left no half-written table
+
+
+def test_quoted_line_breaks_and_ragged_rows_read_as_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(csvstream, "CHUNK_BYTES", 64)  # a piece ends inside most rows
+    rows = ["a,b,note,label"] + [f'{i},{i % 7},"line one\nline, two {i}",{i % 2}'
+                                  for i in range(60)]
+    rows[9] = "8,1"  # a short row: missing cells
+    path = tmp_path / "q.csv"
+    path.write_text("\n".join(rows) + "\n")
+    o = {"path": str(path), "roles": "note=index", "missing": "drop"}
+    memory = load("csv", o, seed=0)
+    streamed = load("csv", {**o, "memory_mb": 0.0001}, seed=0)
+    assert type(streamed).__name__ == "StreamedTable"
+    assert streamed.info == memory.info and "dropped 1 of 60 rows" in streamed.info.notes[0]
+    assert torch.equal(all_rows(streamed, streamed.train)[0], all_rows(memory, memory.train)[0])
+    path.write_text("\n".join(rows[:20] + ["1,2,x,1,extra"] + rows[20:]) + "\n")
+    with pytest.raises(DataError) as a:
+        load("csv", o)
+    with pytest.raises(DataError) as b:
+        load("csv", {**o, "memory_mb": 0.0001})
+    assert str(a.value) == str(b.value) and "has 5 fields, the header has 4" in str(a.value)
