@@ -123,7 +123,7 @@ class _Chunk:
     def __init__(self, df, lines, numeric, categorical, target, rule):
         import polars as pl
 
-        self.lines = lines
+        self.lines, self.numeric = lines, numeric
         self.x = df.select([cf._as_number(pl.col(c), pl.Utf8) for c in numeric]).to_numpy(
             writable=True) if numeric else np.zeros((len(df), 0), np.float32)
         self.bad = ~np.isfinite(self.x)
@@ -221,6 +221,26 @@ def _key(path: Path, o) -> str:
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:24]
 
 
+def _finished(ch: _Chunk, means, cats, roles, feats, labels, regression):
+    """A chunk's kept rows as the table's float32 rows (filled, encoded) and targets."""
+    import polars as pl
+
+    keep = ch.keep.copy()
+    raw_y = ch.y.filter(pl.Series(keep))
+    if regression:  # a target that is not a number is dropped after the fill means
+        good = np.isfinite(raw_y.cast(pl.Float64, strict=False).to_numpy())
+        raw_y = raw_y.filter(pl.Series(good))
+        keep[keep] = good
+    xn, bad = ch.x[keep], ch.bad[keep]
+    xn[bad] = np.take(means, np.nonzero(bad)[1])
+    blocks = {c: xn[:, j:j + 1] for j, c in enumerate(ch.numeric)}
+    for c in ch.text:
+        values = ch.text[c].fill_null(cf.MISSING_CATEGORY).filter(pl.Series(keep))
+        blocks[c] = cf.encode(cf.class_ids(values, cats[c]), roles[c], len(cats[c]))
+    x = np.ascontiguousarray(np.concatenate([blocks[c] for c in feats], axis=1), np.float32)
+    return x, cf.regression_y(raw_y) if regression else cf.class_ids(raw_y, labels)
+
+
 def _convert(o, folder: Path, key: str, progress, cancelled=None) -> dict:
     """Both passes: the table to `key`.x.npy, the targets to `key`.y.npy; returns what the
     DataInfo needs (also saved, as `key`.json)."""
@@ -248,32 +268,23 @@ def _convert(o, folder: Path, key: str, progress, cancelled=None) -> dict:
     width = sum(len(shown[c]) for c in feats)
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / f"{key}.{os.getpid()}.part"
-    x = np.lib.format.open_memmap(part, "w+", np.float32, (rows, width))
     y = np.empty((rows, 1), np.float32) if regression else np.empty(rows, np.int64)
     at = 0
     try:
-        for df, lines in _chunks(path, names, cancelled):
-            ch = _Chunk(df, lines, numeric, categorical, target, rule)
-            keep = ch.keep.copy()
-            raw_y = ch.y.filter(pl.Series(keep))
-            good = np.isfinite(raw_y.cast(pl.Float64, strict=False).to_numpy())
-            if regression:  # a target that is not a number is dropped after the fill means
-                raw_y = raw_y.filter(pl.Series(good))
-                keep[keep] = good
-            xn, bad = ch.x[keep], ch.bad[keep]
-            xn[bad] = np.take(means, np.nonzero(bad)[1])
-            blocks = {c: xn[:, j:j + 1] for j, c in enumerate(numeric)}
-            for c in categorical:
-                values = ch.text[c].fill_null(cf.MISSING_CATEGORY).filter(pl.Series(keep))
-                blocks[c] = cf.encode(cf.class_ids(values, cats[c]), roles[c], len(cats[c]))
-            n = int(keep.sum())
-            x[at:at + n] = np.concatenate([blocks[c] for c in feats], axis=1)
-            y[at:at + n] = cf.regression_y(raw_y) if regression else cf.class_ids(raw_y, labels)
-            at += n
-            if progress is not None:
-                progress(f"converting {path}: {at:,} of {rows:,} rows", at / max(1, rows))
-        x.flush()
-        del x
+        # plain writes, not a writable memory map: written pages then never count in this
+        # process's memory while they wait to reach the disk
+        with open(part, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(
+                np.dtype(np.float32)), "fortran_order": False, "shape": (rows, width)})
+            for df, lines in _chunks(path, names, cancelled):
+                ch = _Chunk(df, lines, numeric, categorical, target, rule)
+                xs, ys = _finished(ch, means, cats, roles, feats, labels, regression)
+                out.write(xs.tobytes())
+                n = len(ys)
+                y[at:at + n] = ys
+                at += n
+                if progress is not None:
+                    progress(f"converting {path}: {at:,} of {rows:,} rows", at / max(1, rows))
         np.save(folder / f"{key}.y.npy", y)
         meta = {"task": task, "labels": labels, "notes": notes, "width": width,
                 "feature_names": [n for c in feats for n in shown[c]]}
