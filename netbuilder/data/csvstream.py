@@ -30,6 +30,7 @@ from .resources import Cancelled, cache_dir, memory_budget
 CHUNK_BYTES = 4 << 20  # of CSV text per chunk (~20,000 rows of 21 numbers)
 QUOTE_TRIES = 100
 FORMAT = 1  # bump when the cached table's layout changes
+PREVIEW_ROWS = 2000  # preview.PREVIEW_POINTS (which imports the registry, hence this file)
 STATS_ROWS = 65_536  # table rows per step of the normalization statistics
 
 
@@ -348,10 +349,8 @@ def quick_info(o) -> DataInfo:
 
 
 def preview(o, progress=None, cancelled=None) -> dict:
-    """The Data panel's table preview: up to PREVIEW_POINTS rows; a file above the budget
+    """The Data panel's table preview: up to PREVIEW_ROWS rows; a file above the budget
     is converted (once) and sampled from its cached table, never read whole."""
-    from .preview import PREVIEW_POINTS
-
     if _fits(o):
         raw = cf.load_csv(o)
         x, y, info, columns = raw.x, raw.y, raw.info, raw.feature_names
@@ -361,8 +360,8 @@ def preview(o, progress=None, cancelled=None) -> dict:
     n = len(y)
     n_test, n_val = int(round(n * o["test_fraction"])), int(round(n * o["val_fraction"]))
     rng = np.random.default_rng(0)
-    idx = np.arange(n) if n <= PREVIEW_POINTS else np.sort(
-        rng.choice(n, PREVIEW_POINTS, replace=False))
+    idx = np.arange(n) if n <= PREVIEW_ROWS else np.sort(
+        rng.choice(n, PREVIEW_ROWS, replace=False))
     return {"info": info, "image": False, "ordered": False, "augmentable": False,
             "counts": (n - n_val - n_test, n_val, n_test), "columns": columns,
             "x": np.asarray(x[idx]), "y": y[idx]}
