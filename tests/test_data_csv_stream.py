@@ -113,7 +113,13 @@ def test_the_cached_table_is_reused_until_the_file_changes(tmp_path):
     write_csv(path, rows=900, seed=1, spoil=False)
     changed = load("csv", options(path, memory_mb=TINY), seed=0)
     assert len(changed.train) + len(changed.val) + len(changed.test) == 900
-    assert len(set(cache_dir("csv").glob("*.x.npy")) - set(tables)) == 1  # a new table
+    now = list(cache_dir("csv").glob("*.x.npy"))
+    assert len(now) == 1 and now != tables  # a new table, the old one removed
+    expected = all_rows(changed, changed.test)[0]
+    now[0].unlink()  # (a new file: `changed` still maps the old one)
+    now[0].write_bytes(b"not a table")  # damaged: converted again
+    again = load("csv", options(path, memory_mb=TINY), seed=0)
+    assert torch.equal(all_rows(again, again.test)[0], expected)
 
 
 def test_a_training_run_on_a_streamed_csv_matches_the_in_memory_run(tmp_path):

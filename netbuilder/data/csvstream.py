@@ -288,7 +288,8 @@ def _convert(o, folder: Path, key: str, progress, cancelled=None) -> dict:
                     progress(f"converting {path}: {at:,} of {rows:,} rows", at / max(1, rows))
         np.save(folder / f"{key}.y.npy", y)
         meta = {"task": task, "labels": labels, "notes": notes, "width": width,
-                "feature_names": [n for c in feats for n in shown[c]]}
+                "feature_names": [n for c in feats for n in shown[c]],
+                "source": str(path.resolve())}
         (folder / f"{key}.json").write_text(json.dumps(meta))
         os.replace(part, folder / f"{key}.x.npy")  # last: only a finished table is found
     finally:
@@ -297,20 +298,41 @@ def _convert(o, folder: Path, key: str, progress, cancelled=None) -> dict:
 
 
 def _cached(path: Path, o, progress, cancelled=None):
-    """(memory-mapped table, targets, meta), converting the file on first use."""
+    """(memory-mapped table, targets, meta), converting the file on first use (and again
+    when a cached entry turns out damaged)."""
     folder, key = cache_dir("csv"), _key(path, o)
     files = [folder / f"{key}.{s}" for s in ("x.npy", "y.npy", "json")]
-    if not all(f.exists() for f in files):
-        _convert(o, folder, key, progress, cancelled)
-    try:
-        meta = json.loads(files[2].read_text())
-        return (np.load(files[0], mmap_mode="r"), np.load(files[1], allow_pickle=False),
-                meta)
-    except (OSError, ValueError) as e:  # a damaged cache entry: build it again
-        if files[0].exists():
-            files[0].unlink()
-        raise DataError(f"{path}: its cached table in {folder} could not be read ({e}); "
-                        f"load again to rebuild it") from None
+    for attempt in (1, 2):
+        if not all(f.exists() for f in files):
+            _convert(o, folder, key, progress, cancelled)
+            _forget_older(folder, key, str(path.resolve()))
+        try:
+            meta = json.loads(files[2].read_text())
+            x, y = np.load(files[0], mmap_mode="r"), np.load(files[1], allow_pickle=False)
+            if x.shape != (len(y), meta["width"]) or x.dtype != np.float32:
+                raise ValueError(f"a {x.shape} {x.dtype} table for {len(y)} targets")
+            return x, y, meta
+        except (OSError, ValueError, KeyError) as e:
+            for f in files:
+                f.unlink(missing_ok=True)
+            if attempt == 2:
+                raise DataError(f"{path}: its table in the cache {folder} could not be read "
+                                f"back ({e})") from None
+
+
+def _forget_older(folder: Path, key: str, source: str) -> None:
+    """Removes the cached tables of earlier versions of the same file (or options)."""
+    for meta in folder.glob("*.json"):
+        other = meta.name[:-len(".json")]
+        if other == key:
+            continue
+        try:
+            if json.loads(meta.read_text()).get("source") != source:
+                continue
+        except (OSError, ValueError):
+            continue
+        for f in (f"{other}.x.npy", f"{other}.y.npy", f"{other}.json"):
+            (folder / f).unlink(missing_ok=True)
 
 
 def _train_stats(table: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
