@@ -138,6 +138,54 @@ def _torchvision_epoch(folder: str, epochs: int) -> dict:
     return {"epochs_s": times, "setup_s": time.perf_counter() - t0 - sum(times)}
 
 
+def _status_mib(field: str) -> float:
+    """A memory line of /proc/self/status (Linux; else the peak so far)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _peak_rss_mib()
+
+
+def _reset_peak() -> float:
+    """Resets the process's peak resident memory to what it holds now (Linux: the import's
+    own transient peak would otherwise hide the data's); returns that."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_mib("VmRSS")
+
+
+def _csv_epoch(path: str, memory_mb: float) -> dict:
+    """Load the CSV as the Trainer does (streamed when memory_mb is below its table), then
+    read every training batch once."""
+    import torch
+
+    from netbuilder.data import load
+    from netbuilder.training.trainer import batches_per_epoch, epoch_order
+
+    import sklearn.model_selection  # noqa: F401 (the split's; before the baseline)
+
+    base = _reset_peak()  # python, torch, polars and netbuilder themselves
+    anon = _status_mib("RssAnon")
+    t0 = time.perf_counter()
+    data = load("csv", {"path": path, "memory_mb": memory_mb}, seed=0)
+    load_s = time.perf_counter() - t0
+    n = len(data.train)
+    t = time.perf_counter()
+    for x, _ in data.batches(data.train, epoch_order(0, 0, n), BATCH, 0,
+                             batches_per_epoch(n, BATCH), train=True):
+        torch.as_tensor(x).sum()
+    return {"load_s": load_s, "epoch_s": time.perf_counter() - t,
+            "peak_rss_mib": _peak_rss_mib(), "above_imports_mib": _status_mib("VmHWM") - base,
+            # after the epoch: the process's own memory, without mapped file pages
+            "anon_mib": _status_mib("RssAnon") - anon,
+            "kind": type(data).__name__}
+
+
 def _child(case: str, **kw) -> dict:
     """One measurement in a fresh process, with an empty index cache: the first batch
     includes the folder's first scan."""
@@ -263,11 +311,52 @@ def bench_data_csv():
     yield "data_csv_load_split_normalize_s", t_split
 
 
+def csv_file_times(k: int) -> Path:
+    """The bench CSV's rows k times over (a larger file of the same kind)."""
+    base = csv_file()
+    path = base.with_name(f"{base.stem}_x{k}.csv")
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        with open(base, "rb") as src, open(tmp, "wb") as out:
+            head, rows = src.readline(), src.read()
+            out.write(head + rows * k)
+        os.replace(tmp, path)
+    return path
+
+
+def bench_data_csv_streamed():
+    """The 300,000-row CSV (a 23 MiB float32 table) with a 4 MB budget: converted once to
+    a memory-mapped table, then batched from it; memory against the in-memory load, and
+    at 4x the rows (goal: roughly flat). "above_imports" leaves out python, torch and
+    polars themselves. (The peak counts the table's pages while they are mapped: page
+    cache the system can take back, unlike the in-memory reader's arrays.)"""
+    path = str(csv_file())
+    streamed = _child("csv", path=path, memory_mb=4)
+    memory = _child("csv", path=path, memory_mb=0)
+    larger = _child("csv", path=str(csv_file_times(4)), memory_mb=4)
+    assert streamed["kind"] == larger["kind"] == "StreamedTable"
+    assert memory["kind"] == "PreparedData"
+    yield "data_csv_streamed_peak_rss_mib", streamed["peak_rss_mib"]
+    yield "data_csv_streamed_above_imports_mib", streamed["above_imports_mib"]
+    yield "data_csv_streamed_above_imports_mib_4x_rows", larger["above_imports_mib"]
+    yield "data_csv_streamed_anon_mib", streamed["anon_mib"]
+    yield "data_csv_streamed_anon_mib_4x_rows", larger["anon_mib"]
+    yield "data_csv_in_memory_peak_rss_mib", memory["peak_rss_mib"]
+    yield "data_csv_in_memory_above_imports_mib", memory["above_imports_mib"]
+    yield "data_csv_in_memory_anon_mib", memory["anon_mib"]
+    yield "data_csv_streamed_first_load_s", streamed["load_s"]
+    yield "data_csv_streamed_epoch_s", streamed["epoch_s"]
+    yield "data_csv_in_memory_epoch_s", memory["epoch_s"]
+
+
 def benchmarks():
-    return [bench_data_image_folder, bench_data_preview_100000, bench_data_csv]
+    return [bench_data_image_folder, bench_data_preview_100000, bench_data_csv,
+            bench_data_csv_streamed]
 
 
 if __name__ == "__main__":
     case, kw = sys.argv[1], json.loads(sys.argv[2])
-    result = _netbuilder_epoch(**kw) if case == "netbuilder" else _torchvision_epoch(**kw)
+    cases = {"netbuilder": _netbuilder_epoch, "torchvision": _torchvision_epoch,
+             "csv": _csv_epoch}
+    result = cases[case](**kw)
     print(json.dumps(result))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -92,19 +93,26 @@ def _read(path: Path, names: list[str], target: str):
             if "more fields" in str(e):
                 raise
             df = pl.read_csv(path, infer_schema=False, new_columns=names)  # odd cells later on
-    except pl.exceptions.ComputeError as e:
-        if "more fields" in str(e):
-            raise DataError(_long_row(path, len(names))) from None
-        if "utf-8" in str(e).lower() or "utf8" in str(e).lower():
-            raise DataError(f"{path}: is not UTF-8 text; save the CSV as UTF-8") from None
-        raise DataError(f"{path}: not a readable CSV file ({str(e).splitlines()[0]})") from None
-    except pl.exceptions.NoDataError:
-        raise DataError(f"{path}: needs a header row and at least two data rows") from None
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
+        raise read_error(path, e, len(names)) from None
     lines = np.arange(2, len(df) + 2)
     blank = df.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy()
     if blank.any():
         df, lines = df.filter(~pl.Series(blank)), lines[~blank]
     return df, lines
+
+
+def read_error(path, e, width) -> DataError:
+    """polars' error reading `path` as a message for a person."""
+    import polars as pl
+
+    if isinstance(e, pl.exceptions.NoDataError):
+        return DataError(f"{path}: needs a header row and at least two data rows")
+    if "more fields" in str(e):
+        return DataError(_long_row(path, width))
+    if "utf-8" in str(e).lower() or "utf8" in str(e).lower():
+        return DataError(f"{path}: is not UTF-8 text; save the CSV as UTF-8")
+    return DataError(f"{path}: not a readable CSV file ({str(e).splitlines()[0]})")
 
 
 def _long_row(path, width) -> str:
@@ -160,9 +168,9 @@ def _refuse(path, p: _Problems) -> DataError:
                      f"{column}=onehot, or {column}=ignore)")
 
 
-def load_csv(o) -> RawData:
-    import polars as pl
-
+def columns(o):
+    """(path, header names, target, roles, features, numeric features) from the options,
+    checked against the file's header."""
     path = _path(o)
     names = header(path)
     target = o["target"] or names[-1]
@@ -174,11 +182,54 @@ def load_csv(o) -> RawData:
     if not feats:
         raise DataError(f"{path}: the target {target!r} is the only column; there are no "
                         f"input features")
+    numeric = [c for c in feats if roles.get(c, "feature") == "feature"]
+    return path, names, target, roles, feats, numeric
+
+
+def too_few_rows(path) -> DataError:
+    return DataError(f"{path}: needs a header row and at least two data rows")
+
+
+def mostly_text(path, column, example) -> DataError:
+    return DataError(f"{path}, column {column!r}: most values are not numbers (e.g. "
+                     f"{example!r}); give it a role: option roles, e.g. {column}=onehot, "
+                     f"{column}=index or {column}=ignore")
+
+
+def target_empty(path, line, target) -> DataError:
+    return DataError(f"{path}, line {line}, column {target!r}: the target cell is empty; fill "
+                     f"it in or drop the row (or set the option missing to drop)")
+
+
+def no_rows_left(path, dropped, total) -> DataError:
+    return DataError(f"{path}: no rows left after dropping those with missing cells "
+                     f"({dropped:,} of {total:,}); use missing=fill")
+
+
+def dropped_note(path, dropped, total, rule) -> str:
+    return (f"{path}: dropped {dropped:,} of {total:,} rows with missing or non-numeric cells "
+            f"(option missing={rule})")
+
+
+def filled_note(path, cells) -> str:
+    return (f"{path}: filled {cells:,} missing or non-numeric cells with their column's mean "
+            f"(option missing=fill)")
+
+
+def category_note(column, role, cats) -> str:
+    if role == "onehot":
+        return f"column {column!r}: one-hot, {len(cats)} columns ({_few(cats)})"
+    return f"column {column!r}: category index 0..{len(cats) - 1} ({_few(cats)})"
+
+
+def load_csv(o) -> RawData:
+    import polars as pl
+
+    path, names, target, roles, feats, numeric = columns(o)
     df, lines = _read(path, names, target)
     if len(df) < 2:
-        raise DataError(f"{path}: needs a header row and at least two data rows")
+        raise too_few_rows(path)
     rule = o["missing"]
-    numeric = [c for c in feats if roles.get(c, "feature") == "feature"]
     # every numeric feature in one float32 array: a missing, non-numeric, nan or inf cell
     # is nan here
     x_num = df.select([_as_number(pl.col(c), df[c].dtype) for c in numeric]).to_numpy(
@@ -192,9 +243,7 @@ def load_csv(o) -> RawData:
         shown = text.set(text == "", None).to_numpy()
         odd = bad[:, j] & (shown != None)  # noqa: E711 (elementwise)
         if odd.sum() > 0.5 * max(1, (~bad[:, j] | odd).sum()) and rule != "refuse":
-            raise DataError(f"{path}, column {c!r}: most values are not numbers (e.g. "
-                            f"{shown[int(np.argmax(odd))]!r}); give it a role: option roles, "
-                            f"e.g. {c}=onehot, {c}=index or {c}=ignore")
+            raise mostly_text(path, c, shown[int(np.argmax(odd))])
         problems.add(bad[:, j], c, shown, lines)
     categorical = {c: _text(df[c]) for c in feats if c not in numeric}
     for c, text in categorical.items():
@@ -206,24 +255,19 @@ def load_csv(o) -> RawData:
             not y_missing.any() or problems.first[0] <= lines[np.argmax(y_missing)]):
         raise _refuse(path, problems)
     if y_missing.any() and rule == "refuse":
-        raise DataError(f"{path}, line {lines[np.argmax(y_missing)]}, column {target!r}: the "
-                        f"target cell is empty; fill it in or drop the row (or set the option "
-                        f"missing to drop)")
+        raise target_empty(path, lines[np.argmax(y_missing)], target)
     drop = y_missing | problems.rows if rule == "drop" else y_missing
     keep = ~drop
     if keep.sum() < 2:
-        raise DataError(f"{path}: no rows left after dropping those with missing cells "
-                        f"({int(drop.sum()):,} of {len(df):,}); use missing=fill")
+        raise no_rows_left(path, int(drop.sum()), len(df))
     notes = []
     if drop.any():
-        notes.append(f"{path}: dropped {int(drop.sum()):,} of {len(df):,} rows with missing or "
-                     f"non-numeric cells (option missing={rule})")
+        notes.append(dropped_note(path, int(drop.sum()), len(df), rule))
         x_num, bad = x_num[keep], bad[keep]
     if bad.any():  # fill: each column's mean over its numbers
         means = np.where(bad, 0.0, x_num).sum(0) / np.maximum(1, (~bad).sum(0))
         x_num[bad] = np.take(means, np.nonzero(bad)[1])
-        notes.append(f"{path}: filled {int(bad.sum()):,} missing or non-numeric cells with "
-                     f"their column's mean (option missing=fill)")
+        notes.append(filled_note(path, int(bad.sum())))
     blocks = {c: x_num[:, j:j + 1] for j, c in enumerate(numeric)}
     shown = {c: [c] for c in numeric}  # the preview's column names
     for c, text in categorical.items():
@@ -231,13 +275,9 @@ def load_csv(o) -> RawData:
         cats = _label_order(values.unique().to_list())
         codes = values.replace_strict(cats, list(range(len(cats))),
                                       return_dtype=pl.Int64).to_numpy()
-        shown[c] = [f"{c}={v}" for v in cats] if roles[c] == "onehot" else [c]
-        if roles[c] == "onehot":
-            blocks[c] = np.eye(len(cats), dtype=np.float32)[codes]
-            notes.append(f"column {c!r}: one-hot, {len(cats)} columns ({_few(cats)})")
-        else:
-            blocks[c] = codes.astype(np.float32)[:, None]
-            notes.append(f"column {c!r}: category index 0..{len(cats) - 1} ({_few(cats)})")
+        shown[c] = column_names(c, roles[c], cats)
+        blocks[c] = encode(codes, roles[c], len(cats))
+        notes.append(category_note(c, roles[c], cats))
     x = x_num if not categorical else np.concatenate([blocks[c] for c in feats], axis=1)
     raw = _target(path, target, o["task"], np.ascontiguousarray(x, np.float32),
                   raw_y.filter(pl.Series(keep)), lines[keep], tuple(notes), rule)
@@ -253,67 +293,129 @@ def _as_number(expr, dtype):
     return expr.cast(pl.Float32)
 
 
+def column_names(column, role, cats) -> list[str]:
+    return [f"{column}={v}" for v in cats] if role == "onehot" else [column]
+
+
+def encode(codes, role, n_cats) -> np.ndarray:
+    """Category numbers -> float32 input columns: one-hot, or the number itself."""
+    if role == "onehot":
+        return np.eye(n_cats, dtype=np.float32)[codes]
+    return codes.astype(np.float32)[:, None]
+
+
 def _few(cats) -> str:
     return ", ".join(cats[:4]) + (", …" if len(cats) > 4 else "")
+
+
+@dataclass
+class TargetSummary:
+    """What deciding the task needs to know of the target column (rows kept, no missing
+    cells), gathered in one go (in memory) or chunk by chunk (streamed files)."""
+    distinct: set = field(default_factory=set)  # the values, as text
+    rows: int = 0
+    numbers: int = 0  # cells that are finite numbers
+    whole: bool = True  # every number is a whole number
+    odd: list = field(default_factory=list)  # the first few distinct non-numbers, in order
+    odd_cells: int = 0
+    first_odd: tuple | None = None  # (line, value) of the first non-number
+
+    def add(self, raw_y, lines) -> np.ndarray:
+        """Counts a block of target text; returns which of its cells are numbers."""
+        import polars as pl
+
+        nums = raw_y.cast(pl.Float64, strict=False).to_numpy()  # nan: not a number
+        good = np.isfinite(nums)
+        self.distinct.update(raw_y.unique().to_list())
+        self.rows += len(good)
+        self.numbers += int(good.sum())
+        self.whole = self.whole and bool(np.all(nums[good] == np.floor(nums[good])))
+        if not good.all():
+            odd = raw_y.filter(pl.Series(~good))
+            self.odd_cells += len(odd)
+            for v in odd.unique(maintain_order=True).head(4).to_list():
+                if v not in self.odd and len(self.odd) < 4:
+                    self.odd.append(v)
+            if self.first_odd is None:
+                self.first_odd = (int(lines[int(np.argmax(~good))]), odd[0])
+        return good
+
+
+def decide_task(path, target, task, t: TargetSummary, rule) -> tuple[str, tuple, list]:
+    """(task, notes, class names) for the target, or the DataError its values call for."""
+    def where():
+        return f"{path}, line {t.first_odd[0]}, column {target!r}"
+
+    notes = ()
+    if task == "auto":
+        task, why = _guess(t, where, rule)
+        notes += (f"{path}: the target column {target!r} is taken as {task}: {why}; set the "
+                  f"dataset option task to {_other(task)} to change this",)
+    if task == REGRESSION:
+        if t.odd_cells:
+            if rule == "refuse":
+                raise DataError(f"{where()}: {t.first_odd[1]!r} is not a number, so it cannot "
+                                f"be a regression target (fix the cell, or set task to "
+                                f"classification)")
+            notes += (f"{path}: dropped {t.odd_cells:,} rows whose target is not a number "
+                      f"(option missing={rule})",)
+        return task, notes, []
+    labels = _label_order(list(t.distinct))
+    if len(labels) < 2:
+        raise DataError(f"{path}, column {target!r}: has a single value {labels[0]!r}; a "
+                        f"classification target needs at least two classes")
+    return task, notes, labels
+
+
+def regression_y(raw_y) -> np.ndarray:
+    import polars as pl
+
+    return raw_y.cast(pl.Float64, strict=False).to_numpy().astype(np.float32)[:, None]
+
+
+def class_ids(raw_y, labels) -> np.ndarray:
+    import polars as pl
+
+    return raw_y.replace_strict(labels, list(range(len(labels))), return_dtype=pl.Int64
+                                ).to_numpy()
 
 
 def _target(path, target, task, x, raw_y, lines, notes, rule):
     """The target column (polars text, no missing cells) -> y, and the task."""
     import polars as pl
 
-    def where(i):
-        return f"{path}, line {lines[i]}, column {target!r}"
-
-    nums = raw_y.cast(pl.Float64, strict=False).to_numpy()  # nan: not a number
-    good = np.isfinite(nums)
-    if task == "auto":
-        task, why = _guess(raw_y, nums, good, where, rule)
-        notes = notes + (f"{path}: the target column {target!r} is taken as {task}: {why}; "
-                         f"set the dataset option task to {_other(task)} to change this",)
+    summary = TargetSummary()
+    good = summary.add(raw_y, lines)
+    task, more, labels = decide_task(path, target, task, summary, rule)
+    notes = notes + more
     if task == REGRESSION:
         if not good.all():
-            bad = int(np.argmax(~good))
-            if rule == "refuse":
-                raise DataError(f"{where(bad)}: {raw_y[bad]!r} is not a number, so it cannot "
-                                f"be a regression target (fix the cell, or set task to "
-                                f"classification)")
-            notes = notes + (f"{path}: dropped {int((~good).sum()):,} rows whose target is "
-                             f"not a number (option missing={rule})",)
-            x, nums = x[good], nums[good]
-        return RawData(x, nums.astype(np.float32)[:, None],
+            x, raw_y = x[good], raw_y.filter(pl.Series(good))
+        return RawData(x, regression_y(raw_y),
                        DataInfo((x.shape[1],), "float32", REGRESSION, REAL, notes=notes))
-    labels = _label_order(raw_y.unique().to_list())
-    if len(labels) < 2:
-        raise DataError(f"{path}, column {target!r}: has a single value {labels[0]!r}; a "
-                        f"classification target needs at least two classes")
-    y = raw_y.replace_strict(labels, list(range(len(labels))), return_dtype=pl.Int64)
-    return RawData(x, y.to_numpy(), DataInfo((x.shape[1],), "float32", CLASSIFICATION, CLASS,
-                                             len(labels), tuple(labels), notes=notes))
+    return RawData(x, class_ids(raw_y, labels), DataInfo(
+        (x.shape[1],), "float32", CLASSIFICATION, CLASS, len(labels), tuple(labels),
+        notes=notes))
 
 
-def _guess(raw_y, nums, good, where, rule) -> tuple[str, str]:
+def _guess(t: TargetSummary, where, rule) -> tuple[str, str]:
     """classification or regression, and why, from the target's values."""
-    distinct = raw_y.n_unique()
-    if good.all():
-        whole = bool(np.all(nums == np.floor(nums)))
-        if whole and distinct <= MAX_CLASSES_AUTO:
+    distinct = len(t.distinct)
+    if not t.odd_cells:
+        if t.whole and distinct <= MAX_CLASSES_AUTO:
             return CLASSIFICATION, (f"its values are {distinct} distinct whole numbers (at "
                                     f"most {MAX_CLASSES_AUTO} are taken as classes)")
-        kind = "whole numbers" if whole else "numbers"
+        kind = "whole numbers" if t.whole else "numbers"
         return REGRESSION, f"its values are {kind} with {distinct} distinct values"
-    import polars as pl
-
-    odd = raw_y.filter(pl.Series(~good))
-    if good.mean() >= 0.5 and odd.n_unique() <= 3:
+    if t.numbers >= 0.5 * t.rows and len(t.odd) <= 3:
         if rule != "refuse":
-            return REGRESSION, (f"its values are numbers but for {len(odd):,} cells such "
-                                f"as {odd[0]!r}")
-        bad = int(np.argmax(~good))
-        raise DataError(f"{where(bad)}: {raw_y[bad]!r} is not a number, but the other "
+            return REGRESSION, (f"its values are numbers but for {t.odd_cells:,} cells such "
+                                f"as {t.odd[0]!r}")
+        raise DataError(f"{where()}: {t.first_odd[1]!r} is not a number, but the other "
                         f"values of this column are; fix this cell (or drop the row). If the "
                         f"values are class names, set the dataset option task to "
                         f"classification")
-    names = odd.unique(maintain_order=True).head(3).to_list()
+    names = t.odd[:3]
     return CLASSIFICATION, f"its values are names such as {', '.join(repr(v) for v in names)}"
 
 

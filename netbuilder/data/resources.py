@@ -33,7 +33,7 @@ def memory_budget(option_mb: int) -> int:
     """Bytes a dataset may keep decoded in memory: the option memory_mb, or 0 for
     DEFAULT_RAM_SHARE of this machine's memory."""
     if option_mb and option_mb > 0:
-        return int(option_mb) << 20
+        return int(option_mb * (1 << 20))  # a fraction of a MB too (tests)
     return int(total_ram_bytes() * DEFAULT_RAM_SHARE)
 
 

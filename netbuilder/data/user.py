@@ -46,4 +46,14 @@ register(DatasetSpec("csv", "Your data", "A CSV file with a header row: feature 
                             "features"),
                       Param("missing", CHOICE, "refuse", "missing or non-numeric cells: refuse "
                             "(stop, naming the cell), drop the row, or fill (column mean)",
-                            choices=csvfile.MISSING))))
+                            choices=csvfile.MISSING),
+                      MEMORY),
+                     prepared=lambda *a: _stream().prepared(*a),
+                     quick_info=lambda o: _stream().quick_info(o),
+                     preview=lambda *a: _stream().preview(*a)))
+
+
+def _stream():
+    from . import csvstream  # torch: imported when a CSV is loaded, not with the registry
+
+    return csvstream
