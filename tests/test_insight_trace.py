@@ -1,5 +1,6 @@
 """`netbuilder trace`: one sample forward, the loss, backward and one optimizer step, checked
 against the same network computed by hand with torch ops."""
+import dataclasses
 import json
 
 import pytest
@@ -133,8 +134,8 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
 
 def test_the_step_is_the_optimizers_own_for_adam():
     project = examples.load("textbook_mlp")
-    project = type(project)(**{**project.__dict__, "training": project.training.model_copy(
-        update={"optimizer": "adam", "lr": 0.01})})
+    project = dataclasses.replace(project, training=project.training.model_copy(
+        update={"optimizer": "adam", "lr": 0.01}))
     stepper = Stepper(project)
     ref = compile_graph(project.graph, seed=project.training.seed).eval()
     opt = torch.optim.Adam(ref.parameters(), lr=0.01)

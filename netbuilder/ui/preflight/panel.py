@@ -112,12 +112,13 @@ class PreflightPanel(QWidget):
         row.addWidget(self.use_rate)
         lay.addLayout(row)
         lay.addStretch(1)
-        self.plot = make_plot(title="Learning-rate range test", left="loss",
-                              bottom="learning rate")
-        self.plot.setMinimumSize(220, 160)
-        # as tall as the numbers beside it, not pyqtgraph's 480 px wish (the page scrolls)
-        self.plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
-        outer.addWidget(self.plot, 2)
+        # the plot is made on first use: pyqtgraph costs ~0.5 s, and the window paints first
+        self.plot = None
+        self.plot_box = QWidget()
+        self.plot_box.setMinimumSize(220, 160)
+        self.plot_box.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
+        QVBoxLayout(self.plot_box).setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.plot_box, 2)
         self._device_changed()
         doc.projectReplaced.connect(self.clear)
 
@@ -141,7 +142,8 @@ class PreflightPanel(QWidget):
         for label in (self.legend, self.fit_label, self.time_label, self.overfit_label,
                       self.lr_label):
             label.clear()
-        self.plot.clear()
+        if self.plot is not None:
+            self.plot.clear()
         self.status.setText("Run the checks to see the memory, time, a learning rate and "
                             "whether the network can learn one batch.")
 
@@ -239,6 +241,15 @@ class PreflightPanel(QWidget):
         self.use_rate.setEnabled(True)
         self._plot_lr(lr)
 
+    def _ensure_plot(self):
+        if self.plot is None:
+            self.plot = make_plot(title="Learning-rate range test", left="loss",
+                                  bottom="learning rate")
+            # as tall as the numbers beside it, not pyqtgraph's 480 px wish (the page scrolls)
+            self.plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
+            self.plot_box.layout().addWidget(self.plot)
+        return self.plot
+
     def _plot_lr(self, lr) -> None:
         """Loss against log10(learning rate), decades labelled (a linear axis: pyqtgraph's
         log mode draws a grid line at every minor value)."""
@@ -248,7 +259,7 @@ class PreflightPanel(QWidget):
         from ..widgets.plots import log_ticks
 
         xs = [math.log10(v) for v in lr.lrs]
-        self.plot.clear()
+        self._ensure_plot().clear()
         self.plot.plot(xs, lr.losses, pen="#b0bec5")
         self.plot.plot(xs, lr.smoothed, pen=pg.mkPen("#1e88e5", width=2))
         self.plot.addItem(pg.InfiniteLine(math.log10(lr.suggestion), angle=90,
