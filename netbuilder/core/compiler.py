@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .analysis import analyze, errors
-from .blocks import BLOCK, PORT_IN, PORT_OUT
+from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
 from .graph import Graph
 from .registry import identifier
 from .shapes import ShapeInference, topo_order
@@ -132,12 +132,13 @@ def _instance(graph: Graph, node, info):
     return torch.nn.Sequential(*copies)
 
 
-def layer_places(model, graph: Graph, prefix: str = "") -> dict:
+def layer_places(model, graph: Graph, prefix: str = "", blocks: bool = False) -> dict:
     """place -> (Node, qualified module name) for every layer with a module of a compiled
     graph, looking inside block instances. A place is a node id, and inside an instance
     "instance id/copy/inner id" (nested blocks add levels); the qualified name is the
-    state_dict prefix (`layer1.0.conv1`). Carry-over, probes and an editor showing an
-    opened block use it."""
+    state_dict prefix (`layer1.0.conv1`). With `blocks`, each block instance is a place
+    too (its whole module), after the places inside it, as its forward hook fires.
+    Carry-over, probes and an editor showing an opened block use it."""
     import torch
 
     out = {}
@@ -151,6 +152,24 @@ def layer_places(model, graph: Graph, prefix: str = "") -> dict:
         seq = isinstance(module, torch.nn.Sequential)
         for k, sub in enumerate(module if seq else [module]):
             dotted = f"{qual}.{k}." if seq else f"{qual}."
-            for place, (n, q) in layer_places(sub, definition, f"{prefix}{nid}/{k}/").items():
+            inner = layer_places(sub, definition, f"{prefix}{nid}/{k}/", blocks)
+            for place, (n, q) in inner.items():
                 out[place] = (n, dotted + q)
+        if blocks:
+            out[prefix + nid] = (node, qual)
     return out
+
+
+def place_label(graph: Graph, place: str) -> str:
+    """"layer2 › 0 › conv1" for the place "instance/copy/inner" (as in analysis messages
+    and the summary: a copy's number only when the instance repeats)."""
+    parts = place.split("/")
+    names = []
+    for i in range(0, len(parts), 2):
+        node = graph.nodes[parts[i]]
+        names.append(node.name)
+        if i + 1 < len(parts):
+            if node.params["repeat"] > 1:
+                names.append(parts[i + 1])
+            graph = graph.blocks[node.params["block"]]
+    return SEP.join(names)
