@@ -166,3 +166,38 @@ def test_zoo_imports_compiles_equal_and_exports_verified_onnx(name, shape, tmp_p
     report = export_project(project, "onnx", tmp_path / "m.onnx",
                             weights=tmp_path / "w.safetensors", batch_sizes=(1, 2))
     assert report.max_diff <= 1e-3
+
+
+def test_vit_state_dict_loads_strictly_with_no_remap(tmp_path):
+    """A ViT's class token and position embedding keep their names: `class_token`, not
+    `class_token.value`, in the compiled module and in model.py (an nn.Parameter there)."""
+    original = small_vit().eval()
+    with torch.no_grad():
+        for p in original.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    result = import_model(original, [[3, 32, 32]], name="vit")
+    project = parse_project(result.project.to_json(), "vit")
+    model = compile(project).eval()
+    assert set(model.state_dict()) == set(original.state_dict())
+    model.load_state_dict(original.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), original(x), atol=1e-5, rtol=0)
+    # a weights file written before (learned tensors as NAME.value) still loads strictly
+    old_style = {("class_token.value" if k == "class_token" else k): v
+                 for k, v in original.state_dict().items()}
+    compile(project).load_state_dict(old_style, strict=True)
+
+    save_weights(model, tmp_path / "vit.safetensors")
+    export_project(project, "python", tmp_path / "src", weights=tmp_path / "vit.safetensors",
+                   batch_sizes=(1, 2))
+    source = (tmp_path / "src" / "model.py").read_text()
+    assert "self.class_token = nn.Parameter(torch.zeros([1, 1, 32]))" in source
+    assert "LearnedTensor" not in source
+    spec = importlib.util.spec_from_file_location("exported_vit", tmp_path / "src" / "model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    exported = mod.build(weights=None).eval()
+    exported.load_state_dict(original.state_dict(), strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), original(x), atol=1e-5, rtol=0)

@@ -10,6 +10,7 @@ import re
 
 from .analysis import analyze, errors
 from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
+from .generic_layers import hold_learned_tensors
 from .graph import Graph
 from .registry import identifier
 from .shapes import ShapeInference, topo_order
@@ -113,6 +114,7 @@ def _build(graph: Graph, infos: dict, class_name: str):
     fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
                                      else v))
     gm = fx.GraphModule(modules, fxg, class_name=class_name)
+    hold_learned_tensors(gm)
     gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
     gm.input_names = [names[n.id] for n in inputs]
     return gm

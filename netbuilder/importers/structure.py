@@ -324,16 +324,12 @@ def trace(model: nn.Module) -> tuple[fx.GraphModule, RecordingTracer]:
 
 def copy_weights(compiled: fx.GraphModule, graph: Graph, model: nn.Module) -> None:
     """The original's weights into the compiled graph, by state_dict key: they are the
-    original's keys, except that a learned tensor (a Parameter node) holds its tensor as
-    `.value`."""
+    original's keys (a learned tensor too, see generic_layers.LearnedTensor)."""
     source = model.state_dict()
-    renamed = {f"{qual}.value": qual for node, qual in layer_places(compiled, graph).values()
-               if node.type == "Parameter"}
     state, missing = {}, []
     for key, tensor in compiled.state_dict().items():
-        original = renamed.get(key, key)
-        if original in source and source[original].shape == tensor.shape:
-            state[key] = source[original]
+        if key in source and source[key].shape == tensor.shape:
+            state[key] = source[key]
         else:
             missing.append(key)
     if missing:
