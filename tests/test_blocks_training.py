@@ -141,3 +141,34 @@ def test_pause_edit_resume_keeps_an_unchanged_blocks_weights():
     # after the swap the probes still reach inside the blocks of the new model
     last = {lp.node_id: lp for lp in snaps[-1].layers}
     assert last[f"{at['layer2']}/0/{down.by_name('conv1').id}"].feature_maps.shape[0] == 24
+
+
+def test_analysis_messages_inside_blocks_name_the_path():
+    """A shape error names the instance path down to the layer, with the copy of a repeat
+    where it happens; a wiring problem inside a definition names the definition (it is the
+    same in every instance) and says which definition it belongs to."""
+    from netbuilder.api import validate
+    from netbuilder.core.analysis import errors
+    from netbuilder.core.graph import Graph
+
+    g = Graph()
+    inner = g.blocks.define("Shrink")
+    inner.chain(inner.add_node("BlockInput", "in"),
+                inner.add_node("Conv2d", "conv1", {"out_channels": 4, "stride": 2}),
+                inner.add_node("BlockOutput", "out"))
+    outer = g.blocks.define("Stage")
+    outer.chain(outer.add_node("BlockInput", "in"),
+                outer.add_node("Block", "unit", {"block": "Shrink", "repeat": 3}),
+                outer.add_node("BlockOutput", "out"))
+    g.chain(g.add_node("Input", "x", {"shape": [3, 8, 8]}),
+            g.add_node("Block", "layer2", {"block": "Stage"}), "Flatten", "Output")
+    # 8×8 -> 3×3 -> 1×1: the third copy has nothing left for a 3×3 kernel
+    (shape,) = [p for p in errors(validate(g)) if p.code == "shape"]
+    assert shape.message.startswith("layer2 › unit › 2 › conv1: Conv2d cannot take N×4×1×1")
+    assert shape.path == (g.by_name("layer2").id, 0, outer.by_name("unit").id, 2,
+                          inner.by_name("conv1").id)
+    relu = inner.add_node("ReLU", "relu")
+    inner.connect(inner.by_name("in").id, relu.id)  # its output goes nowhere
+    ((warning,),) = [[p for p in validate(g) if p.node_id == relu.id]]
+    assert warning.message.startswith("Shrink › relu (ReLU): its output is not used")
+    assert warning.block == "Shrink"

@@ -13,7 +13,7 @@ from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
 from .generic_layers import hold_learned_tensors
 from .graph import Graph
 from .registry import identifier
-from .shapes import ShapeInference, topo_order
+from .shapes import ShapeInference, output_of, topo_order
 
 
 class CompileError(ValueError):
@@ -75,9 +75,9 @@ def _build(graph: Graph, infos: dict, class_name: str):
 
     names = module_names(graph)
     order, _ = topo_order(graph)
-    into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
+    into: dict[str, dict[str, tuple[str, str]]] = {nid: {} for nid in graph.nodes}
     for e in graph.edges:
-        into[e.dst][e.dst_port] = e.src
+        into[e.dst][e.dst_port] = (e.src, e.src_port)
 
     fxg = fx.Graph()
     tracer = fx.proxy.GraphAppendingTracer(fxg)
@@ -94,12 +94,14 @@ def _build(graph: Graph, infos: dict, class_name: str):
         spec = node.spec
         if node.type == entry:
             continue
-        srcs = [into[nid][p] for p in node.input_ports()]
-        xs = [values[s] for s in srcs]
+        wires = [into[nid][p] for p in node.input_ports()]
+        # a block with several outputs gives a tuple, in the order of its output ports
+        xs = [values[s][graph.nodes[s].output_ports().index(port)] if port != "out"
+              else values[s] for s, port in wires]
         if node.type == BLOCK:
             module = _instance(graph, node, infos[nid])
         else:
-            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
+            shapes = [(1, *output_of(infos[s], port).shape[1:]) for s, port in wires]
             module = spec.build(node.params, shapes) if spec.build else None
         call = None
         if module is not None:

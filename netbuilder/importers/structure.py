@@ -164,10 +164,16 @@ class Structure:
     def child(self, b, call: Call, error_type):
         name = b.rel(call.path)
         result = _unproxy(call.result)
-        if not isinstance(result, fx.Node):
+        # a tuple of tensors (features and a skip) becomes a block with several outputs
+        results = list(result) if isinstance(result, (tuple, list)) and len(result) > 1 \
+            and all(isinstance(r, fx.Node) for r in result) else [result]
+        if not all(isinstance(r, fx.Node) for r in results):
             raise error_type(f"submodule {call.path!r} ({type(call.module).__name__}) "
-                             f"returns {type(result).__name__}; a block has one output")
-        self.check_users(call, result, error_type)
+                             f"returns {type(result).__name__}; a block returns tensors or "
+                             f"a flat tuple of tensors")
+        self.check_users(call, results, error_type)
+        if len(results) > 1:
+            result = tuple(results)
         args = _unproxy((call.args, call.kwargs))
         if self.owns_weights(call.module) and self.uses[call.path] > 1:
             raise error_type(f"submodule {call.path!r} ({type(call.module).__name__}) is "
@@ -190,16 +196,19 @@ class Structure:
         block, repeat = what
         node = b.g.add_node(BLOCK, b.g.unique_name(name), {"block": block, "repeat": repeat})
         for port, src in zip(self.root.blocks.input_ports(block), ports):
-            b.g.connect(b.value[src][1], node.id, dst_port=port)
-        b.value[result] = ("tensor", node.id)
+            b.connect(src, node.id, port)
+        if len(results) == 1:
+            b.value[result] = ("tensor", node.id)
+        for r, port in zip(results, node.output_ports() if len(results) > 1 else ()):
+            b.value.setdefault(r, ("tensor", node.id, port))
 
     @staticmethod
     def owns_weights(m: nn.Module) -> bool:
         return any(True for _ in m.parameters()) or any(True for _ in m.buffers())
 
-    def check_users(self, call: Call, result: fx.Node, error_type):
+    def check_users(self, call: Call, results: list, error_type):
         for n in self.order:
-            if _inside(n, call) and n is not result:
+            if _inside(n, call) and n not in results:
                 outside = [u for u in n.users if not _inside(u, call)]
                 if outside:
                     raise error_type(f"submodule {call.path!r} hands out {n.name!r} "
@@ -231,6 +240,9 @@ class Structure:
                                      f"depends on the batch size")
                 b.value[a] = parent.value[a]
         self.walk(b, call, error_type)
+        if isinstance(result, tuple):
+            return "block", (self.define(self.outputs(g, b, call, result, error_type), call,
+                                         b), 1), ports
         if b.value.get(result, ("",))[0] != "tensor":
             raise error_type(f"submodule {call.path!r} returns no tensor")
         out_src = b.value[result][1]
@@ -242,11 +254,21 @@ class Structure:
                 and [e.src for e in g.in_edges(body[0].id)] == [b.value[p][1] for p in ports]:
             return "inline", body[0], ports
         out = g.add_node(PORT_OUT, g.unique_name("out"))
-        g.connect(out_src, out.id)
+        b.connect(result, out.id, "in")
         seq = self.sequence_of(g)
         if seq is not None:
             return "block", seq, ports
         return "block", (self.define(g, call, b), 1), ports
+
+    @staticmethod
+    def outputs(g: Graph, b, call: Call, results: tuple, error_type) -> Graph:
+        """One BlockOutput per returned tensor, "out1", "out2", … in the tuple's order."""
+        for k, r in enumerate(results):
+            if b.value.get(r, ("",))[0] != "tensor":
+                raise error_type(f"submodule {call.path!r} returns a tuple whose item {k} "
+                                 f"is no tensor")
+            b.connect(r, g.add_node(PORT_OUT, f"out{k + 1}").id, "in")
+        return g
 
     def sequence_of(self, g: Graph):
         """(definition, N) when g is a chain of N Blocks of one definition named 0..N-1."""
