@@ -156,3 +156,39 @@ def test_import_keeps_a_submodule_returning_a_tuple_as_a_two_output_block(tmp_pa
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         torch.testing.assert_close(model(x), original(x), atol=1e-5, rtol=0)
+
+
+def test_group_a_selection_with_two_outputs_and_ungroup_restores_it():
+    from netbuilder.core.grouping import group, ungroup
+
+    p = unet()
+    ungroup(p.graph, p.graph.by_name("down1").id)  # a flat graph: conv, relu, pool, up, …
+    g = p.graph
+    before, ref = g.signature(), compile(g, seed=0).eval()
+    names = ["conv", "relu", "pool"]  # the pool goes on to `up`, the relu to `cat`
+    assert all(g.by_name(n) for n in names)
+    b = group(g, [g.by_name(n).id for n in names], "Step", "down1")
+    assert b.output_ports() == ("out1", "out2")
+    assert {(e.src_port, g.nodes[e.dst].name) for e in g.out_edges(b.id)} == \
+        {("out1", "up"), ("out2", "cat")}
+    model = compile(g, seed=0).eval()
+    model.load_state_dict({("down1." + k if k.split(".")[0] in names else k): v
+                           for k, v in ref.state_dict().items()}, strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x))
+    ungroup(g, b.id)
+    assert g.signature() == before and "Step" not in g.blocks
+
+
+def test_group_refuses_a_selection_a_value_leaves_and_reenters():
+    from netbuilder.core.grouping import group, ungroup
+
+    p = unet()
+    ungroup(p.graph, p.graph.by_name("down1").id)
+    g = p.graph
+    before = g.signature()
+    with pytest.raises(GraphError, match=r"2 values leave the selection \(from conv, pool\) "
+                                         r"and comes back in through relu"):
+        group(g, [g.by_name("conv").id, g.by_name("pool").id])
+    assert g.signature() == before
