@@ -4,8 +4,10 @@
 for each model of `torchvision.models.list_models(module=torchvision.models)` (random
 weights: nothing is downloaded), import it (which compiles it and compares it with the
 original), then compile the saved project again and compare outputs, and with --onnx
-export verified ONNX. Each model runs in its own process with a time and memory limit, so
-one model can neither hang the run nor take the machine's memory. Prints one line per model
+export verified ONNX. The models run in a worker process with a time limit per model and a
+memory limit: one that overruns or crashes is killed, reported, and a new worker goes on
+with the next (one worker for many models: importing torch's exporter costs ~30 s a
+process). Prints one line per model
 and a summary line with the count and the time taken; with --out each result is appended
 to FILE as a JSON line as soon as it is known (a rerun with the same --out skips models
 already there, so an interrupted run resumes).
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import select
 import subprocess
 import sys
 import tempfile
@@ -61,17 +64,26 @@ def one(name: str, size: int, onnx: bool) -> str:
     return f"{len(g.nodes)} top nodes, {len(g.blocks)} definitions, max diff {diff:.2g}"
 
 
-def _child(name: str, size: int, onnx: bool) -> int:
-    """One model in this process: prints one JSON line (status, info) and exits."""
-    try:
-        info, ok = one(name, size, onnx), True
-    except MemoryError:
-        info, ok = "out of memory (the --memory-gb limit)", False
-    except Exception as e:  # noqa: BLE001 - a report, not a test
-        text = str(e).strip()
-        info = f"{type(e).__name__}: {text.splitlines()[0][:400]}" if text else type(e).__name__
-        ok = False
-    print("\n" + json.dumps({"ok": ok, "info": info}), flush=True)
+RESULT = "@@zoo-result "
+
+
+def _serve(size: int, onnx: bool) -> int:
+    """Worker: one model name a line on stdin, one RESULT line (JSON) each on stdout."""
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
+            continue
+        try:
+            info, ok = one(name, size, onnx), True
+        except MemoryError:
+            info, ok = "out of memory (the --memory-gb limit)", False
+        except Exception as e:  # noqa: BLE001 - a report, not a test
+            text = str(e).strip()
+            info = f"{type(e).__name__}: {text.splitlines()[0][:400]}" if text \
+                else type(e).__name__
+            ok = False
+        sys.stdout.write(RESULT + json.dumps({"ok": ok, "info": info}) + "\n")
+        sys.stdout.flush()
     return 0
 
 
@@ -82,25 +94,58 @@ def _limit_memory(gb: float):
     return apply
 
 
-def run_one(name: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", name, "--size", str(args.size)]
-    if args.onnx:
-        cmd.append("--onnx")
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
-                           preexec_fn=_limit_memory(args.memory_gb) if args.memory_gb else None)
-    except subprocess.TimeoutExpired:
-        return {"name": name, "ok": False, "seconds": round(time.perf_counter() - t0, 1),
-                "info": f"timed out after {args.timeout:.0f}s"}
-    seconds = round(time.perf_counter() - t0, 1)
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if lines:
-        return {"name": name, "seconds": seconds, **json.loads(lines[-1])}
-    tail = (p.stderr.strip().splitlines() or [f"exit code {p.returncode}"])[-1][:400]
-    if p.returncode < 0 or "MemoryError" in p.stderr or "bad_alloc" in p.stderr:
-        tail = f"killed or out of memory (exit {p.returncode}): {tail}"
-    return {"name": name, "ok": False, "seconds": seconds, "info": tail}
+class Worker:
+    """The worker process, restarted after a model that killed or overran it."""
+
+    def __init__(self, args):
+        self.args, self.proc, self.buf = args, None, b""
+
+    def start(self):
+        cmd = [sys.executable, __file__, "--serve", "--size", str(self.args.size)]
+        if self.args.onnx:
+            cmd.append("--onnx")
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+            preexec_fn=_limit_memory(self.args.memory_gb) if self.args.memory_gb else None)
+        self.buf = b""
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def run(self, name: str) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        t0 = time.perf_counter()
+        self.proc.stdin.write(name.encode() + b"\n")
+        self.proc.stdin.flush()
+        fd = self.proc.stdout.fileno()
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                if text.startswith(RESULT):
+                    return {"name": name, "seconds": round(time.perf_counter() - t0, 1),
+                            **json.loads(text[len(RESULT):])}
+            left = self.args.timeout - (time.perf_counter() - t0)
+            ready = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:  # timed out, or the worker died
+                died = self.proc.poll() is not None
+                self.stop()
+                seconds = round(time.perf_counter() - t0, 1)
+                if not died:
+                    return {"name": name, "ok": False, "seconds": seconds,
+                            "info": f"timed out after {self.args.timeout:.0f}s"}
+                self.err.seek(0)
+                tail = (self.err.read().decode(errors="replace").strip().splitlines()
+                        or ["no message"])[-1][:400]
+                return {"name": name, "ok": False, "seconds": seconds,
+                        "info": f"the worker died (killed or out of memory): {tail}"}
+            self.buf += chunk
 
 
 def main(argv=None) -> int:
@@ -111,10 +156,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help="append one JSON line per model to this file")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per model")
     ap.add_argument("--memory-gb", type=float, default=10, help="address-space cap per model")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.child:
-        return _child(args.child, args.size, args.onnx)
+    if args.serve:
+        return _serve(args.size, args.onnx)
     import torchvision
 
     names = args.names or torchvision.models.list_models(module=torchvision.models)
@@ -124,18 +169,19 @@ def main(argv=None) -> int:
             if line.strip():
                 row = json.loads(line)
                 done[row["name"]] = row
-    start, results = time.perf_counter(), []
+    start, results, worker = time.perf_counter(), [], Worker(args)
     for name in names:
         if name in done:
             results.append(done[name])
             continue
-        row = run_one(name, args)
+        row = worker.run(name)
         results.append(row)
         print(f"{'PASS' if row['ok'] else 'FAIL'} {name} ({row['seconds']}s): {row['info']}",
               flush=True)
         if args.out:
             with args.out.open("a") as f:
                 f.write(json.dumps(row) + "\n")
+    worker.stop()
     passed = [r for r in results if r["ok"]]
     failed = [r["name"] for r in results if not r["ok"]]
     total = sum(r["seconds"] for r in results)
