@@ -201,3 +201,70 @@ def test_vit_state_dict_loads_strictly_with_no_remap(tmp_path):
     exported.load_state_dict(original.state_dict(), strict=True)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), original(x), atol=1e-5, rtol=0)
+
+
+class Capitalised(nn.Module):
+    """Attribute names as torchvision's Inception writes them (Conv2d_1a_3x3, Mixed_5b)."""
+
+    def __init__(self):
+        super().__init__()
+        self.Conv2d_1a_3x3 = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+        self.Mixed_5b = nn.Conv2d(4, 4, 1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.Mixed_5b(self.Conv2d_1a_3x3(x)).mean(dim=(2, 3)))
+
+
+def test_capitalised_names_keep_their_case():
+    original = Capitalised().eval()
+    result = import_model(original, [[3, 8, 8]], name="caps")
+    model = compile(parse_project(result.project.to_json(), "caps")).eval()
+    assert set(model.state_dict()) == set(original.state_dict())
+    model.load_state_dict(original.state_dict(), strict=True)
+    # a layer's default name still becomes a lower-case attribute
+    assert "linear.weight" in compile(default_named_graph()).state_dict()
+
+
+def default_named_graph():
+    from netbuilder.core.graph import Graph
+
+    g = Graph()
+    g.chain(g.add_node("Input", "x", {"shape": [3]}), ("Linear", {"out_features": 2}),
+            "Output")
+    return g
+
+
+class Unit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.norm = nn.Linear(8, 8), nn.LayerNorm(8)
+
+    def forward(self, x):
+        return x + self.norm(torch.relu(self.lin(x)))
+
+
+class LoopedList(nn.Module):
+    """Loops over a ModuleList it never calls (MaxViT's blocks, many transformers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Unit() for _ in range(3)])
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+def test_a_looped_module_list_becomes_a_repeated_block():
+    original = LoopedList().eval()
+    result = import_model(original, [[8]], name="looped")
+    blocks = result.project.graph.by_name("blocks")
+    assert blocks.type == "Block" and blocks.params == {"block": "Unit", "repeat": 3}
+    model = compile(parse_project(result.project.to_json(), "looped")).eval()
+    model.load_state_dict(original.state_dict(), strict=True)
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), original(x), atol=1e-6, rtol=0)

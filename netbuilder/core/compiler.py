@@ -28,8 +28,15 @@ def module_names(graph: Graph) -> dict[str, str]:
     used: set[str] = set()
     out = {}
     for node in graph.nodes.values():
-        # a number stays a number: `layer1.0.conv1` as nn.Sequential names its children
-        base = node.name if node.name.isdigit() and len(node.name) < 10 else identifier(node.name)
+        # a number stays a number: `layer1.0.conv1` as nn.Sequential names its children;
+        # a Python name stays as written (an import's `Mixed_5b`, `AuxLogits`), except a
+        # layer's default name ("Linear" -> linear)
+        name = node.name
+        if (name.isdigit() and len(name) < 10) or (
+                name.isidentifier() and name != node.type and identifier(name) == name.lower()):
+            base = name
+        else:
+            base = identifier(name)
         name, i = base, 1
         while name in used:
             i += 1

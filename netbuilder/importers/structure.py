@@ -142,7 +142,7 @@ class Structure:
 
     def walk(self, b, call: Call, error_type, root=False):
         """Add `call`'s own nodes and its children to builder `b`'s graph."""
-        children = sorted(call.children, key=lambda c: c.start)
+        children = self.containers(call)
         ci = 0
         for n in self.order:
             seq = n.meta.get("nb_seq", 0)
@@ -158,6 +158,37 @@ class Structure:
             b.step(n)
         for c in children[ci:]:
             self.child(b, c, error_type)
+
+    def containers(self, call: Call) -> list[Call]:
+        """`call`'s children in call order, where the items of a container that is looped
+        over, never called (`for block in self.blocks: x = block(x)`, a ModuleList), are
+        one call of the container, as if it were an nn.Sequential, when they form a chain."""
+        base = call.path + "." if call.path else ""
+        kids = sorted(call.children, key=lambda c: c.start)
+        out, i = [], 0
+        while i < len(kids):
+            head, _, rest = kids[i].path[len(base):].partition(".")
+            j = i + 1
+            while rest and j < len(kids) and \
+                    kids[j].path[len(base):].partition(".")[0] == head:
+                j += 1
+            chain = self.chain_of(base + head, kids[i:j]) if rest else None
+            out.extend([chain] if chain else kids[i:j])
+            i = j
+        return out
+
+    def chain_of(self, path: str, items: list[Call]) -> Call | None:
+        """One call of container `path` for its `items`, when each takes the previous
+        one's result and nothing happens between them."""
+        for k, c in enumerate(items):
+            tensors = [a for a in _nodes((c.args, c.kwargs)) if isinstance(a, fx.Node)]
+            if "." in c.path[len(path) + 1:] or not isinstance(_unproxy(c.result), fx.Node) \
+                    or (k and (c.start != items[k - 1].end
+                               or tensors != [_unproxy(items[k - 1].result)])):
+                return None
+        module = self.tracer.root.get_submodule(path)
+        return Call(path, module, items[0].args, items[0].kwargs, items[0].start,
+                    items[-1].end, items[-1].result, list(items))
 
     # ---- a child call: a block instance, a kept-whole module, an alias or one node -----
 
@@ -182,6 +213,8 @@ class Structure:
         try:
             made = self.definition(b, call, args, result, error_type)
         except (error_type, BlockError) as e:
+            if isinstance(call.module, nn.ModuleList):  # a container: nothing to call
+                raise
             b.keep_whole(call, name, args, result, e)
             return
         kind, what, ports = made
@@ -294,7 +327,8 @@ class Structure:
             return self.keys[key]
         cls = type(call.module).__name__.strip("_") or "Block"
         last = call.path.rsplit(".", 1)[-1]
-        base = last if type(call.module) is nn.Sequential and last.isidentifier() else cls
+        base = last if type(call.module) in (nn.Sequential, nn.ModuleList) \
+            and last.isidentifier() else cls
         base = base[:56]
         name, k = base, 2
         while name in self.root.blocks:
