@@ -210,18 +210,28 @@ class Capitalised(nn.Module):
         super().__init__()
         self.Conv2d_1a_3x3 = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
         self.Mixed_5b = nn.Conv2d(4, 4, 1)
+        self.trunk = nn.Sequential()  # as RegNet names its stages' blocks
+        self.trunk.add_module("block1-0", nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU()))
         self.fc = nn.Linear(4, 2)
 
     def forward(self, x):
-        return self.fc(self.Mixed_5b(self.Conv2d_1a_3x3(x)).mean(dim=(2, 3)))
+        return self.fc(self.trunk(self.Mixed_5b(self.Conv2d_1a_3x3(x))).mean(dim=(2, 3)))
 
 
-def test_capitalised_names_keep_their_case():
+def test_names_a_model_gave_keep_their_spelling(tmp_path):
     original = Capitalised().eval()
     result = import_model(original, [[3, 8, 8]], name="caps")
-    model = compile(parse_project(result.project.to_json(), "caps")).eval()
+    project = parse_project(result.project.to_json(), "caps")
+    model = compile(project).eval()
     assert set(model.state_dict()) == set(original.state_dict())
     model.load_state_dict(original.state_dict(), strict=True)
+    save_weights(model, tmp_path / "w.safetensors")
+    export_project(project, "python", tmp_path / "src", weights=tmp_path / "w.safetensors",
+                   batch_sizes=(1, 2))
+    spec = importlib.util.spec_from_file_location("exported_caps", tmp_path / "src" / "model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.build(weights=None).load_state_dict(original.state_dict(), strict=True)
     # a layer's default name still becomes a lower-case attribute
     assert "linear.weight" in compile(default_named_graph()).state_dict()
 

@@ -28,15 +28,7 @@ def module_names(graph: Graph) -> dict[str, str]:
     used: set[str] = set()
     out = {}
     for node in graph.nodes.values():
-        # a number stays a number: `layer1.0.conv1` as nn.Sequential names its children;
-        # a Python name stays as written (an import's `Mixed_5b`, `AuxLogits`), except a
-        # layer's default name ("Linear" -> linear)
-        name = node.name
-        if (name.isdigit() and len(name) < 10) or (
-                name.isidentifier() and name != node.type and identifier(name) == name.lower()):
-            base = name
-        else:
-            base = identifier(name)
+        base = node.name if _verbatim(node) else identifier(node.name)
         name, i = base, 1
         while name in used:
             i += 1
@@ -44,6 +36,22 @@ def module_names(graph: Graph) -> dict[str, str]:
         used.add(name)
         out[node.id] = name
     return out
+
+
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
+def _verbatim(node) -> bool:
+    """Whether a node's name is its module's name as written: a number (`layer1.0.conv1`,
+    as nn.Sequential names its children) or a name a model could have given it (an
+    import's `Mixed_5b`, `AuxLogits`, RegNet's `block1-0`); a layer's default name ("Linear",
+    "Conv2d 1") and other names become lower-case identifiers (linear, conv2d_1)."""
+    name = node.name
+    if name.isdigit():
+        return len(name) < 10
+    plain = name.replace("-", "_")
+    return name != node.type and bool(_MODULE_NAME.fullmatch(name)) \
+        and identifier(plain) == plain.lower()
 
 
 def class_name_for(name: str) -> str:
