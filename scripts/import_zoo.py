@@ -133,8 +133,8 @@ class Worker:
             left = self.args.timeout - (time.perf_counter() - t0)
             ready = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
             chunk = os.read(fd, 65536) if ready else b""
-            if not chunk:  # timed out, or the worker died
-                died = self.proc.poll() is not None
+            if not chunk:  # timed out, or (end of its output) the worker died
+                died = bool(ready)
                 self.stop()
                 seconds = round(time.perf_counter() - t0, 1)
                 if not died:
