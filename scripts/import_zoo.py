@@ -175,6 +175,10 @@ def main(argv=None) -> int:
             results.append(done[name])
             continue
         row = worker.run(name)
+        if not row["ok"]:  # what a failure left behind must not sink the next model
+            worker.stop()
+            if "allocate" in row["info"] or "memory" in row["info"]:
+                row = worker.run(name)  # once more, in a fresh worker
         results.append(row)
         print(f"{'PASS' if row['ok'] else 'FAIL'} {name} ({row['seconds']}s): {row['info']}",
               flush=True)
