@@ -166,3 +166,115 @@ def test_zoo_imports_compiles_equal_and_exports_verified_onnx(name, shape, tmp_p
     report = export_project(project, "onnx", tmp_path / "m.onnx",
                             weights=tmp_path / "w.safetensors", batch_sizes=(1, 2))
     assert report.max_diff <= 1e-3
+
+
+def test_vit_state_dict_loads_strictly_with_no_remap(tmp_path):
+    """A ViT's class token and position embedding keep their names: `class_token`, not
+    `class_token.value`, in the compiled module and in model.py (an nn.Parameter there)."""
+    original = small_vit().eval()
+    with torch.no_grad():
+        for p in original.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    result = import_model(original, [[3, 32, 32]], name="vit")
+    project = parse_project(result.project.to_json(), "vit")
+    model = compile(project).eval()
+    assert set(model.state_dict()) == set(original.state_dict())
+    model.load_state_dict(original.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), original(x), atol=1e-5, rtol=0)
+    # a weights file written before (learned tensors as NAME.value) still loads strictly
+    old_style = {("class_token.value" if k == "class_token" else k): v
+                 for k, v in original.state_dict().items()}
+    compile(project).load_state_dict(old_style, strict=True)
+
+    save_weights(model, tmp_path / "vit.safetensors")
+    export_project(project, "python", tmp_path / "src", weights=tmp_path / "vit.safetensors",
+                   batch_sizes=(1, 2))
+    source = (tmp_path / "src" / "model.py").read_text()
+    assert "self.class_token = nn.Parameter(torch.zeros([1, 1, 32]))" in source
+    assert "LearnedTensor" not in source
+    spec = importlib.util.spec_from_file_location("exported_vit", tmp_path / "src" / "model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    exported = mod.build(weights=None).eval()
+    exported.load_state_dict(original.state_dict(), strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), original(x), atol=1e-5, rtol=0)
+
+
+class Capitalised(nn.Module):
+    """Attribute names as torchvision's Inception writes them (Conv2d_1a_3x3, Mixed_5b)."""
+
+    def __init__(self):
+        super().__init__()
+        self.Conv2d_1a_3x3 = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+        self.Mixed_5b = nn.Conv2d(4, 4, 1)
+        self.trunk = nn.Sequential()  # as RegNet names its stages' blocks
+        self.trunk.add_module("block1-0", nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU()))
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.trunk(self.Mixed_5b(self.Conv2d_1a_3x3(x))).mean(dim=(2, 3)))
+
+
+def test_names_a_model_gave_keep_their_spelling(tmp_path):
+    original = Capitalised().eval()
+    result = import_model(original, [[3, 8, 8]], name="caps")
+    project = parse_project(result.project.to_json(), "caps")
+    model = compile(project).eval()
+    assert set(model.state_dict()) == set(original.state_dict())
+    model.load_state_dict(original.state_dict(), strict=True)
+    save_weights(model, tmp_path / "w.safetensors")
+    export_project(project, "python", tmp_path / "src", weights=tmp_path / "w.safetensors",
+                   batch_sizes=(1, 2))
+    spec = importlib.util.spec_from_file_location("exported_caps", tmp_path / "src" / "model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.build(weights=None).load_state_dict(original.state_dict(), strict=True)
+    # a layer's default name still becomes a lower-case attribute
+    assert "linear.weight" in compile(default_named_graph()).state_dict()
+
+
+def default_named_graph():
+    from netbuilder.core.graph import Graph
+
+    g = Graph()
+    g.chain(g.add_node("Input", "x", {"shape": [3]}), ("Linear", {"out_features": 2}),
+            "Output")
+    return g
+
+
+class Unit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.norm = nn.Linear(8, 8), nn.LayerNorm(8)
+
+    def forward(self, x):
+        return x + self.norm(torch.relu(self.lin(x)))
+
+
+class LoopedList(nn.Module):
+    """Loops over a ModuleList it never calls (MaxViT's blocks, many transformers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Unit() for _ in range(3)])
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+def test_a_looped_module_list_becomes_a_repeated_block():
+    original = LoopedList().eval()
+    result = import_model(original, [[8]], name="looped")
+    blocks = result.project.graph.by_name("blocks")
+    assert blocks.type == "Block" and blocks.params == {"block": "Unit", "repeat": 3}
+    model = compile(parse_project(result.project.to_json(), "looped")).eval()
+    model.load_state_dict(original.state_dict(), strict=True)
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), original(x), atol=1e-6, rtol=0)

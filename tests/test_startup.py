@@ -91,6 +91,15 @@ def test_the_cache_on_disk_answers_without_evaluating(fresh_cache, tmp_path):
     assert shapes.stats["evaluations"] == before
 
 
+def test_saving_the_cache_after_a_block_project_keeps_its_layers(fresh_cache, tmp_path):
+    graph = example("small_resnet").graph
+    infer(graph)  # block instances have cache entries of their own (not stored)
+    path = tmp_path / "shapes.json"
+    assert shapecache.save(path) > 0
+    stored = {row[0] for row in json.loads(path.read_text())["entries"]}
+    assert {"Conv2d", "BatchNorm2d", "Add"} <= stored and "Block" not in stored
+
+
 def test_a_damaged_or_foreign_cache_is_ignored(fresh_cache, tmp_path):
     infer(example("spirals_mlp").graph)
     path = tmp_path / "shapes.json"

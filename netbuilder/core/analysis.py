@@ -72,16 +72,17 @@ def _analyze_definition(library, name: str) -> list[Problem]:
     if not ins:
         out.append(Problem(ERROR, f"Block {name!r} has no BlockInput; add one for each value "
                                   f"it takes.", None, "block-no-input", block=name))
-    if len(outs) != 1:
-        out.append(Problem(ERROR, f"Block {name!r} has {len(outs)} BlockOutput nodes; a "
-                                  f"block has exactly one.", None, "block-outputs", block=name))
-    seen: dict[str, str] = {}
-    for n in ins:
-        if n.name in seen:
-            out.append(Problem(ERROR, f"{name}{SEP}{n.name}: two input ports share the name "
-                                      f"{n.name!r}; rename one.", n.id, "block-port-name",
-                               block=name))
-        seen[n.name] = n.id
+    if not outs:
+        out.append(Problem(ERROR, f"Block {name!r} has no BlockOutput; add one for each value "
+                                  f"it gives.", None, "block-outputs", block=name))
+    for kind, ports in (("input", ins), ("output", outs if len(outs) > 1 else [])):
+        seen: dict[str, str] = {}
+        for n in ports:
+            if n.name in seen:
+                out.append(Problem(ERROR, f"{name}{SEP}{n.name}: two {kind} ports share the "
+                                          f"name {n.name!r}; rename one.", n.id,
+                                   "block-port-name", block=name))
+            seen[n.name] = n.id
     for n in g.nodes.values():
         if n.type in ("Input", "Output"):
             out.append(Problem(ERROR, f"{name}{SEP}{_label(n)}: a block definition takes "

@@ -52,6 +52,13 @@ register(LayerSpec(
 ))
 
 
+def output_port_names(names: list[str]) -> tuple[str, ...]:
+    """A block's output ports from its BlockOutput nodes' names (in node order): one output
+    is "out", as every layer's; with several (features and a skip) each port is named
+    after its node."""
+    return ("out",) if len(names) <= 1 else tuple(names)
+
+
 class BlockError(ValueError):
     """A block operation that cannot be done; the message is meant for a person."""
 
@@ -104,6 +111,10 @@ class BlockLibrary:
     def input_ports(self, name) -> tuple[str, ...]:
         ins, _ = self.port_nodes(name)
         return tuple(n.name for n in ins) if name in self._defs else ("in",)
+
+    def output_ports(self, name) -> tuple[str, ...]:
+        _, outs = self.port_nodes(name)
+        return output_port_names([n.name for n in outs])
 
     def uses(self, name: str) -> list[str]:
         """Definitions used directly inside `name`, in node order, each once."""

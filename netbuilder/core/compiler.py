@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 
 from .analysis import analyze, errors
-from .blocks import BLOCK, PORT_IN, PORT_OUT
+from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
+from .generic_layers import hold_learned_tensors
 from .graph import Graph
 from .registry import identifier
-from .shapes import ShapeInference, topo_order
+from .shapes import ShapeInference, output_of, topo_order
 
 
 class CompileError(ValueError):
@@ -27,8 +28,7 @@ def module_names(graph: Graph) -> dict[str, str]:
     used: set[str] = set()
     out = {}
     for node in graph.nodes.values():
-        # a number stays a number: `layer1.0.conv1` as nn.Sequential names its children
-        base = node.name if node.name.isdigit() and len(node.name) < 10 else identifier(node.name)
+        base = node.name if _verbatim(node) else identifier(node.name)
         name, i = base, 1
         while name in used:
             i += 1
@@ -36,6 +36,22 @@ def module_names(graph: Graph) -> dict[str, str]:
         used.add(name)
         out[node.id] = name
     return out
+
+
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
+def _verbatim(node) -> bool:
+    """Whether a node's name is its module's name as written: a number (`layer1.0.conv1`,
+    as nn.Sequential names its children) or a name a model could have given it (an
+    import's `Mixed_5b`, `AuxLogits`, RegNet's `block1-0`); a layer's default name ("Linear",
+    "Conv2d 1") and other names become lower-case identifiers (linear, conv2d_1)."""
+    name = node.name
+    if name.isdigit():
+        return len(name) < 10
+    plain = name.replace("-", "_")
+    return name != node.type and bool(_MODULE_NAME.fullmatch(name)) \
+        and identifier(plain) == plain.lower()
 
 
 def class_name_for(name: str) -> str:
@@ -74,9 +90,9 @@ def _build(graph: Graph, infos: dict, class_name: str):
 
     names = module_names(graph)
     order, _ = topo_order(graph)
-    into: dict[str, dict[str, str]] = {nid: {} for nid in graph.nodes}
+    into: dict[str, dict[str, tuple[str, str]]] = {nid: {} for nid in graph.nodes}
     for e in graph.edges:
-        into[e.dst][e.dst_port] = e.src
+        into[e.dst][e.dst_port] = (e.src, e.src_port)
 
     fxg = fx.Graph()
     tracer = fx.proxy.GraphAppendingTracer(fxg)
@@ -93,12 +109,14 @@ def _build(graph: Graph, infos: dict, class_name: str):
         spec = node.spec
         if node.type == entry:
             continue
-        srcs = [into[nid][p] for p in node.input_ports()]
-        xs = [values[s] for s in srcs]
+        wires = [into[nid][p] for p in node.input_ports()]
+        # a block with several outputs gives a tuple, in the order of its output ports
+        xs = [values[s][graph.nodes[s].output_ports().index(port)] if port != "out"
+              else values[s] for s, port in wires]
         if node.type == BLOCK:
             module = _instance(graph, node, infos[nid])
         else:
-            shapes = [(1, *infos[s].output.shape[1:]) for s in srcs]
+            shapes = [(1, *output_of(infos[s], port).shape[1:]) for s, port in wires]
             module = spec.build(node.params, shapes) if spec.build else None
         call = None
         if module is not None:
@@ -113,6 +131,7 @@ def _build(graph: Graph, infos: dict, class_name: str):
     fxg.output(fx.node.map_aggregate(result, lambda v: v.node if isinstance(v, fx.Proxy)
                                      else v))
     gm = fx.GraphModule(modules, fxg, class_name=class_name)
+    hold_learned_tensors(gm)
     gm.node_modules = {nid: names[nid] for nid in graph.nodes if names[nid] in modules}
     gm.input_names = [names[n.id] for n in inputs]
     # node id -> the fx node holding its output (an Identity shares its input's): lets a
@@ -135,12 +154,13 @@ def _instance(graph: Graph, node, info):
     return torch.nn.Sequential(*copies)
 
 
-def layer_places(model, graph: Graph, prefix: str = "") -> dict:
+def layer_places(model, graph: Graph, prefix: str = "", blocks: bool = False) -> dict:
     """place -> (Node, qualified module name) for every layer with a module of a compiled
     graph, looking inside block instances. A place is a node id, and inside an instance
     "instance id/copy/inner id" (nested blocks add levels); the qualified name is the
-    state_dict prefix (`layer1.0.conv1`). Carry-over, probes and an editor showing an
-    opened block use it."""
+    state_dict prefix (`layer1.0.conv1`). With `blocks`, each block instance is a place
+    too (its whole module), after the places inside it, as its forward hook fires.
+    Carry-over, probes and an editor showing an opened block use it."""
     import torch
 
     out = {}
@@ -154,6 +174,24 @@ def layer_places(model, graph: Graph, prefix: str = "") -> dict:
         seq = isinstance(module, torch.nn.Sequential)
         for k, sub in enumerate(module if seq else [module]):
             dotted = f"{qual}.{k}." if seq else f"{qual}."
-            for place, (n, q) in layer_places(sub, definition, f"{prefix}{nid}/{k}/").items():
+            inner = layer_places(sub, definition, f"{prefix}{nid}/{k}/", blocks)
+            for place, (n, q) in inner.items():
                 out[place] = (n, dotted + q)
+        if blocks:
+            out[prefix + nid] = (node, qual)
     return out
+
+
+def place_label(graph: Graph, place: str) -> str:
+    """"layer2 › 0 › conv1" for the place "instance/copy/inner" (as in analysis messages
+    and the summary: a copy's number only when the instance repeats)."""
+    parts = place.split("/")
+    names = []
+    for i in range(0, len(parts), 2):
+        node = graph.nodes[parts[i]]
+        names.append(node.name)
+        if i + 1 < len(parts):
+            if node.params["repeat"] > 1:
+                names.append(parts[i + 1])
+            graph = graph.blocks[node.params["block"]]
+    return SEP.join(names)

@@ -88,7 +88,11 @@ _LEARNED_TENSOR = []
 def _learned_tensor(p, s):
     if not _LEARNED_TENSOR:  # defined on first use: this module must not import torch
         class LearnedTensor(nn().Module):
-            """Holds one learned tensor and returns it."""
+            """Holds one learned tensor and returns it. In a state_dict the tensor is the
+            module itself (`class_token`, not `class_token.value`), as in a hand-written
+            model that keeps it as an nn.Parameter attribute, so the original's state_dict
+            loads strictly with no renaming (the holder's hook, see hold_learned_tensors,
+            takes the key back on loading)."""
 
             def __init__(self, shape: list, init: str = "normal", trainable: bool = True):
                 super().__init__()
@@ -99,8 +103,32 @@ def _learned_tensor(p, s):
             def forward(self):
                 return self.value
 
+            def _save_to_state_dict(self, destination, prefix, keep_vars):
+                key = prefix[:-1] if prefix else "value"
+                destination[key] = self.value if keep_vars else self.value.detach()
+
         _LEARNED_TENSOR.append(LearnedTensor)
     return _LEARNED_TENSOR[0](list(p["shape"]), p["init"], p["trainable"])
+
+
+def _learned_tensor_keys(module, state_dict, prefix, *_):
+    """Load pre-hook of a module holding LearnedTensors: `prefix + name` -> `.value`. It
+    runs before the children get their part of the (already copied) state_dict."""
+    for name, child in module.named_children():
+        key = prefix + name
+        if isinstance(child, _LEARNED_TENSOR[0]) and key in state_dict:
+            state_dict[key + ".value"] = state_dict.pop(key)
+
+
+def is_learned_tensor(module) -> bool:
+    return bool(_LEARNED_TENSOR) and isinstance(module, _LEARNED_TENSOR[0])
+
+
+def hold_learned_tensors(module) -> None:
+    """Let `module` load state_dicts that name its LearnedTensor children's tensors by the
+    children's own names (what their state_dict() writes)."""
+    if _LEARNED_TENSOR and any(isinstance(c, _LEARNED_TENSOR[0]) for c in module.children()):
+        module._register_load_state_dict_pre_hook(_learned_tensor_keys, with_module=True)
 
 
 register(LayerSpec(

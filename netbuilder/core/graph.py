@@ -63,6 +63,8 @@ class Node:
         return self.spec.input_ports(self.params)
 
     def output_ports(self) -> tuple[str, ...]:
+        if self.type == "Block" and self.library is not None:
+            return self.library.output_ports(self.params.get("block"))
         return self.spec.outputs
 
     def to_dict(self) -> dict:

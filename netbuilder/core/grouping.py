@@ -38,7 +38,8 @@ def group(graph: Graph, node_ids, block_name: str | None = None, name: str | Non
           instance_id: str | None = None) -> Node:
     """Move the nodes `node_ids` into a new block definition and put one instance of it in
     their place. Input ports come from the wires cut on the way in (one per distinct
-    source); exactly one value may leave the selection (the block's output)."""
+    source), output ports from the values that leave it ("out", or "out1", "out2", … when
+    several do: features and a skip). No value may leave and come back in (a cycle)."""
     ids = [nid for nid in graph.nodes if nid in set(node_ids)]
     missing = [nid for nid in node_ids if nid not in graph.nodes]
     if missing:
@@ -59,10 +60,13 @@ def group(graph: Graph, node_ids, block_name: str | None = None, name: str | Non
     if not results:
         raise GraphError("cannot group: nothing leaves the selection, so the block would "
                          "have no output; include fewer nodes or wire one onwards")
-    if len(results) > 1:
+    back = _comes_back(graph, sel, outgoing)
+    if back is not None:
         names = ", ".join(graph.nodes[s].name for s, _ in results)
-        raise GraphError(f"cannot group: {len(results)} values leave the selection (from "
-                         f"{names}); a block has one output, so group fewer nodes")
+        what = f"{len(results)} values leave the selection (from {names}) and" \
+            if len(results) > 1 else "a value leaves the selection and"
+        raise GraphError(f"cannot group: {what} comes back in through {back}, so the block "
+                         f"would feed itself; include {back} or group fewer nodes")
     block_name = block_name or _free_block_name(graph)
     if instance_id is not None and instance_id in graph.nodes and instance_id not in sel:
         raise GraphError(f"node id {instance_id!r} is already used")
@@ -86,9 +90,12 @@ def group(graph: Graph, node_ids, block_name: str | None = None, name: str | Non
         port_of[src] = port
     for e in incoming:
         definition.connect(port_of[(e.src, e.src_port)].id, e.dst, "out", e.dst_port)
-    out = definition.add_node(PORT_OUT, "out", pos=(max(xs) + PORT_GAP, cy),
-                              id=definition.new_id())
-    definition.connect(results[0][0], out.id, results[0][1], "in")
+    for k, (src, src_port) in enumerate(results):
+        out = definition.add_node(PORT_OUT, "out" if len(results) == 1 else f"out{k + 1}",
+                                  pos=(max(xs) + PORT_GAP, cy + 80.0 * k),
+                                  id=definition.new_id())
+        definition.connect(src, out.id, src_port, "in")
+    out_ports = graph.blocks.output_ports(block_name)
 
     pos = _centroid(chosen)
     for nid in ids:
@@ -98,8 +105,28 @@ def group(graph: Graph, node_ids, block_name: str | None = None, name: str | Non
     for src, port in sources:
         graph.connect(src, node.id, port, port_of[(src, port)].name)
     for e in outgoing:
-        graph.connect(node.id, e.dst, "out", e.dst_port)
+        graph.connect(node.id, e.dst, out_ports[results.index((e.src, e.src_port))],
+                      e.dst_port)
     return node
+
+
+def _comes_back(graph: Graph, sel: set, outgoing) -> str | None:
+    """The name of a node outside `sel` that a value leaving `sel` reaches and that feeds
+    back into `sel` (grouping would make a cycle), or None."""
+    succ: dict[str, list[str]] = {}
+    for e in graph.edges:
+        succ.setdefault(e.src, []).append(e.dst)
+    for start in dict.fromkeys(e.dst for e in outgoing):
+        seen, stack = {start}, [start]
+        while stack:
+            nid = stack.pop()
+            for nxt in succ.get(nid, ()):
+                if nxt in sel:
+                    return graph.nodes[start].name
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    return None
 
 
 @dataclass
@@ -142,13 +169,15 @@ def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> Ungroup
         raise GraphError(str(e)) from None
     ins = [n for n in definition.nodes.values() if n.type == PORT_IN]
     outs = [n for n in definition.nodes.values() if n.type == PORT_OUT]
-    if len(outs) != 1 or (repeat > 1 and len(ins) != 1):
-        raise GraphError(f"cannot ungroup {node.name}: block {name!r} needs one BlockOutput"
-                         f"{' and one input to repeat' if repeat > 1 else ''}")
+    if not outs or (repeat > 1 and (len(ins) != 1 or len(outs) != 1)):
+        raise GraphError(f"cannot ungroup {node.name}: block {name!r} needs a BlockOutput"
+                         f"{' (one, and one input, to repeat)' if repeat > 1 else ''}")
     record = Ungrouped([], node.to_dict(), graph.in_edges(instance_id),
                        graph.out_edges(instance_id))
     feeds = {e.dst_port: (e.src, e.src_port) for e in graph.in_edges(instance_id)}
-    consumers = [(e.dst, e.dst_port) for e in graph.out_edges(instance_id)]
+    out_of_port = dict(zip(node.output_ports(), (o.id for o in outs)))
+    consumers = [(e.dst, e.dst_port, out_of_port.get(e.src_port))
+                 for e in graph.out_edges(instance_id)]
     body = [n for n in definition.nodes.values() if n.type not in (PORT_IN, PORT_OUT)]
     cx, cy = _centroid(body)
     span = (max((n.pos[0] for n in body), default=0.0) - min((n.pos[0] for n in body),
@@ -171,18 +200,20 @@ def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> Ungroup
         def value(src: str, port: str):
             return current.get(src) if src in current else (ids[src], port)
 
-        result = None
+        result, results = None, {}
         for e in definition.edges:
-            if e.dst == outs[0].id:
-                result = value(e.src, e.src_port)
+            if e.dst in out_of_port.values():
+                results[e.dst] = value(e.src, e.src_port)
+                result = results[e.dst] if e.dst == outs[0].id else result
             elif e.dst in ids:
                 v = value(e.src, e.src_port)
                 if v is not None:
                     graph.connect(v[0], ids[e.dst], v[1], e.dst_port)
         current = {ins[0].id: result} if ins else {}
-    if result is not None:
-        for dst, port in consumers:
-            graph.connect(result[0], dst, result[1], port)
+    for dst, port, out_id in consumers:
+        got = results.get(out_id)
+        if got is not None:
+            graph.connect(got[0], dst, got[1], port)
     if drop_unused and not graph.blocks.instances(name):
         record.dropped = graph.blocks.remove(name)
     record.nodes = made

@@ -239,7 +239,8 @@ def project_from_data(data, where: str = "<project>") -> Project:
         raise ProjectError(f"{where}: " + _explain(e, data)) from None
     graph_data = model.graph.model_dump()
     _check_blocks(graph_data, where)
-    _check_graph(graph_data, where, _ports_of(graph_data["blocks"]))
+    _check_graph(graph_data, where, _ports_of(graph_data["blocks"]),
+                 block_outputs=_ports_of(graph_data["blocks"], "BlockOutput"))
     graph = Graph.from_dict(graph_data)
     return Project(graph=graph, name=model.name or Path(where).stem,
                    description=model.description, training=model.training,
@@ -292,10 +293,16 @@ def _jsonable(v) -> bool:
         return False
 
 
-def _ports_of(blocks: dict) -> dict[str, tuple[str, ...]]:
-    """definition name -> its input port names (BlockInput node names, in node order)."""
-    return {name: tuple(n["name"] for n in d["nodes"] if n["type"] == "BlockInput")
-            for name, d in blocks.items()}
+def _ports_of(blocks: dict, kind: str = "BlockInput") -> dict[str, tuple[str, ...]]:
+    """definition name -> its input port names (BlockInput node names, in node order), or
+    with kind="BlockOutput" its output port names."""
+    from .blocks import output_port_names
+
+    names = {name: [n["name"] for n in d["nodes"] if n["type"] == kind]
+             for name, d in blocks.items()}
+    if kind == "BlockOutput":
+        return {name: output_port_names(v) for name, v in names.items()}
+    return {name: tuple(v) for name, v in names.items()}
 
 
 def _check_blocks(g: dict, where: str) -> None:
@@ -303,14 +310,14 @@ def _check_blocks(g: dict, where: str) -> None:
     from .blocks import NAME_RE
 
     blocks = g["blocks"]
-    ports = _ports_of(blocks)
+    ports, outputs = _ports_of(blocks), _ports_of(blocks, "BlockOutput")
     uses: dict[str, list[str]] = {}
     for name, d in blocks.items():
         place = f"graph.blocks[{name!r}]"
         if not NAME_RE.match(name) or name != name.strip():
             raise ProjectError(f"{where}: {place}: a block name must start with a letter and "
                                f"use letters, digits, spaces, '-' or '_' (at most 64)")
-        _check_graph(d, where, ports, place)
+        _check_graph(d, where, ports, place, outputs)
         for i, n in enumerate(d["nodes"]):
             if n["type"] in ("Input", "Output"):
                 raise ProjectError(f"{where}: {place}.nodes[{i}] (node {n['id']!r} "
@@ -332,9 +339,9 @@ def _check_blocks(g: dict, where: str) -> None:
 
 
 def _check_graph(g: dict, where: str, block_ports: dict | None = None,
-                 place: str = "graph") -> None:
+                 place: str = "graph", block_outputs: dict | None = None) -> None:
     """What pydantic cannot know: layer types, their parameters and ports, wiring."""
-    block_ports = block_ports or {}
+    block_ports, block_outputs = block_ports or {}, block_outputs or {}
     ids: dict[str, dict] = {}
     for i, n in enumerate(g["nodes"]):
         label = f"{place}.nodes[{i}] (node {n['id']!r} {n['name']!r})"
@@ -369,9 +376,11 @@ def _check_graph(g: dict, where: str, block_ports: dict | None = None,
                                    f"not exist (a dangling edge)")
         s, d = ids[e["src"]], ids[e["dst"]]
         s_spec, d_spec = registry.get(s["type"]), registry.get(d["type"])
-        if e["src_port"] not in s_spec.outputs:
+        outputs = (block_outputs.get(s["params"]["block"], ("out",)) if s["type"] == "Block"
+                   else s_spec.outputs)
+        if e["src_port"] not in outputs:
             raise ProjectError(f"{where}: {label}: {s['type']} has no output port "
-                               f"{e['src_port']!r}")
+                               f"{e['src_port']!r} (it has: {', '.join(outputs)})")
         ports = (block_ports[d["params"]["block"]] if d["type"] == "Block"
                  else d_spec.input_ports(d["params"]))
         if e["dst_port"] not in ports:

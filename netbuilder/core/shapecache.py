@@ -50,7 +50,10 @@ def save(path: str | os.PathLike) -> int:
     """Write the in-memory cache (complete, non-generic results); returns the entry
     count. Atomic: a temporary file renamed over the old one."""
     rows = []
-    for (type_, params, inputs), info in shapes._CACHE.items():
+    for key, info in shapes._CACHE.items():
+        if len(key) != 3:  # a block instance's entry: its layers' entries are stored
+            continue
+        type_, params, inputs = key
         if info.flops_pending or _generic(type_):
             continue
         rows.append([type_, params, [_shape(i) for i in inputs],

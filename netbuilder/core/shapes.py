@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from . import registry
-from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
+from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP, output_port_names
 from .graph import Edge, Graph, Node
 from .registry import fmt_shape
 
@@ -45,6 +45,17 @@ class NodeInfo:
     # down to the failing layer, so an editor can open the block there.
     where: tuple = ()
     flops_pending: bool = False  # from the quick first pass: flops not counted yet (0)
+    # Block instances with several outputs: ((port, TensorInfo), ...); `output` is the first
+    ports: tuple = ()
+
+
+def output_of(info: NodeInfo | None, port: str = "out") -> TensorInfo | None:
+    """The tensor a node gives at output port `port` (a block can have several)."""
+    if info is None:
+        return None
+    if info.ports and port != "out":
+        return dict(info.ports).get(port)
+    return info.output
 
 
 BLOCKED = NodeInfo(blocked=True)
@@ -336,9 +347,12 @@ class ShapeInference:
             order, stuck = topo_order(self.graph)
             into: dict[str, dict[str, str]] = {nid: {} for nid in self.graph.nodes}
             succ: dict[str, list[str]] = {nid: [] for nid in self.graph.nodes}
+            self._src_ports = {}  # (dst, dst port) -> src port, where it is not "out"
             for e in self.graph.edges:
                 into[e.dst][e.dst_port] = e.src
                 succ[e.src].append(e.dst)
+                if e.src_port != "out":
+                    self._src_ports[(e.dst, e.dst_port)] = e.src_port
             self._index = {nid: i for i, nid in enumerate(order)}
             self._succ = succ
             self._structure = (order, stuck, into)
@@ -400,10 +414,11 @@ class ShapeInference:
         inputs = []
         for port in node.input_ports():
             src = srcs.get(port)
-            info = self.infos.get(src) if src else None
-            if info is None or info.output is None:
+            got = output_of(self.infos.get(src) if src else None,
+                            self._src_ports.get((node.id, port), "out"))
+            if got is None:
                 return BLOCKED
-            inputs.append(info.output)
+            inputs.append(got)
         if node.type == BLOCK:
             return evaluate_block(self.graph.blocks, node, tuple(inputs), self.stack)
         return evaluate(node, tuple(inputs))
@@ -430,8 +445,8 @@ class ShapeInference:
         out = []
         for port in node.input_ports():
             src = into[node_id].get(port)
-            info = self.infos.get(src) if src else None
-            out.append(info.output if info else None)
+            out.append(output_of(self.infos.get(src) if src else None,
+                                 self._src_ports.get((node_id, port), "out")))
         return out
 
     def totals(self) -> tuple[int, int]:
@@ -454,11 +469,12 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
         return NodeInfo(error=f"block {name!r} uses itself ({loop}); blocks cannot nest "
                               f"recursively")
     ins, outs = library.port_nodes(name)
-    if len(outs) != 1:
-        return NodeInfo(error=f"block {name!r} needs exactly one BlockOutput, has {len(outs)}")
-    if repeat > 1 and len(ins) != 1:
+    if not outs:
+        return NodeInfo(error=f"block {name!r} needs a BlockOutput")
+    if repeat > 1 and (len(ins) != 1 or len(outs) != 1):
         return NodeInfo(error=f"repeat {repeat} chains copies output to input, so block "
-                              f"{name!r} needs one input port (it has {len(ins)})")
+                              f"{name!r} needs one input port and one output (it has "
+                              f"{len(ins)} and {len(outs)})")
     # the quick first pass leaves inner FLOPs uncounted: its results are kept apart
     key = ("block", name, library.deep_key(name), repeat, inputs, stack, QUICK["on"])
     hit = _CACHE.get(key)
@@ -482,7 +498,7 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
             info = NodeInfo(error=where + message, inner=tuple(copies), where=(k, *place))
             break
         out = infos[outs[0].id].output
-        if out is None:
+        if out is None or any(infos[o.id].output is None for o in outs):
             # incomplete: the definition's own analysis says why
             info = NodeInfo(blocked=True, inner=tuple(copies))
             break
@@ -491,8 +507,11 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
         current = (out,)
     if info is None:
         pending = any(i.flops_pending for infos in copies for i in infos.values())
+        ports = () if len(outs) == 1 else tuple(
+            zip(output_port_names([o.name for o in outs]),
+                (copies[-1][o.id].output for o in outs)))
         info = NodeInfo(output=current[0], params=params, flops=flops, inner=tuple(copies),
-                        flops_pending=pending)
+                        flops_pending=pending, ports=ports)
     _CACHE[key] = info
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

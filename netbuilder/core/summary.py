@@ -57,8 +57,10 @@ def _rows(graph: Graph, infos: dict, depth: int | None, level: int, prefix: str,
         kind = f"block {node.params['block']}" if node.type == BLOCK else node.type
         if node.type == BLOCK and node.params["repeat"] > 1:
             kind += f" ×{node.params['repeat']}"
-        out.append(SummaryRow(top, name, kind, str(info.output) if info.output else "?",
-                              info.params, info.flops, here, level))
+        shape = str(info.output) if info.output else "?"
+        if info.ports:  # a block with several outputs: each port's shape
+            shape = ", ".join(f"{port} {t}" for port, t in info.ports)
+        out.append(SummaryRow(top, name, kind, shape, info.params, info.flops, here, level))
     return out
 
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..core.files import write_bytes
+from ..core.generic_layers import is_learned_tensor
 from ..core.layers import decode_template
 from ..core.project import Project
 from ..core.registry import fmt_shape, identifier
@@ -32,20 +33,6 @@ from .trainscript import train_script
 INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
          operator.floordiv: "//", operator.matmul: "@", operator.pow: "**",
          operator.mod: "%"}
-
-LEARNED_TENSOR = '''
-
-class LearnedTensor(nn.Module):
-    """A learned tensor (class token, position embedding); forward returns it."""
-
-    def __init__(self, shape):
-        super().__init__()
-        self.value = nn.Parameter(torch.zeros(shape))
-
-    def forward(self):
-        return self.value
-'''
-
 
 def class_name(project: Project) -> str:
     words = re.findall(r"[A-Za-z0-9]+", project.name or "")
@@ -60,8 +47,9 @@ def _kwargs_code(kwargs: dict) -> str:
 
 
 def _module_code(node, module: nn.Module, imports: set[str]) -> str:
-    if node is not None and node.type == "Parameter":
-        return f"LearnedTensor({list(node.params['shape'])})"
+    if node is not None and node.type == "Parameter":  # as a hand-written model keeps it
+        frozen = "" if node.params["trainable"] else ", requires_grad=False"
+        return f"nn.Parameter(torch.zeros({list(node.params['shape'])}){frozen})"
     if node is not None and node.type == "Module":
         modname, attr = node.params["target"].split(":")
         imports.add(f"import {modname}")
@@ -173,7 +161,6 @@ class _Classes:
         self.namespace = {"nn": nn, "torch": torch, "F": F}
         self.sources: list[str] = []  # class definitions, innermost first
         self.taken: set[str] = set()
-        self.uses_learned = False
         self.inputs: dict[int, tuple] = {}  # id(GraphModule) -> the args it was called with
         self.calls: dict[int, str] = {}  # id(GraphModule) -> its constructor call
 
@@ -277,8 +264,7 @@ class _Classes:
             made = [self.calls[id(c)] for c in copies]
             return made[0] if len(made) == 1 else _sequential(made)
         code = _module_code(node, module, self.imports)
-        self.uses_learned |= code.startswith("LearnedTensor(")
-        if not code.startswith("LearnedTensor(") and not (node and node.type == "Module"):
+        if not (node and node.type in ("Module", "Parameter")):
             _check_rebuilt(code, module, repr(node.name if node else name), self.namespace)
         return code
 
@@ -313,7 +299,10 @@ def _forward_lines(gm: fx.GraphModule, imports: set[str]) -> tuple[list[str], li
             fwd.append(f"        return {_arg(result)}" if not isinstance(result, tuple)
                        else f"        return {', '.join(_arg(r) for r in result)}")
             continue
-        fwd.append(f"        {n.name} = {_statement(n, imports)}{_shape_comment(n)}")
+        code = _statement(n, imports)
+        if n.op == "call_module" and is_learned_tensor(gm.get_submodule(n.target)):
+            code = code[:-2]  # an nn.Parameter attribute in model.py: read, not called
+        fwd.append(f"        {n.name} = {code}{_shape_comment(n)}")
     return params, fwd
 
 
@@ -331,7 +320,6 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
     classes.taken.add(cls)
     classes.plan(model)
     init_lines = classes.init_lines(model, project.graph)
-    uses_learned = classes.uses_learned
     inputs, fwd = _forward_lines(model, imports)
     in_shapes = ", ".join(f"{n.name} {fmt_shape((None, *n.params['shape']))}"
                           for n in project.graph.nodes.values() if n.type == "Input")
@@ -382,8 +370,7 @@ def model_source(project: Project, model: fx.GraphModule, probe) -> tuple[str, s
         '    print(f"' + cls + ': {sum(p.numel() for p in model.parameters())} parameters; "',
         '          f"output shape(s) for a batch of 2: {shapes}")',
     ]
-    text = ("\n".join(header) + (LEARNED_TENSOR if uses_learned else "\n" if classes.sources
-                                  else "")
+    text = ("\n".join(header) + ("\n" if classes.sources else "")
             + "\n".join(classes.sources) + "\n".join(body) + "\n")
     return text, cls
 

@@ -124,9 +124,14 @@ class _Builder:
         base = name or re.sub(r"_\d+$", "", fx_node.name)
         node = self.g.add_node(type_name, self.g.unique_name(base), params)
         for i, src in enumerate(inputs):
-            port = node.input_ports()[i]
-            self.g.connect(self.value[src][1], node.id, dst_port=port)
+            self.connect(src, node.id, node.input_ports()[i])
         return node.id
+
+    def connect(self, src: fx.Node, dst: str, dst_port: str) -> None:
+        """Wire fx value `src` into node `dst`: from its node's output port (a block with
+        several outputs records which one as a third element)."""
+        v = self.value[src]
+        self.g.connect(v[1], dst, v[2] if len(v) > 2 else "out", dst_port)
 
     def where(self, n: fx.Node) -> str:
         if n.op == "call_module":

@@ -142,7 +142,7 @@ class Structure:
 
     def walk(self, b, call: Call, error_type, root=False):
         """Add `call`'s own nodes and its children to builder `b`'s graph."""
-        children = sorted(call.children, key=lambda c: c.start)
+        children = self.containers(call)
         ci = 0
         for n in self.order:
             seq = n.meta.get("nb_seq", 0)
@@ -159,15 +159,52 @@ class Structure:
         for c in children[ci:]:
             self.child(b, c, error_type)
 
+    def containers(self, call: Call) -> list[Call]:
+        """`call`'s children in call order, where the items of a container that is looped
+        over, never called (`for block in self.blocks: x = block(x)`, a ModuleList), are
+        one call of the container, as if it were an nn.Sequential, when they form a chain."""
+        base = call.path + "." if call.path else ""
+        kids = sorted(call.children, key=lambda c: c.start)
+        out, i = [], 0
+        while i < len(kids):
+            head, _, rest = kids[i].path[len(base):].partition(".")
+            j = i + 1
+            while rest and j < len(kids) and \
+                    kids[j].path[len(base):].partition(".")[0] == head:
+                j += 1
+            chain = self.chain_of(base + head, kids[i:j]) if rest else None
+            out.extend([chain] if chain else kids[i:j])
+            i = j
+        return out
+
+    def chain_of(self, path: str, items: list[Call]) -> Call | None:
+        """One call of container `path` for its `items`, when each takes the previous
+        one's result and nothing happens between them."""
+        for k, c in enumerate(items):
+            tensors = [a for a in _nodes((c.args, c.kwargs)) if isinstance(a, fx.Node)]
+            if "." in c.path[len(path) + 1:] or not isinstance(_unproxy(c.result), fx.Node) \
+                    or (k and (c.start != items[k - 1].end
+                               or tensors != [_unproxy(items[k - 1].result)])):
+                return None
+        module = self.tracer.root.get_submodule(path)
+        return Call(path, module, items[0].args, items[0].kwargs, items[0].start,
+                    items[-1].end, items[-1].result, list(items))
+
     # ---- a child call: a block instance, a kept-whole module, an alias or one node -----
 
     def child(self, b, call: Call, error_type):
         name = b.rel(call.path)
         result = _unproxy(call.result)
-        if not isinstance(result, fx.Node):
+        # a tuple of tensors (features and a skip) becomes a block with several outputs
+        results = list(result) if isinstance(result, (tuple, list)) and len(result) > 1 \
+            and all(isinstance(r, fx.Node) for r in result) else [result]
+        if not all(isinstance(r, fx.Node) for r in results):
             raise error_type(f"submodule {call.path!r} ({type(call.module).__name__}) "
-                             f"returns {type(result).__name__}; a block has one output")
-        self.check_users(call, result, error_type)
+                             f"returns {type(result).__name__}; a block returns tensors or "
+                             f"a flat tuple of tensors")
+        self.check_users(call, results, error_type)
+        if len(results) > 1:
+            result = tuple(results)
         args = _unproxy((call.args, call.kwargs))
         if self.owns_weights(call.module) and self.uses[call.path] > 1:
             raise error_type(f"submodule {call.path!r} ({type(call.module).__name__}) is "
@@ -176,6 +213,8 @@ class Structure:
         try:
             made = self.definition(b, call, args, result, error_type)
         except (error_type, BlockError) as e:
+            if isinstance(call.module, nn.ModuleList):  # a container: nothing to call
+                raise
             b.keep_whole(call, name, args, result, e)
             return
         kind, what, ports = made
@@ -190,16 +229,19 @@ class Structure:
         block, repeat = what
         node = b.g.add_node(BLOCK, b.g.unique_name(name), {"block": block, "repeat": repeat})
         for port, src in zip(self.root.blocks.input_ports(block), ports):
-            b.g.connect(b.value[src][1], node.id, dst_port=port)
-        b.value[result] = ("tensor", node.id)
+            b.connect(src, node.id, port)
+        if len(results) == 1:
+            b.value[result] = ("tensor", node.id)
+        for r, port in zip(results, node.output_ports() if len(results) > 1 else ()):
+            b.value.setdefault(r, ("tensor", node.id, port))
 
     @staticmethod
     def owns_weights(m: nn.Module) -> bool:
         return any(True for _ in m.parameters()) or any(True for _ in m.buffers())
 
-    def check_users(self, call: Call, result: fx.Node, error_type):
+    def check_users(self, call: Call, results: list, error_type):
         for n in self.order:
-            if _inside(n, call) and n is not result:
+            if _inside(n, call) and n not in results:
                 outside = [u for u in n.users if not _inside(u, call)]
                 if outside:
                     raise error_type(f"submodule {call.path!r} hands out {n.name!r} "
@@ -231,6 +273,9 @@ class Structure:
                                      f"depends on the batch size")
                 b.value[a] = parent.value[a]
         self.walk(b, call, error_type)
+        if isinstance(result, tuple):
+            return "block", (self.define(self.outputs(g, b, call, result, error_type), call,
+                                         b), 1), ports
         if b.value.get(result, ("",))[0] != "tensor":
             raise error_type(f"submodule {call.path!r} returns no tensor")
         out_src = b.value[result][1]
@@ -242,11 +287,21 @@ class Structure:
                 and [e.src for e in g.in_edges(body[0].id)] == [b.value[p][1] for p in ports]:
             return "inline", body[0], ports
         out = g.add_node(PORT_OUT, g.unique_name("out"))
-        g.connect(out_src, out.id)
+        b.connect(result, out.id, "in")
         seq = self.sequence_of(g)
         if seq is not None:
             return "block", seq, ports
         return "block", (self.define(g, call, b), 1), ports
+
+    @staticmethod
+    def outputs(g: Graph, b, call: Call, results: tuple, error_type) -> Graph:
+        """One BlockOutput per returned tensor, "out1", "out2", … in the tuple's order."""
+        for k, r in enumerate(results):
+            if b.value.get(r, ("",))[0] != "tensor":
+                raise error_type(f"submodule {call.path!r} returns a tuple whose item {k} "
+                                 f"is no tensor")
+            b.connect(r, g.add_node(PORT_OUT, f"out{k + 1}").id, "in")
+        return g
 
     def sequence_of(self, g: Graph):
         """(definition, N) when g is a chain of N Blocks of one definition named 0..N-1."""
@@ -272,7 +327,8 @@ class Structure:
             return self.keys[key]
         cls = type(call.module).__name__.strip("_") or "Block"
         last = call.path.rsplit(".", 1)[-1]
-        base = last if type(call.module) is nn.Sequential and last.isidentifier() else cls
+        base = last if type(call.module) in (nn.Sequential, nn.ModuleList) \
+            and last.isidentifier() else cls
         base = base[:56]
         name, k = base, 2
         while name in self.root.blocks:
@@ -324,16 +380,12 @@ def trace(model: nn.Module) -> tuple[fx.GraphModule, RecordingTracer]:
 
 def copy_weights(compiled: fx.GraphModule, graph: Graph, model: nn.Module) -> None:
     """The original's weights into the compiled graph, by state_dict key: they are the
-    original's keys, except that a learned tensor (a Parameter node) holds its tensor as
-    `.value`."""
+    original's keys (a learned tensor too, see generic_layers.LearnedTensor)."""
     source = model.state_dict()
-    renamed = {f"{qual}.value": qual for node, qual in layer_places(compiled, graph).values()
-               if node.type == "Parameter"}
     state, missing = {}, []
     for key, tensor in compiled.state_dict().items():
-        original = renamed.get(key, key)
-        if original in source and source[original].shape == tensor.shape:
-            state[key] = source[original]
+        if key in source and source[key].shape == tensor.shape:
+            state[key] = source[key]
         else:
             missing.append(key)
     if missing:

@@ -17,10 +17,17 @@ Rules (deliberately simple and explained in the message):
 - dead ReLU: at least DEAD_FRACTION of a ReLU's units are zero on every probe sample;
 - nan: the first layer (in execution order) whose activations are not finite, or the layer
   a Failed event names.
+
+Inside block instances the badges are at the layers' places ("instance/copy/inner", see
+probes.py), judged against every layer of the network; a block instance (at any level)
+carries one badge per kind found inside it, so a closed block still shows that something in
+it is wrong. `badges_at(badges, levels)` is what an editor showing an opened block draws.
 """
 from __future__ import annotations
 
 import math
+
+from ..core.blocks import BLOCK
 
 VANISH_ABS = 1e-7
 VANISH_REL = 1e4
@@ -42,7 +49,8 @@ def assess(snapshot, previous_low: set[str] = frozenset()) -> tuple[dict, set[st
     def add(nid, kind, msg):
         badges.setdefault(nid, []).append((kind, msg))
 
-    layers = snapshot.layers
+    # a block instance's numbers are its layers' together: its layers are judged, not it
+    layers = [lp for lp in snapshot.layers if lp.type != BLOCK]
     for lp in layers:  # execution order: the first non-finite layer is the culprit
         if not all(math.isfinite(v) for v in (lp.mean, lp.std, lp.min, lp.max)):
             add(lp.node_id, "nan", f"{lp.name} produced non-finite values (NaN/inf) first "
@@ -72,7 +80,37 @@ def assess(snapshot, previous_low: set[str] = frozenset()) -> tuple[dict, set[st
             add(lp.node_id, "dead_relu", f"dead ReLUs: {lp.dead_fraction:.0%} of the units "
                 f"of {lp.name} output 0 for every probe sample; lower the learning rate "
                 f"or try LeakyReLU")
-    return badges, low
+    return roll_up(badges), low
+
+
+def roll_up(badges: dict) -> dict:
+    """`badges` plus, on every block instance holding a badged place, one badge per kind
+    that names the first layer inside and how many more there are."""
+    inside: dict[str, dict[str, list[str]]] = {}
+    for place, found in badges.items():
+        parts = place.split("/")
+        for end in range(1, len(parts), 2):  # "a/0/b/1/c" is inside "a" and "a/0/b"
+            holder = inside.setdefault("/".join(parts[:end]), {})
+            for kind, msg in found:
+                holder.setdefault(kind, []).append(msg)
+    out = {k: list(v) for k, v in badges.items()}
+    for holder, kinds in inside.items():
+        mine = out.setdefault(holder, [])
+        for kind in KINDS:
+            msgs = kinds.get(kind)
+            if msgs and not any(k == kind for k, _ in mine):
+                more = f" (and {len(msgs) - 1} more layer(s) in this block)" \
+                    if len(msgs) > 1 else ""
+                mine.append((kind, f"inside this block: {msgs[0]}{more}"))
+    return out
+
+
+def badges_at(badges: dict, levels) -> dict:
+    """The badges of the graph shown after opening `levels`, [(instance id, copy), ...]
+    from the top ([] = the top graph), keyed by that graph's node ids."""
+    prefix = "".join(f"{instance}/{copy}/" for instance, copy in levels)
+    return {place[len(prefix):]: found for place, found in badges.items()
+            if place.startswith(prefix) and "/" not in place[len(prefix):]}
 
 
 class HealthMonitor:
@@ -100,11 +138,13 @@ class HealthMonitor:
         return self.badges
 
     def failed(self, event) -> dict:
-        """A Failed event that names the first non-finite layer marks it."""
+        """A Failed event that names the first non-finite layer marks it (and the blocks
+        holding it)."""
         if event.node_id:
             msg = event.message.split(". ")[0]
-            self._nan = {event.node_id: [("nan", msg)]}
-            self.badges = {k: [b for b in v if b[0] != "nan"] for k, v in self.badges.items()}
-            self.badges.setdefault(event.node_id, []).insert(0, ("nan", msg))
-            self.badges = {k: v for k, v in self.badges.items() if v}
+            badges = {k: [b for b in v if b[0] != "nan"] for k, v in self.badges.items()}
+            badges.setdefault(event.node_id, []).insert(0, ("nan", msg))
+            self.badges = {k: v for k, v in roll_up(badges).items() if v}
+            self._nan = {k: [b for b in v if b[0] == "nan"] for k, v in self.badges.items()
+                         if any(b[0] == "nan" for b in v)}
         return self.badges

@@ -6,12 +6,18 @@ activation statistics, histograms, dead-ReLU fractions and conv feature maps fro
 pass over a fixed probe sample. That pass runs in eval mode under no_grad, so it changes
 no BatchNorm statistics and draws no random numbers: training with and without probes gives
 identical weights.
+
+Layers inside block instances are probed too, each at its place ("instance id/copy/inner
+id", named "layer2 › 0 › conv1"), so an editor that opens a block shows its layers' numbers
+and health; a block instance is also a layer of its own (its output, all its weights).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from ..core.blocks import BLOCK
+from ..core.compiler import layer_places, place_label
 from .events import LayerProbe, ProbeSnapshot
 
 HIST_BINS = 30
@@ -22,11 +28,12 @@ RELU_LIKE = {"ReLU"}
 CONV = {"Conv1d", "Conv2d", "ConvTranspose2d"}
 
 
-def layers(model, graph) -> list[tuple[str, str, torch.nn.Module]]:
-    """(node id, module name, module) for every graph node that owns a module, in the
+def layers(model, graph) -> list[tuple[str, str, object, torch.nn.Module]]:
+    """(place, label, node, module) for every graph node that owns a module, inside block
+    instances too (each instance after its contents, as forward hooks fire), in the
     compiled module's order."""
-    names = getattr(model, "node_modules", {})
-    return [(nid, q, model.get_submodule(q)) for nid, q in names.items()]
+    return [(place, place_label(graph, place), node, model.get_submodule(q))
+            for place, (node, q) in layer_places(model, graph, blocks=True).items()]
 
 
 def _first_tensor(out):
@@ -56,19 +63,22 @@ class Prober:
     def before_step(self) -> None:
         """Call between backward() and optimizer.step(): gradients and weights as they are."""
         self._grads, self._before = {}, {}
-        for nid, _, m in self.layers:
+        for place, _, _, m in self.layers:
             ps = list(m.parameters(recurse=True))
             if ps:
-                self._grads[nid] = _norm([p.grad for p in ps])
-                self._before[nid] = [p.detach().clone() for p in ps]
+                self._grads[place] = _norm([p.grad for p in ps])
+                # one copy per parameter: a block instance shares its layers' parameters
+                for p in ps:
+                    if id(p) not in self._before:
+                        self._before[id(p)] = p.detach().clone()
 
     @torch.no_grad()
     def snapshot(self, epoch: int, batch: int, step: int) -> ProbeSnapshot:
         """Call after optimizer.step()."""
         acts: dict[str, torch.Tensor] = {}
         hooks = [m.register_forward_hook(
-            lambda mod, a, out, nid=nid: acts.__setitem__(nid, _first_tensor(out)))
-            for nid, _, m in self.layers]
+            lambda mod, a, out, place=place: acts.__setitem__(place, _first_tensor(out)))
+            for place, _, _, m in self.layers]
         was_training = self.model.training
         self.model.eval()
         try:
@@ -78,12 +88,11 @@ class Prober:
             for h in hooks:
                 h.remove()
         out = []
-        for nid, _, m in self.layers:
-            node = self.graph.nodes[nid]
-            a = acts.get(nid)
+        for place, label, node, m in self.layers:
+            a = acts.get(place)
             if a is None or not a.is_floating_point():
                 continue
-            out.append(self._layer(node, m, a.detach().float()))
+            out.append(self._layer(place, label, node, m, a.detach().float()))
         return ProbeSnapshot(epoch, batch, step, tuple(out))
 
     def _subset(self, nid: str, n: int, device) -> torch.Tensor:
@@ -94,8 +103,7 @@ class Prober:
             self._subsets[(nid, n)] = idx
         return idx
 
-    def _layer(self, node, module, a: torch.Tensor) -> LayerProbe:
-        nid = node.id
+    def _layer(self, nid: str, label: str, node, module, a: torch.Tensor) -> LayerProbe:
         # Statistics and the histogram come from at most STAT_VALUES of the values: a conv
         # layer's output over the probe batch has ~10^5, and a snapshot that reduced all of
         # them cost ~35 ms on the training thread (digits CNN), 10x a step. The sample is a
@@ -128,34 +136,37 @@ class Prober:
         ps = list(module.parameters(recurse=True))
         weight = _norm(ps)
         ratio = None
-        if nid in self._before and weight is not None:
-            before = self._before[nid]
+        if weight is not None and all(id(p) in self._before for p in ps):
+            before = [self._before[id(p)] for p in ps]
             w0 = _norm(before)
             delta = _norm([p.detach() - b for p, b in zip(ps, before)])
             ratio = delta / w0 if w0 else None
-        return LayerProbe(nid, node.name, node.type, mean, std, lo, hi, counts, edges, dead,
+        return LayerProbe(nid, label, node.type, mean, std, lo, hi, counts, edges, dead,
                           weight, self._grads.get(nid), ratio, maps)
 
 
 @torch.no_grad()
-def first_nonfinite(model, graph, x: torch.Tensor):
-    """(node, reason) for the first layer, in execution order, whose weights or output are
-    not finite on input `x`; (None, "") if every layer stays finite."""
-    by_module = {m: nid for nid, _, m in layers(model, graph)}
-    found: list[tuple[str, str]] = []
+def first_nonfinite(model, graph, x: torch.Tensor) -> tuple[str | None, str, str]:
+    """(place, where, reason) for the first layer, in execution order, whose weights or
+    output are not finite on input `x` (inside a block: the layer in it, not the block);
+    (None, "", "") if every layer stays finite."""
+    places = {m: (place, label, node) for place, label, node, m in layers(model, graph)}
+    found: list[tuple[str, str, str]] = []
 
     def hook(mod, args, out):
-        if found:
+        place, label, node = places[mod]
+        if found or node.type == BLOCK:  # a block's own hook fires after its layers'
             return
-        nid = by_module[mod]
+        where = f"{label!r} ({node.type}, node {place})"
         if any(not torch.isfinite(p).all() for p in mod.parameters()):
-            found.append((nid, "its weights are not finite (an earlier step blew them up)"))
+            found.append((place, where, "its weights are not finite (an earlier step blew "
+                                        "them up)"))
             return
         t = _first_tensor(out)
         if t is not None and t.is_floating_point() and not torch.isfinite(t).all():
             bad = "NaN" if torch.isnan(t).any() else "infinite"
-            found.append((nid, f"its output has {bad} values"))
-    hooks = [m.register_forward_hook(hook) for m in by_module]
+            found.append((place, where, f"its output has {bad} values"))
+    hooks = [m.register_forward_hook(hook) for m in places]
     try:
         model(x)
     except Exception:  # noqa: BLE001 (we are already diagnosing a failure)
@@ -163,7 +174,4 @@ def first_nonfinite(model, graph, x: torch.Tensor):
     finally:
         for h in hooks:
             h.remove()
-    if not found:
-        return None, ""
-    nid, reason = found[0]
-    return graph.nodes[nid], reason
+    return found[0] if found else (None, "", "")

@@ -556,12 +556,11 @@ class Trainer:
                       best_val_loss=self.best)
 
     def _failed(self, value: float, x: torch.Tensor, t_run: float) -> Result:
-        node, reason = first_nonfinite(self.model, self.project.graph, x)
+        place, layer, reason = first_nonfinite(self.model, self.project.graph, x)
         what = "NaN" if math.isnan(value) else "infinite"
         where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
-        if node is not None:
-            at = (f"; the first layer that went non-finite is {node.name!r} ({node.type}, node "
-                  f"{node.id}): {reason}")
+        if place is not None:
+            at = f"; the first layer that went non-finite is {layer}: {reason}"
         else:
             at = "; every layer's output is finite, so the loss itself overflowed"
         msg = (f"the loss became {what} at {where}{at}. The learning rate "
@@ -570,6 +569,6 @@ class Trainer:
         if self.out_dir is not None:
             self._flush_best()  # the best epoch so far is still good; "last" may not be
         self.writer.close()
-        self._emit(Failed(msg, self.epoch, self.batch, node.id if node else None))
+        self._emit(Failed(msg, self.epoch, self.batch, place))
         return Result("failed", self.epoch, {}, self.history, message=msg,
                       best_val_loss=self.best)

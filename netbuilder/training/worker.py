@@ -391,13 +391,17 @@ class _Child:
             return Reply(False, str(e))
 
     def layer_state(self, node_ids) -> Reply:
+        from ..core.compiler import layer_places
+
         t = self.trainer
         if t is None or not t.parked:
             return Reply(False, "training is not paused")
         model, opt = t.model, t.optimizer
+        # a place inside a block instance ("instance/copy/inner") works as a node id does
+        places = layer_places(model, t.project.graph, blocks=True)
         out = {}
         for nid in node_ids:
-            q = model.node_modules.get(nid)
+            q = places[nid][1] if nid in places else None
             if q is None:
                 continue
             m = model.get_submodule(q)

@@ -199,7 +199,7 @@ class Norms(QWidget):
 
     def add(self, snap) -> None:
         for lp in snap.layers:
-            if lp.weight_norm is None:
+            if lp.weight_norm is None or "/" in lp.node_id:  # a block's layers: the block
                 continue
             if lp.node_id not in self.series:
                 pair = self._pair(len(self.series))
