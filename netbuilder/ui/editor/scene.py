@@ -328,10 +328,12 @@ class Canvas(QGraphicsScene):
         return out
 
     def set_badges(self, badges: dict) -> None:
-        """Training-health badges per top-level node id ({} clears them all); inside an
-        opened block none are shown (its node ids are the definition's)."""
+        """Training-health badges by place ({} clears them all): a top-level node id, or
+        "instance/copy/inner" inside a block; an opened block shows its copy's own."""
+        from ...training.health import badges_at
+
         self._badges = badges
-        shown = badges if self.doc.levels.depth == 0 else {}
+        shown = badges_at(badges, [(lv.instance, lv.copy) for lv in self.doc.levels.stack])
         for nid, item in self.nodes.items():
             item.set_badges(shown.get(nid, ()))
 
