@@ -2,12 +2,11 @@
 an `error:` line), never a traceback."""
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from ..core.project import ProjectError
+from ..training.interrupts import CtrlC
 
 
 def add_commands(sub) -> None:
@@ -149,7 +148,7 @@ def _fmt(v) -> str:
     return str(v)
 
 
-class _ctrl_c_stops:
+class _ctrl_c_stops(CtrlC):
     """First Ctrl-C: the running trials stop at their next batch; second: end them now."""
 
     def __init__(self, sweep):
@@ -160,15 +159,6 @@ class _ctrl_c_stops:
             raise KeyboardInterrupt
         print("\nstopping the running trials (Ctrl-C again to end them now)", file=sys.stderr)
         self.sweep.stop()
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
 
 
 __all__ = ["add_commands", "run_sweep", "run_diff", "ProjectError"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from .names import parse_numbers
+
 # numpy and torch are imported when the command runs: `netbuilder --help` stays quick
 
 SHOWN = 8  # values per tensor in the text report
@@ -27,18 +29,6 @@ def add_parser(sub) -> None:
                    "file (default: fresh weights from the project's seed)")
     s.add_argument("--json", action="store_true", help="print everything as JSON")
     s.set_defaults(func=run_trace)
-
-
-def _numbers(text: str, what: str) -> list[float]:
-    from .names import InsightError
-
-    try:
-        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise InsightError(f"{what} {text!r}: give numbers separated by commas") from None
-    if not values:
-        raise InsightError(f"{what} is empty: give numbers separated by commas")
-    return values
 
 
 def _load_data(project, needed: bool):
@@ -66,13 +56,13 @@ def build_trace(project, args):
     if args.sample is not None:
         x, y = stepper.sample(args.sample)
         if args.target is not None:
-            y = stepper.target_from_values(_numbers(args.target, "--target"))
+            y = stepper.target_from_values(parse_numbers(args.target, "--target"))
     else:
         if args.target is None:
             raise InsightError("--input needs --target (a class id or the output's values): "
                                "the loss compares the output with it")
-        x = stepper.input_from_values(_numbers(args.input, "--input"))
-        y = stepper.target_from_values(_numbers(args.target, "--target"))
+        x = stepper.input_from_values(parse_numbers(args.input, "--input"))
+        y = stepper.target_from_values(parse_numbers(args.target, "--target"))
     trace = stepper.trace(x, y)
     return stepper, trace, stepper.step()
 

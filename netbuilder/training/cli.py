@@ -3,9 +3,7 @@ checkpoints and metrics.csv in the output folder. Ctrl-C stops after the current
 saves a checkpoint; a second Ctrl-C aborts at once."""
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from ..data.resources import ConsoleProgress
 from .checkpoint import CheckpointError
 from .config import TrainingConfigError
 from .events import BatchEnd, EpochEnd, Started
+from .interrupts import CtrlC
 
 REFRESH_S = 0.1  # progress-line redraws on a terminal
 
@@ -178,7 +177,7 @@ def resume_command(args, out, checkpoint) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-class _ctrl_c_stops:
+class _ctrl_c_stops(CtrlC):
     """First Ctrl-C: stop after the current batch (a checkpoint is saved); second: abort."""
 
     def __init__(self, trainer):
@@ -195,12 +194,3 @@ class _ctrl_c_stops:
             raise KeyboardInterrupt
         print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
         self.trainer.stop()
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)

@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from ...insight.names import InsightError  # the engine (torch) is imported on first use
+from ...insight.names import InsightError, parse_numbers  # the engine (torch) is imported on first use
 from ..document.document import Document
 from ..widgets.forms import plain
 from .attribution_view import AttributionView
@@ -124,19 +124,10 @@ class InsightPanel(QWidget):
 
     # ---- the sample ------------------------------------------------------------------------
 
-    def _numbers(self, text: str, what: str) -> list[float]:
-        try:
-            values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-        except ValueError:
-            raise InsightError(f"{what}: give numbers separated by commas") from None
-        if not values:
-            raise InsightError(f"{what}: give numbers separated by commas")
-        return values
-
     def _target(self, stepper, x, default):
         text = self.target.text().strip()
         if text:
-            return stepper.target_from_values(self._numbers(text, "the target"))
+            return stepper.target_from_values(parse_numbers(text, "the target"))
         if default is not None:
             return default
         info = stepper.info
@@ -159,7 +150,7 @@ class InsightPanel(QWidget):
                 from ...insight.stepper import Stepper
 
                 ws, stepper = None, Stepper(self.doc.project)
-            x = stepper.input_from_values(self._numbers(self.values.text(), "the input"))
+            x = stepper.input_from_values(parse_numbers(self.values.text(), "the input"))
             shown = x.numpy() if ws is None or ws.mean is None else \
                 x.numpy() * ws.std + ws.mean
             return stepper, x, self._target(stepper, x, None), shown
