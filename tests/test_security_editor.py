@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from netbuilder import examples
 from netbuilder.core import allowlist
-from netbuilder.ui.mainwindow import MainWindow
+
+from window_util import open_window
 
 import hostile
 from test_security_corpus import snapshot, write_corpus
@@ -16,12 +17,7 @@ from test_security_corpus import snapshot, write_corpus
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))
-    w = MainWindow()
-    w.ask = lambda *a, **k: QMessageBox.Discard
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = open_window(qtbot, tmp_path, monkeypatch)
     return w
 
 

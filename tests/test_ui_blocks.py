@@ -4,44 +4,19 @@ breadcrumb, edit inside (every instance follows), undo and redo across levels, r
 the palette's Blocks, the summary tree, the code panel, save and reopen."""
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from netbuilder.core.summary import summary_rows
 from netbuilder.ui.editor.block_items import repeat_badge
 from netbuilder.ui.editor.palette_blocks import CLASSIC, payload_of
-from netbuilder.ui.mainwindow import MainWindow
+
+from window_util import open_window, load, select, settle
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))
-    w = MainWindow()
-    w.ask = lambda *a, **k: QMessageBox.Discard
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = open_window(qtbot, tmp_path, monkeypatch)
     return w
-
-
-def settle(w):
-    QApplication.processEvents()
-    w.doc.refresh()
-    QApplication.processEvents()
-
-
-def load(w, name):
-    w.load_example(name)
-    settle(w)
-    return w.doc.graph
-
-
-def select(w, *names):
-    """Select nodes on the canvas by name, as a rubber band or ctrl-clicks would."""
-    graph = w.canvas.graph
-    w.canvas.clearSelection()
-    for name in names:
-        w.canvas.nodes[graph.by_name(name).id].setSelected(True)
-    QApplication.processEvents()
 
 
 def key(qtbot, w, k, mod=Qt.KeyboardModifier.NoModifier):

@@ -6,45 +6,21 @@ import pytest
 import torch
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu
 
 from netbuilder.core.compiler import compile_graph
 from netbuilder.ui.editor.tuning_marks import LOCK
-from netbuilder.ui.mainwindow import MainWindow
+
+from window_util import open_window, load, select, settle
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))
-    w = MainWindow()
-    w.ask = lambda *a, **k: QMessageBox.Discard
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = open_window(qtbot, tmp_path, monkeypatch)
     reports = []
     w.tuning.show_report = lambda parent, title, text, ok: reports.append((ok, text))
     w.reports = reports
     return w
-
-
-def settle(w):
-    QApplication.processEvents()
-    w.doc.refresh()
-    QApplication.processEvents()
-
-
-def load(w, name):
-    w.load_example(name)
-    settle(w)
-    return w.doc.graph
-
-
-def select(w, *names):
-    graph = w.canvas.graph
-    w.canvas.clearSelection()
-    for name in names:
-        w.canvas.nodes[graph.by_name(name).id].setSelected(True)
-    QApplication.processEvents()
 
 
 def key(qtbot, w, k, mod):
