@@ -22,3 +22,19 @@ def pytest_sessionfinish(session, exitstatus):
     from netbuilder.ui.editor.clipboard import release_clipboard
 
     release_clipboard()
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage(request):
+    """After a GUI test has closed its window (qtbot's teardown runs before this one's),
+    delete what Qt was asked to delete and collect Python's cycles then, at a quiet point:
+    a collection that runs later, in the middle of the next test's painting, once took a
+    closed window's items with it and crashed the worker (pyqtgraph renderSymbol)."""
+    yield
+    if "qtbot" in request.fixturenames:
+        import gc
+
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()

@@ -28,7 +28,10 @@ class Background(QObject):
                 result, error = fn(), None
             except Exception as e:  # noqa: BLE001 (shown to the user)
                 result, error = None, e
-            self.done.emit(token, result, error)
+            try:
+                self.done.emit(token, result, error)
+            except RuntimeError:  # the owner (its window) was deleted meanwhile: no one to tell
+                pass
         t = threading.Thread(target=work, daemon=True, name="netbuilder-background")
         self.threads = [x for x in self.threads if x.is_alive()] + [t]
         t.start()
