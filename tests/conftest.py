@@ -26,15 +26,24 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def _collect_qt_garbage(request):
-    """After a GUI test has closed its window (qtbot's teardown runs before this one's),
-    delete what Qt was asked to delete and collect Python's cycles then, at a quiet point:
-    a collection that runs later, in the middle of the next test's painting, once took a
-    closed window's items with it and crashed the worker (pyqtgraph renderSymbol)."""
+    """A GUI test runs as the app does: cycles are collected on the GUI thread only
+    (netbuilder.ui.widgets.gui_gc), never in a background thread that might free a closed
+    window's Qt items while the GUI thread paints them (once crashed a worker in pyqtgraph's
+    renderSymbol). After the test has closed its window (qtbot's teardown runs before
+    this one's), Qt's deferred deletes and one full collection run at a quiet point, and the
+    following non-GUI tests get automatic collection back."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from netbuilder.ui.widgets import gui_gc
+
+    gui_gc.install()
     yield
-    if "qtbot" in request.fixturenames:
-        import gc
+    import gc
 
-        from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtCore import QCoreApplication, QEvent
 
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    gui_gc.uninstall()

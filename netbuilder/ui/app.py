@@ -177,6 +177,9 @@ def run(project: str | None = None, screenshot: str | None = None,
     app.setApplicationName("netbuilder")
     app.setOrganizationName("netbuilder")
     apply_theme(app)
+    from .widgets import gui_gc
+
+    gui_gc.install()
 
     from ..core import shapecache, shapes
     from ..core.project import ProjectError
