@@ -39,6 +39,9 @@ class LocalSlot:
     """One training process, trained in trial after trial."""
 
     CHECKPOINT_EVERY_S = 30.0  # "last" at the end (and on stop) rather than every epoch
+    # Progress 5 times a second, not the window's 30: K trials share K cores with this
+    # process, so every wake-up here is taken from a trial.
+    FLUSH_S = 0.2
 
     def __init__(self, device: str | None = None):
         from ..training.worker import TrainingProcess
@@ -67,7 +70,8 @@ class LocalSlot:
             self.__init__(self.device)
         self.number = number
         self.process.start(RunOptions(project_json, out_dir, self.device, None, probe_hz=0.0,
-                                      checkpoint_every_s=self.CHECKPOINT_EVERY_S))
+                                      checkpoint_every_s=self.CHECKPOINT_EVERY_S,
+                                      flush_s=self.FLUSH_S))
 
     def poll(self) -> TrialUpdate:
         from ..training.events import BatchEnd, EpochEnd, Started

@@ -113,3 +113,19 @@ class Failed:
 
 Event = (Started | BatchEnd | EpochEnd | ProbeSnapshot | CheckpointSaved | Paused | Resumed
          | Finished | Failed)
+
+
+# The end of a run. Here, not in trainer.py: a process that only receives it (a sweep's,
+# over the pipe) must not import torch to unpickle it (measured: 1.5 s of a busy core).
+@dataclass
+class Result:
+    status: str  # "completed", "stopped" or "failed"
+    epochs_done: int = 0
+    test: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    message: str = ""  # failures: for a person
+    checkpoint: str | None = None  # the last checkpoint written
+    best_val_loss: float | None = None
+    traceback: str = ""  # unexpected failures: for a developer
+    nothing_to_do: bool = False  # resumed from a checkpoint that had trained every epoch
+    notices: list[str] = field(default_factory=list)  # e.g. leftovers recovered at start

@@ -160,7 +160,7 @@ class RunSession:
         if isinstance(end, Refused):
             return Ended(refused=end.message)
         if isinstance(end, Died):
-            from .trainer import Result
+            from .events import Result
 
             self.process = None  # a new one starts with the next run
             self.result = Result("failed", message=end.message, checkpoint=self.checkpoint)

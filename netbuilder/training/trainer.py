@@ -44,7 +44,7 @@ from . import checkpoint_slots as slots
 from .config import PER_BATCH, TrainingConfigError, adapt_target, check, make_loss, \
     make_optimizer, make_scheduler
 from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
-                     ProbeSnapshot, Resumed, Started)
+                     ProbeSnapshot, Result, Resumed, Started)
 from .history import HistoryWriter, row
 from .metrics import evaluate, predict_classes
 from .probes import DEFAULT_EVERY, Prober, first_nonfinite
@@ -53,20 +53,6 @@ from .resume_check import difference, fingerprint, optimizer_difference
 from .tuning import apply_tuning
 
 PROBE_SAMPLES = 64
-
-
-@dataclass
-class Result:
-    status: str  # "completed", "stopped" or "failed"
-    epochs_done: int = 0
-    test: dict = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
-    message: str = ""  # failures: for a person
-    checkpoint: str | None = None  # the last checkpoint written
-    best_val_loss: float | None = None
-    traceback: str = ""  # unexpected failures: for a developer
-    nothing_to_do: bool = False  # resumed from a checkpoint that had trained every epoch
-    notices: list[str] = field(default_factory=list)  # e.g. leftovers recovered at start
 
 
 def _cpu_copy(obj):
