@@ -171,6 +171,23 @@ def verify(model: nn.Module, traced: fx.GraphModule, compiled: fx.GraphModule, x
     VerificationError (why and where) when it is beyond the tolerance, or when the model
     itself is not deterministic. `node_of` maps the original's fx nodes to graph node ids,
     `names` graph node ids to their names."""
+    # The usual case in two forward passes (resnet50: ~0.3 s each): the original, then the
+    # import with the random-number stream moved on. Equal outputs then mean both are
+    # deterministic and the same, unless the call changed the model's Python state; any
+    # other outcome takes the full check below, which says why.
+    rng = torch.get_rng_state()
+    try:
+        s0 = _python_state(model)
+        with torch.no_grad():
+            torch.manual_seed(0)
+            ref = model(*xs)
+            s1 = _python_state(model)
+            got = compiled(*xs)
+    finally:
+        torch.set_rng_state(rng)
+    diff, tol = max_diff(ref, got), tolerance(ref)
+    if diff <= tol and s0 == s1:
+        return diff
     labels = {n: names.get(nid, nid) for n, nid in node_of.items()}
     ref = check_deterministic(model, traced, xs, labels)
     with torch.no_grad():
