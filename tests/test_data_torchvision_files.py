@@ -219,11 +219,17 @@ def test_a_hostile_cifar_pickle_is_refused_and_runs_nothing(tmp_path, where):
     ({"data": np.zeros((10, 3072), np.uint8), "labels": [12] * 10}, "labels outside"),
     ({"labels": [0] * 10}, "no 'data'"),
     ([1, 2, 3], "does not hold a dict"),
+    # allowed names used otherwise than numpy uses them
+    (b"\x80\x02}X\x04\x00\x00\x00datac_codecs\nencode\nX\x01\x00\x00\x00x"
+     b"X\x05\x00\x00\x00rot13\x86Rs.", "_codecs.encode other than to write bytes"),
+    (b"\x80\x02}X\x04\x00\x00\x00datacnumpy\nndarray\n)Rs.", "calls ndarray"),
+    (b"\x80\x02}X\x04\x00\x00\x00data]\x85bs.", "sets the state of something"),
+    (b"\x80\x02}X\x04\x00\x00\x00datac__main__\nHostile\n)\x81s.", "__main__.Hostile"),
 ])
 def test_unexpected_cifar_pickles_are_refused(tmp_path, value, message):
     write_cifar_py(tmp_path)
     target = tmp_path / "cifar-10-batches-py" / "test_batch"
-    target.write_bytes(pickle.dumps(value, protocol=2))
+    target.write_bytes(value if isinstance(value, bytes) else pickle.dumps(value, protocol=2))
     with pytest.raises(DataError, match=message) as e:
         load("cifar10", {"root": str(tmp_path)})
     assert str(target) in str(e.value)
@@ -297,3 +303,27 @@ def test_missing_files_say_where_and_what_to_do(tmp_path):
     msg = str(e.value)
     assert f"looked in {raw}" in msg and "t10k-labels-idx1-ubyte[.gz]" in msg
     assert "train-images" not in msg and "download=true" in msg
+
+
+def test_a_mapped_set_trains(tmp_path):
+    """The Trainer runs on the memory-mapped dataset object: dark zeros and bright ones
+    (MNIST's layout, 200 + 40 images) are told apart."""
+    from netbuilder.training.trainer import Trainer
+    from training_util import project
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 200), ("t10k", 40)):
+        y = (np.arange(n) % 2).astype(np.uint8)
+        x = (rng.integers(0, 60, (n, 28, 28)) + 150 * y[:, None, None]).astype(np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 0x803, n, 28, 28) + x.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 0x801, n) + y.tobytes())
+    p = project(["Flatten", ("Linear", {"out_features": 10})], (1, 28, 28), "mnist",
+                {"root": str(tmp_path), "memory_mb": TINY}, epochs=3, batch_size=32)
+    t = Trainer(p)
+    r = t.run()
+    assert r.status == "completed", r.message
+    assert mapped(t.data) and r.test["accuracy"] > 0.9
