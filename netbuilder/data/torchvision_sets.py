@@ -35,7 +35,8 @@ CIFAR = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse"
 CIFAR_BIN, CIFAR_PY = "cifar-10-batches-bin", "cifar-10-batches-py"
 CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 PREVIEW_IMAGES = 32
-STATS_BATCH = 4096  # images per step of the streamed normalization statistics
+STATS_BATCH = 256  # images per step of the streamed normalization statistics (small steps:
+# the allocator keeps the high-water mark of larger float temporaries as resident memory)
 
 
 def _info(shape, classes):
