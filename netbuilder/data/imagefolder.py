@@ -132,7 +132,7 @@ def _streamed(name, index: FolderIndex, o, seed, cache: bool, progress):
     import torch
 
     from .prepare import Split, split_indices
-    from .streaming import ImageStore, StreamedImages
+    from .streaming import ImageStore, StreamedImages, channel_stats
 
     mode, channels, size = _mode(o)
     store = ImageStore(index, mode, size, cache, resize=o["resize"])
@@ -142,21 +142,14 @@ def _streamed(name, index: FolderIndex, o, seed, cache: bool, progress):
     if progress is not None:
         progress(f"reading {len(sample):,} of {len(index):,} images for the normalization "
                  f"statistics", None)
-    count, total, squares = 0, torch.zeros(channels, dtype=torch.float64), 0.0
-    for x, _ in store.fetch([sample[i:i + 64] for i in range(0, len(sample), 64)]):
-        x = x.float().div_(255)
-        count += x.numel() // channels
-        total = total + x.sum((0, 2, 3), dtype=torch.float64)
-        squares = squares + (x * x).sum((0, 2, 3), dtype=torch.float64)
+    count, mean, std = channel_stats(
+        (x for x, _ in store.fetch([sample[i:i + 64] for i in range(0, len(sample), 64)])),
+        channels)
     if not count:
         raise _nothing_usable(index, Skipped(index.skipped.items + store.skipped.items))
-    mean = std = None
-    if o["normalize"]:
-        m = total / count
-        mean = m.float().numpy().reshape(channels, 1, 1)
-        std = (squares / count - m * m).clamp_min(0).sqrt().float().numpy().reshape(
-            channels, 1, 1)
-        std[std < 1e-8] = 1.0
+    if not o["normalize"]:
+        mean = std = None
+    else:
         fixed = _fixed_norm(o, channels)  # e.g. pretrained weights' own statistics
         if fixed is not None:
             mean, std = (np.asarray(v, np.float32).reshape(channels, 1, 1) for v in fixed)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..core.registry import FLOAT, Param
+
 DEFAULT_RAM_SHARE = 0.25  # a dataset may keep this share of the machine's memory decoded
+# The option of every dataset that chooses between in memory and streamed (memory_budget).
+MEMORY = Param("memory_mb", FLOAT, 0.0, "how much memory the decoded data may take, in MB; "
+               "a larger set is streamed from disk (0: a quarter of this computer's memory)",
+               min=0.0, max=1e7)
 
 
 class Cancelled(Exception):

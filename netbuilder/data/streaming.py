@@ -166,6 +166,43 @@ class ImageStore:
             loader._iterator._shutdown_workers()
 
 
+class ArrayStore:
+    """The ImageStore side that StreamedImages uses, over images already stored as arrays
+    (array_files.StackedImages, memory-mapped): a batch is a read in this process, as there
+    is nothing to decode that worker processes could share."""
+
+    def __init__(self, images):
+        self.images = images
+        self.shape = images.shape
+        self.skipped = Skipped()
+
+    def fetch(self, chunks: list[np.ndarray]):
+        for c in chunks:
+            c = np.asarray(c, np.int64)
+            yield torch.from_numpy(self.images.take(c)), torch.from_numpy(c)
+
+    def close(self) -> None:
+        """Nothing to end: there are no worker processes."""
+
+
+def channel_stats(batches, channels: int):
+    """(count of pixels per channel, mean, std) on the 0..1 scale over uint8 N×C×H×W
+    tensors; mean and std are float32 C×1×1 (a constant channel gets std 1)."""
+    count, total, squares = 0, torch.zeros(channels, dtype=torch.float64), 0.0
+    for x in batches:
+        x = x.float().div_(255)
+        count += x.numel() // channels
+        total = total + x.sum((0, 2, 3), dtype=torch.float64)
+        squares = squares + (x * x).sum((0, 2, 3), dtype=torch.float64)
+    if not count:
+        return 0, None, None
+    m = total / count
+    mean = m.float().numpy().reshape(channels, 1, 1)
+    std = (squares / count - m * m).clamp_min(0).sqrt().float().numpy().reshape(channels, 1, 1)
+    std[std < 1e-8] = 1.0
+    return count, mean, std
+
+
 class StreamedImages(PreparedData):
     """PreparedData whose splits hold file numbers (`Split.x`) and whose batches are decoded
     by an ImageStore."""

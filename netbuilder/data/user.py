@@ -1,16 +1,13 @@
 """The user's own data: a folder of images (one sub-folder per class) and a CSV file."""
 from __future__ import annotations
 
-from ..core.registry import BOOL, CHOICE, FLOAT, INT, STR, Param
+from ..core.registry import BOOL, CHOICE, INT, STR, Param
 from . import csvfile, imagefolder
 from .registry import CLASSIFICATION, REGRESSION, DatasetSpec, register
+from .resources import MEMORY
 
 
 # ---- image folder -----------------------------------------------------------------------
-
-MEMORY = Param("memory_mb", FLOAT, 0.0, "how much memory the decoded data may take, in MB; "
-               "a larger set is streamed from disk (0: a quarter of this computer's memory)",
-               min=0.0, max=1e7)
 
 register(DatasetSpec("image_folder", "Your data", "Images from a folder with one sub-folder "
                      "per class, resized to size×size.", CLASSIFICATION,
