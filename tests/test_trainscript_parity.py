@@ -214,6 +214,16 @@ def test_csv_refuse_rule(tmp_path, monkeypatch):
         train_py.make_datasets()
 
 
+def test_csv_column_of_mostly_text_needs_a_role(tmp_path, monkeypatch):
+    opts = {"path": str(table(tmp_path / "homes.csv")), "target": "kind", "missing": "fill",
+            "roles": "id=ignore, city=index, price=ignore"}  # colour: no role
+    p = project([("Linear", {"out_features": 2})], (4,), "csv", opts)
+    with pytest.raises(DataError, match="column 'colour': most values are not numbers"):
+        load("csv", opts)
+    with pytest.raises(SystemExit, match="column 'colour': most values are not numbers"):
+        exported_train_py(tmp_path, p, monkeypatch).make_datasets()
+
+
 def test_exported_train_py_runs_without_netbuilder_on_pretrained_options(tmp_path,
                                                                          bare_python):
     opts = pretrained_options(image_folder(tmp_path / "pets"))

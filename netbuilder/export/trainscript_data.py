@@ -297,6 +297,11 @@ def load_data():
     y_num = df[target].cast(pl.Float64, strict=False).to_numpy()
     not_number = ~np.isfinite(y_num) if CLASSES is None else np.zeros(len(df), bool)
     cells[target] = no_target | not_number
+    for c in numeric:  # as netbuilder: a column of mostly text is not a number column
+        odd = cells[c] & df[c].is_not_null().to_numpy()
+        if rule != "refuse" and odd.sum() > 0.5 * max(1, (~cells[c] | odd).sum()):
+            raise SystemExit(f"{path}, column {c!r}: most values are not numbers; give it "
+                             f"a role in OPTIONS['roles'] (onehot, index or ignore)")
     if rule == "refuse" and any(m.any() for m in cells.values()):
         row, column = min((int(np.argmax(m)), c) for c, m in cells.items() if m.any())
         raise SystemExit(f"{path}: data row {row + 1}, column {column!r}: a missing or "
