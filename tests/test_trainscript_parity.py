@@ -96,14 +96,18 @@ def test_image_folder_with_pretrained_preprocessing(tmp_path, monkeypatch):
     assert_same_splits(sets, data)
 
 
+@pytest.mark.parametrize("normalize", [True, False])
 def test_image_folder_grayscale_computed_statistics_and_other_fractions(tmp_path,
-                                                                         monkeypatch):
+                                                                         monkeypatch,
+                                                                         normalize):
     opts = {"path": str(image_folder(tmp_path / "pets", (12, 10, 9))), "size": 12,
-            "grayscale": True, "val_fraction": 0.25, "test_fraction": 0.1}
+            "grayscale": True, "val_fraction": 0.25, "test_fraction": 0.1,
+            "normalize": normalize}
     p = project(*net((1, 12, 12), 3), "image_folder", opts, seed=11)
     *sets, _ = exported_train_py(tmp_path, p, monkeypatch).make_datasets()
     data = load("image_folder", opts, seed=11)
-    assert data.mean.shape == (1, 1, 1) and [len(s) for s in sets] == [20, 8, 3]
+    assert [len(s) for s in sets] == [20, 8, 3]
+    assert (data.mean.shape == (1, 1, 1)) if normalize else data.mean is None
     assert_same_splits(sets, data)
 
 
