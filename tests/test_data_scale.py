@@ -233,7 +233,9 @@ def test_exported_train_py_trains_on_an_image_folder(tmp_path, bare_python):
     p = project(["Flatten", ("Linear", {"out_features": 2})], (3, 8, 8), "image_folder",
                 {"path": str(root), "size": 8}, epochs=2, batch_size=8)
     out, weights = _export_and_train(tmp_path, p, bare_python)
-    assert "32 training and 8 validation samples" in out.stdout
+    # netbuilder's split of the 40 usable images: 15% test, 15% validation
+    assert "28 training and 6 validation samples" in out.stdout
+    assert "(6 test samples)" in out.stdout
     assert "skipped 1 unusable image file(s): dog/broken.png" in out.stderr
     assert "epoch 2/2" in out.stdout and "val_acc" in out.stdout
     assert weights["linear.weight"].shape == (2, 192)
@@ -247,7 +249,9 @@ def test_exported_train_py_trains_on_a_csv_with_roles(tmp_path, bare_python):
                 {"path": str(f), "roles": "colour=onehot, city=ignore", "missing": "fill"},
                 epochs=2, batch_size=8, loss="mse")
     out, weights = _export_and_train(tmp_path, p, bare_python)
-    assert "28 training and 7 validation samples" in out.stdout  # 36 rows, one without a price
+    # 36 rows, one without a price; netbuilder's split: 15% test, 15% validation
+    assert "25 training and 5 validation samples" in out.stdout
+    assert "(5 test samples)" in out.stdout
     assert "epoch 2/2" in out.stdout and "val_acc" not in out.stdout
     assert weights["linear.weight"].shape == (1, 5)
 

@@ -4,7 +4,7 @@ It runs standalone (`python train.py`) and distributed (`torchrun --nproc_per_no
 train.py`: DistributedDataParallel, DistributedSampler, logging and checkpoints on rank 0).
 It never imports netbuilder: the built-in datasets are generated inline (numpy, or
 scikit-learn for digits/moons/circles/blobs); an image folder is read with PIL and a CSV
-with polars (trainscript_data.py).
+with polars, then split and normalized exactly as netbuilder does (trainscript_data.py).
 """
 from __future__ import annotations
 
@@ -86,6 +86,25 @@ def load_data():
     return X.astype(np.float32), y.astype(np.float32), False
 ''', []),
 }
+
+# make_datasets() for the built-in datasets: a seeded 80/20 split, no test split.
+BUILTIN_SPLIT = '''
+
+def make_datasets():
+    X, y, classification = load_data()
+    X = torch.as_tensor(X).reshape(len(X), *INPUT_SHAPE)
+    y = torch.as_tensor(y)
+    if classification and $class_targets:
+        y = y.long()
+    elif classification:  # class ids as one-hot rows for a regression-style loss
+        y = nn.functional.one_hot(y.long()).float()
+    else:
+        y = y.float()
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(SEED))
+    n_val = max(1, len(X) // 5)  # the same 80/20 split on every rank
+    val, train = order[:n_val], order[n_val:]
+    return TensorDataset(X[train], y[train]), TensorDataset(X[val], y[val]), None, classification
+'''
 
 UNSUPPORTED = '''
 def load_data():
@@ -207,22 +226,6 @@ def parameter_groups(net):
     return [{"params": ps, "lr": LR * mult} for mult, ps in groups.items()]
 
 
-def make_datasets():
-    X, y, classification = load_data()
-    X = torch.as_tensor(X).reshape(len(X), *INPUT_SHAPE)
-    y = torch.as_tensor(y)
-    if classification and $class_targets:
-        y = y.long()
-    elif classification:  # class ids as one-hot rows for a regression-style loss
-        y = nn.functional.one_hot(y.long()).float()
-    else:
-        y = y.float()
-    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(SEED))
-    n_val = max(1, len(X) // 5)  # the same 80/20 split on every rank
-    val, train = order[:n_val], order[n_val:]
-    return TensorDataset(X[train], y[train]), TensorDataset(X[val], y[val]), classification
-
-
 def setup_distributed():
     """(rank, world size, device); a process group only when started by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -252,7 +255,9 @@ def evaluate(model, loader, loss_fn, device, classification):
             if classification and y.dtype == torch.long:
                 correct += (out.argmax(1) == y).sum().item()
             count += len(x)
-    return total / count, (correct / count if classification and count else None)
+    if not count:  # val_fraction or test_fraction 0
+        return float("nan"), None
+    return total / count, (correct / count if classification else None)
 
 
 def main():
@@ -267,7 +272,7 @@ def main():
 
     rank, world, device = setup_distributed()
     torch.manual_seed(SEED)  # same initial weights everywhere (DDP also syncs them)
-    train_set, val_set, classification = make_datasets()
+    train_set, val_set, test_set, classification = make_datasets()
     model = $cls().to(device)
     params = parameter_groups(model)  # before DDP: it records which parameters train
     if world > 1:
@@ -315,6 +320,11 @@ $epoch_step        if rank == 0:
                   f"({time.perf_counter() - start:.1f}s)", flush=True)
             torch.save({"epoch": epoch, "model": net.state_dict(),
                         "optimizer": optimizer.state_dict()}, out / "last.pt")
+    if rank == 0 and test_set is not None and len(test_set):  # held out, as in netbuilder
+        test_loss, test_acc = evaluate(net, DataLoader(test_set, batch_size=512), loss_fn,
+                                       device, classification)
+        acc = f" test_acc {test_acc:.3f}" if test_acc is not None else ""
+        print(f"test_loss {test_loss:.4f}{acc} ({len(test_set)} test samples)", flush=True)
     if rank == 0:
         torch.save(net.state_dict(), out / "weights.pt")
         print(f"saved {out / 'weights.pt'}", flush=True)
@@ -351,14 +361,17 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
     notes = []
     ds = project.dataset.name if project.dataset else None
     options = dict(project.dataset.options) if project.dataset else {}
-    user = user_data_source(project)
+    class_targets = t.loss in CLASS_TARGET_LOSSES
+    builtin_split = Template(BUILTIN_SPLIT).substitute(class_targets=class_targets)
+    user = user_data_source(project, class_targets)
     if user is not None:  # the user's image folder or CSV: read with PIL / polars
         data, packages, more = user
         notes += more
     elif ds in DATASETS:
         data, packages = DATASETS[ds]
+        data += builtin_split
     else:
-        data, packages = UNSUPPORTED.format(name=ds or "(none)"), []
+        data, packages = UNSUPPORTED.format(name=ds or "(none)") + builtin_split, []
         notes.append(f"train.py cannot generate dataset {ds!r} without netbuilder; edit its "
                      f"load_data()")
     inputs = [n for n in project.graph.nodes.values() if n.type == "Input"]
@@ -372,7 +385,7 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
         schedule=t.schedule, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed,
         device=t.device, mixed=t.mixed_precision, input_shape=repr(shape),
         options=repr(options), data=data, pinball=PINBALL if t.loss == "quantile" else "",
-        class_targets=t.loss in CLASS_TARGET_LOSSES, loss_code=LOSSES[t.loss],
+        loss_code=LOSSES[t.loss],
         optimizer_code=_optimizer(t), schedule_code=step_code,
         batch_step="            scheduler.step()\n" if step == "batch" else "",
         epoch_step={"epoch": "        scheduler.step()\n",
