@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
                                QGraphicsPathItem, QStyleOptionGraphicsItem)
 
 from ...core.graph import Edge, Node
+from ...core.shapes import outputs_text
 from ..widgets.text import short_int
 from .block_items import paint_block_marks, repeat_badge
 from .tuning_marks import paint_tuning_marks, tuning_tip
@@ -215,7 +216,7 @@ class NodeItem(QGraphicsObject):
         # footer: output shape and parameter count
         info = self.info
         if info is not None and info.output is not None:
-            shape = str(info.output)
+            shape = outputs_text(info)  # a block with several outputs: each port's
             cost = f"{short_int(info.params)} params" if info.params else ""
             painter.setPen(text)
             painter.drawText(QPointF(x0, self._h - 12), fm.elidedText(shape, Qt.ElideRight, w))
