@@ -163,3 +163,49 @@ def test_each_wire_out_of_a_two_output_block_shows_its_own_port_shape(qtbot, win
     panel = w.summary_panel
     qtbot.waitUntil(lambda: panel.row("down1") is not None
                     and panel.texts(panel.row("down1"))[2] == "down N×6×4×4, skip N×6×8×8")
+
+
+def test_stepping_through_a_two_output_block_gives_each_wire_its_port_value(qtbot, window,
+                                                                           tmp_path):
+    w = window
+    project = unet()
+    g = project.graph
+    g.remove_node(g.by_name("y").id)
+    g.chain(g.by_name("head"), g.add_node("Flatten", "flat"),
+            g.add_node("Linear", "fc", {"out_features": 2}), g.add_node("Output", "y"))
+    graph = open_project(w, project, tmp_path)
+    step = graph.by_name("down1").id
+    w.details_dock.raise_()
+    w.bottom.setCurrentWidget(w.insight)
+    panel = w.insight
+    qtbot.waitUntil(panel.isVisible)
+    panel.source.setCurrentText("Typed values")
+    values = np.cos(np.arange(3 * 8 * 8)).round(2)
+    qtbot.keyClicks(panel.values, ",".join(f"{v:g}" for v in values))
+    qtbot.keyClicks(panel.target, "0")
+    click(qtbot, panel.start_btn)
+    steps = panel.steps
+    qtbot.waitUntil(lambda: steps.phase == FORWARD)
+    while steps.records[steps.pos].path != (step,):
+        click(qtbot, steps.forward_btn)
+    assert "outputs down 6×4×4, skip 6×8×8" in steps.title.text()
+    model = steps.stepper.model
+    x = torch.tensor(values, dtype=torch.float32).reshape(1, 3, 8, 8)
+    with torch.no_grad():
+        down, skip = model.get_submodule("down1")(x)
+    qtbot.waitUntil(lambda: w.doc.levels.depth == 0
+                    and all(i.note for i in wire_items(w, step)))
+    assert [i.note for i in wire_items(w, step, "down")] == [short(down[0].numpy(), 3)]
+    assert [i.note for i in wire_items(w, step, "skip")] == [short(skip[0].numpy(), 3)]
+    assert short(down[0].numpy(), 3) != short(skip[0].numpy(), 3)
+    # back from the loss: each wire carries the gradient at its own port
+    while steps.phase == FORWARD:
+        click(qtbot, steps.forward_btn)
+    click(qtbot, steps.back_btn)
+    while steps.records[steps.pos].path != (step,):
+        click(qtbot, steps.back_btn)
+    grads = steps.trace.port_grads(steps.records[steps.pos])
+    assert grads["down"].shape == (6, 4, 4) and grads["skip"].shape == (6, 8, 8)
+    qtbot.waitUntil(lambda: [i.note for i in wire_items(w, step, "skip")]
+                    == ["∇ " + short(grads["skip"], 3)])
+    assert [i.note for i in wire_items(w, step, "down")] == ["∇ " + short(grads["down"], 3)]

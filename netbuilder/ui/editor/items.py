@@ -218,11 +218,12 @@ class NodeItem(QGraphicsObject):
         if info is not None and info.output is not None:
             shape = outputs_text(info)  # a block with several outputs: each port's
             cost = f"{short_int(info.params)} params" if info.params else ""
-            painter.setPen(text)
-            painter.drawText(QPointF(x0, self._h - 12), fm.elidedText(shape, Qt.ElideRight, w))
+            cw = fm.horizontalAdvance(cost) if cost else 0
+            painter.setPen(text)  # elided before the cost (several ports make it long)
+            painter.drawText(QPointF(x0, self._h - 12),
+                             fm.elidedText(shape, Qt.ElideRight, w - (cw + 8 if cw else 0)))
             if cost:
                 painter.setPen(faint)
-                cw = fm.horizontalAdvance(cost)
                 painter.drawText(QPointF(NODE_W - 12 - cw, self._h - 12), cost)
         elif self.severity == "error":
             painter.setPen(severity_colour("error"))

@@ -140,8 +140,11 @@ class StepThrough(QWidget):
             r = self.records[self.pos]
             out = self.trace.output_of(r)
             self._mark(self.pos, 1, short(out, 3))
+            ports = self.trace.port_outputs(r)
+            shapes = shape_text(out) if len(ports) == 1 else ", ".join(  # one per port
+                f"{port} {shape_text(v)}" for port, v in ports.items())
             self.title.setText(f"Forward {self.pos + 1}/{len(self.records)}: {r.name} "
-                               f"({r.type}) outputs {shape_text(out)}")
+                               f"({r.type}) outputs {shapes}")
             self.view.show_array(out)
             self._weight_rows(r, grads=False)
             self.nodeHighlighted.emit(tuple(r.path), tuple(r.copies))
