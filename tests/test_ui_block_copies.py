@@ -209,3 +209,49 @@ def test_stepping_through_a_two_output_block_gives_each_wire_its_port_value(qtbo
     qtbot.waitUntil(lambda: [i.note for i in wire_items(w, step, "skip")]
                     == ["∇ " + short(grads["skip"], 3)])
     assert [i.note for i in wire_items(w, step, "down")] == ["∇ " + short(grads["down"], 3)]
+
+
+def test_a_summary_row_inside_copy_2_opens_copy_2(qtbot, window, tmp_path):
+    w = window
+    graph = open_project(w, halving_repeat(), tmp_path)
+    w.details_dock.raise_()
+    w.bottom.setCurrentWidget(w.summary_panel)
+    panel = w.summary_panel
+    qtbot.waitUntil(lambda: panel.row("halve › 1 › conv") is not None)
+    tree = panel.tree
+    row = panel.row("halve › 1 › conv")
+    for parent in (row.parent().parent(), row.parent()):  # the person opens the arrows
+        tree.expandItem(parent)
+    assert panel.texts(row)[2] == "N×3×2×2"
+    tree.scrollToItem(row)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(row).center())
+    conv = graph.blocks["Halve"].by_name("conv").id
+    qtbot.waitUntil(lambda: w.doc.levels.depth == 1 and w.doc.levels.stack[0].copy == 1)
+    assert w.breadcrumb.labels()[-1].endswith(" · copy 2 of 2")
+    qtbot.waitUntil(lambda: str(w.canvas.nodes[conv].info.output) == "N×3×2×2")
+
+
+def test_a_problem_in_copy_3_opens_copy_3_where_it_is_marked(qtbot, window, tmp_path):
+    g = Graph()
+    d = g.blocks.define("Shrink")  # 5×5 → 3×3 → 1×1, and the third copy has nothing left
+    d.chain(d.add_node("BlockInput", "in"),
+            d.add_node("Conv2d", "conv", {"out_channels": 2, "kernel_size": 3}),
+            d.add_node("BlockOutput", "out"))
+    g.chain(g.add_node("Input", "x", {"shape": [1, 5, 5]}),
+            g.add_node("Block", "shrink", {"block": "Shrink", "repeat": 3}),
+            g.add_node("Output", "y"))
+    w = window
+    graph = open_project(w, Project(graph=g, name="shrink"), tmp_path)
+    w.details_dock.raise_()
+    w.bottom.setCurrentWidget(w.problems_panel)
+    tree = w.problems_panel.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() >= 1
+                    and tree.topLevelItem(0).text(0).startswith("shrink › 2 › conv:"))
+    item = tree.topLevelItem(0)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(item).center())
+    qtbot.waitUntil(lambda: w.doc.levels.depth == 1 and w.doc.levels.stack[0].copy == 2)
+    conv = graph.blocks["Shrink"].by_name("conv").id
+    qtbot.waitUntil(lambda: w.canvas.nodes[conv].severity == "error")
+    assert w.breadcrumb.labels()[-1].endswith(" · copy 3 of 3")
