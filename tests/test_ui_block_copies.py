@@ -67,20 +67,31 @@ def wire_items(w, src_id, port=None):
             if edge.src == src_id and (port is None or edge.src_port == port)]
 
 
-def test_each_copy_of_a_repeat_shows_its_own_values_and_shapes(qtbot, window, tmp_path):
-    w = window
-    graph = open_project(w, halving_repeat(), tmp_path)
+def show_tab(qtbot, w, widget):
+    """Raise the Details dock and open one of its tabs, as a click on the tab would."""
     w.details_dock.raise_()
-    w.bottom.setCurrentWidget(w.insight)
-    panel = w.insight
-    qtbot.waitUntil(panel.isVisible)
+    w.bottom.setCurrentWidget(widget)
+    qtbot.waitUntil(widget.isVisible)
+    return widget
+
+
+def start_typed(qtbot, w, values, target: str):
+    """Insight tab: type a sample's values and its target, press Start."""
+    panel = show_tab(qtbot, w, w.insight)
     panel.source.setCurrentText("Typed values")
-    values = np.linspace(-1, 1, 64).round(3)
     qtbot.keyClicks(panel.values, ", ".join(f"{v:g}" for v in values))
-    qtbot.keyClicks(panel.target, "1")
+    qtbot.keyClicks(panel.target, target)
     click(qtbot, panel.start_btn)
     steps = panel.steps
     qtbot.waitUntil(lambda: steps.phase == FORWARD)
+    return steps
+
+
+def test_each_copy_of_a_repeat_shows_its_own_values_and_shapes(qtbot, window, tmp_path):
+    w = window
+    graph = open_project(w, halving_repeat(), tmp_path)
+    values = np.linspace(-1, 1, 64).round(3)
+    steps = start_typed(qtbot, w, values, "1")
 
     # what each copy's layers really output, from the compiled submodules themselves
     model = steps.stepper.model
@@ -158,9 +169,7 @@ def test_each_wire_out_of_a_two_output_block_shows_its_own_port_shape(qtbot, win
     qtbot.waitUntil(lambda: w.inspector.info_rows().get("Output skip") == "N×6×8×8")
     assert w.inspector.info_rows()["Output down"] == "N×6×4×4"
     assert "Output" not in w.inspector.info_rows()
-    w.details_dock.raise_()
-    w.bottom.setCurrentWidget(w.summary_panel)
-    panel = w.summary_panel
+    panel = show_tab(qtbot, w, w.summary_panel)
     qtbot.waitUntil(lambda: panel.row("down1") is not None
                     and panel.texts(panel.row("down1"))[2] == "down N×6×4×4, skip N×6×8×8")
 
@@ -175,17 +184,8 @@ def test_stepping_through_a_two_output_block_gives_each_wire_its_port_value(qtbo
             g.add_node("Linear", "fc", {"out_features": 2}), g.add_node("Output", "y"))
     graph = open_project(w, project, tmp_path)
     step = graph.by_name("down1").id
-    w.details_dock.raise_()
-    w.bottom.setCurrentWidget(w.insight)
-    panel = w.insight
-    qtbot.waitUntil(panel.isVisible)
-    panel.source.setCurrentText("Typed values")
     values = np.cos(np.arange(3 * 8 * 8)).round(2)
-    qtbot.keyClicks(panel.values, ",".join(f"{v:g}" for v in values))
-    qtbot.keyClicks(panel.target, "0")
-    click(qtbot, panel.start_btn)
-    steps = panel.steps
-    qtbot.waitUntil(lambda: steps.phase == FORWARD)
+    steps = start_typed(qtbot, w, values, "0")
     while steps.records[steps.pos].path != (step,):
         click(qtbot, steps.forward_btn)
     assert "outputs down 6×4×4, skip 6×8×8" in steps.title.text()
@@ -214,9 +214,7 @@ def test_stepping_through_a_two_output_block_gives_each_wire_its_port_value(qtbo
 def test_a_summary_row_inside_copy_2_opens_copy_2(qtbot, window, tmp_path):
     w = window
     graph = open_project(w, halving_repeat(), tmp_path)
-    w.details_dock.raise_()
-    w.bottom.setCurrentWidget(w.summary_panel)
-    panel = w.summary_panel
+    panel = show_tab(qtbot, w, w.summary_panel)
     qtbot.waitUntil(lambda: panel.row("halve › 1 › conv") is not None)
     tree = panel.tree
     row = panel.row("halve › 1 › conv")
@@ -243,9 +241,7 @@ def test_a_problem_in_copy_3_opens_copy_3_where_it_is_marked(qtbot, window, tmp_
             g.add_node("Output", "y"))
     w = window
     graph = open_project(w, Project(graph=g, name="shrink"), tmp_path)
-    w.details_dock.raise_()
-    w.bottom.setCurrentWidget(w.problems_panel)
-    tree = w.problems_panel.tree
+    tree = show_tab(qtbot, w, w.problems_panel).tree
     qtbot.waitUntil(lambda: tree.topLevelItemCount() >= 1
                     and tree.topLevelItem(0).text(0).startswith("shrink › 2 › conv:"))
     item = tree.topLevelItem(0)
