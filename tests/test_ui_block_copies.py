@@ -169,6 +169,7 @@ def test_each_wire_out_of_a_two_output_block_shows_its_own_port_shape(qtbot, win
     qtbot.waitUntil(lambda: w.inspector.info_rows().get("Output skip") == "N×6×8×8")
     assert w.inspector.info_rows()["Output down"] == "N×6×4×4"
     assert "Output" not in w.inspector.info_rows()
+    assert "output down N×6×4×4, skip N×6×8×8" in w.canvas.nodes[step].toolTip()
     panel = show_tab(qtbot, w, w.summary_panel)
     qtbot.waitUntil(lambda: panel.row("down1") is not None
                     and panel.texts(panel.row("down1"))[2] == "down N×6×4×4, skip N×6×8×8")

@@ -277,7 +277,7 @@ class NodeItem(QGraphicsObject):
         tip = [f"<b>{self.node.name}</b> ({self.node.type})", self.node.spec.doc]
         tip += tuning_tip(self.node)
         if info is not None and info.output is not None:
-            tip.append(f"output {info.output}, {info.params:,} parameters, "
+            tip.append(f"output {outputs_text(info)}, {info.params:,} parameters, "
                        f"{info.flops:,} FLOPs per sample")
         for p in problems:
             color = severity_colour(p.severity).name()
