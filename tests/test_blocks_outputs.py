@@ -35,6 +35,16 @@ def unet(repeat=1) -> Project:
     return Project(graph=g, name="unet")
 
 
+def unet_classifier() -> Project:
+    """unet() with a Flatten and a Linear of 2 classes at the end (one class id a target)."""
+    p = unet()
+    g = p.graph
+    g.remove_node(g.by_name("y").id)
+    g.chain(g.by_name("head"), g.add_node("Flatten", "flat"),
+            g.add_node("Linear", "fc", {"out_features": 2}), g.add_node("Output", "y"))
+    return p
+
+
 def test_ports_shapes_and_compiled_outputs():
     p = unet()
     g = p.graph

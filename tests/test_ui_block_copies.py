@@ -12,7 +12,7 @@ from netbuilder.core.layout import apply_layout
 from netbuilder.core.project import Project
 from netbuilder.ui.insight.stepthrough import FORWARD, short
 
-from test_blocks_outputs import unet
+from test_blocks_outputs import unet, unet_classifier
 from window_util import open_window, settle
 
 
@@ -178,11 +178,7 @@ def test_each_wire_out_of_a_two_output_block_shows_its_own_port_shape(qtbot, win
 def test_stepping_through_a_two_output_block_gives_each_wire_its_port_value(qtbot, window,
                                                                            tmp_path):
     w = window
-    project = unet()
-    g = project.graph
-    g.remove_node(g.by_name("y").id)
-    g.chain(g.by_name("head"), g.add_node("Flatten", "flat"),
-            g.add_node("Linear", "fc", {"out_features": 2}), g.add_node("Output", "y"))
+    project = unet_classifier()
     graph = open_project(w, project, tmp_path)
     step = graph.by_name("down1").id
     values = np.cos(np.arange(3 * 8 * 8)).round(2)
