@@ -143,8 +143,9 @@ def test_repeat_needs_chaining_ports():
     g.connect(x.id, blk.id, dst_port="in2")
     g.connect(blk.id, g.add_node("Output", "y").id)
     msgs = [p.message for p in errors(validate(g))]
-    assert any("repeat 2 chains copies output to input" in m and "needs one input port" in m
-               for m in msgs), msgs
+    assert any(m.startswith("pair: repeat 2 feeds each copy's output into the next") and
+               "block 'Pair' needs exactly one BlockInput and one BlockOutput, but it has 2 "
+               "inputs (in, in2) and 1 output (out)" in m for m in msgs), msgs
     g.set_param(blk.id, "repeat", 1)
     assert not errors(validate(g))
 

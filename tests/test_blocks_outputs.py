@@ -35,6 +35,16 @@ def unet(repeat=1) -> Project:
     return Project(graph=g, name="unet")
 
 
+def unet_classifier() -> Project:
+    """unet() with a Flatten and a Linear of 2 classes at the end (one class id a target)."""
+    p = unet()
+    g = p.graph
+    g.remove_node(g.by_name("y").id)
+    g.chain(g.by_name("head"), g.add_node("Flatten", "flat"),
+            g.add_node("Linear", "fc", {"out_features": 2}), g.add_node("Output", "y"))
+    return p
+
+
 def test_ports_shapes_and_compiled_outputs():
     p = unet()
     g = p.graph
@@ -96,7 +106,9 @@ def test_refusals_name_the_problem():
     # a repeat chains output to input: one output only
     p = unet(repeat=2)
     msgs = [e.message for e in errors(validate(p))]
-    assert any("needs one input port and one output (it has 1 and 2)" in m for m in msgs), msgs
+    assert any(m.startswith("down1: repeat 2 feeds") and "block 'Down' needs exactly one "
+               "BlockInput and one BlockOutput, but it has 1 input (in) and 2 outputs "
+               "(down, skip); set repeat to 1" in m for m in msgs), msgs
     # a wire from a port the block does not have is refused on loading, naming the ports
     data = unet().to_json().replace('"src_port": "skip"', '"src_port": "bypass"')
     with pytest.raises(ProjectError, match=r"no output port 'bypass' \(it has: down, skip\)"):

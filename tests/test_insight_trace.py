@@ -168,3 +168,29 @@ def test_an_overflowing_network_still_gives_strict_json(capsys, tmp_path):
     linear = out["nodes"][1]
     assert linear["output"] == [None, None, None]  # inf: null, the rest stays numbers
     assert out["nodes"][0]["output"] == [1.0, 1.0, 1.0]
+
+
+def test_trace_of_a_two_output_block_gives_each_port_its_shape_and_values(capsys, tmp_path):
+    from test_blocks_outputs import unet_classifier
+
+    project = unet_classifier()
+    path = tmp_path / "unet.json"
+    path.write_text(project.to_json())
+    x = torch.linspace(-1, 1, 3 * 8 * 8).reshape(1, 3, 8, 8)
+    values = ",".join(f"{v:.6g}" for v in x.reshape(-1).tolist())
+    out = run_json(capsys, str(path), f"--input={values}", "--target", "1")
+    block = next(n for n in out["nodes"] if n["name"] == "down1")
+    assert list(block["ports"]) == ["down", "skip"]
+    model = compile_graph(project.graph, seed=project.training.seed).eval()
+    with torch.no_grad():
+        down, skip = model.down1(torch.tensor([float(v) for v in values.split(",")])
+                                 .reshape(1, 3, 8, 8))
+    assert block["ports"]["down"]["shape"] == [6, 4, 4]
+    assert block["ports"]["skip"]["shape"] == [6, 8, 8]
+    assert torch.allclose(torch.tensor(block["ports"]["down"]["output"]), down[0], atol=1e-5)
+    assert torch.allclose(torch.tensor(block["ports"]["skip"]["output"]), skip[0], atol=1e-5)
+    assert torch.tensor(block["ports"]["skip"]["grad"]).shape == (6, 8, 8)
+    # the text report: a line pair per port
+    assert main(["trace", str(path), f"--input={values}", "--target", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "down 6×4×4" in text and "skip 6×8×8" in text

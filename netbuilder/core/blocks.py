@@ -59,6 +59,20 @@ def output_port_names(names: list[str]) -> tuple[str, ...]:
     return ("out",) if len(names) <= 1 else tuple(names)
 
 
+def repeat_refusal(name: str, repeat: int, ins: list, outs: list) -> str:
+    """Why an instance of definition `name` cannot repeat (the analysis puts the instance's
+    place in front): each copy's one output feeds the next copy's one input."""
+    def ports(nodes, what):
+        names = ", ".join(n.name for n in nodes)
+        return f"{len(nodes)} {what}{'s' if len(nodes) != 1 else ''}" + \
+            (f" ({names})" if nodes else "")
+
+    return (f"repeat {repeat} feeds each copy's output into the next copy's input, so block "
+            f"{name!r} needs exactly one BlockInput and one BlockOutput, but it has "
+            f"{ports(ins, 'input')} and {ports(outs, 'output')}; set repeat to 1 and chain "
+            f"separate instances instead")
+
+
 class BlockError(ValueError):
     """A block operation that cannot be done; the message is meant for a person."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .blocks import BLOCK, PORT_IN, PORT_OUT, BlockError
+from .blocks import BLOCK, PORT_IN, PORT_OUT, BlockError, repeat_refusal
 from .graph import Edge, Graph, GraphError, Node
 
 IO_TYPES = ("Input", "Output", PORT_IN, PORT_OUT)
@@ -169,9 +169,11 @@ def ungroup(graph: Graph, instance_id: str, drop_unused: bool = True) -> Ungroup
         raise GraphError(str(e)) from None
     ins = [n for n in definition.nodes.values() if n.type == PORT_IN]
     outs = [n for n in definition.nodes.values() if n.type == PORT_OUT]
-    if not outs or (repeat > 1 and (len(ins) != 1 or len(outs) != 1)):
-        raise GraphError(f"cannot ungroup {node.name}: block {name!r} needs a BlockOutput"
-                         f"{' (one, and one input, to repeat)' if repeat > 1 else ''}")
+    if not outs:
+        raise GraphError(f"cannot ungroup {node.name}: block {name!r} needs a BlockOutput")
+    if repeat > 1 and (len(ins) != 1 or len(outs) != 1):
+        raise GraphError(f"cannot ungroup {node.name}: "
+                         f"{repeat_refusal(name, repeat, ins, outs)}")
     record = Ungrouped([], node.to_dict(), graph.in_edges(instance_id),
                        graph.out_edges(instance_id))
     feeds = {e.dst_port: (e.src, e.src_port) for e in graph.in_edges(instance_id)}

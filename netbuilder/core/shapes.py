@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from . import registry
-from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP, output_port_names
+from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP, output_port_names, repeat_refusal
 from .graph import Edge, Graph, Node
 from .registry import fmt_shape
 
@@ -56,6 +56,16 @@ def output_of(info: NodeInfo | None, port: str = "out") -> TensorInfo | None:
     if info.ports and port != "out":
         return dict(info.ports).get(port)
     return info.output
+
+
+def outputs_text(info: NodeInfo | None) -> str | None:
+    """A node's output shape for a person; a block with several outputs names each port's
+    ("down N×6×4×4, skip N×6×8×8"). None while it is unknown."""
+    if info is None or info.output is None:
+        return None
+    if info.ports:
+        return ", ".join(f"{port} {t}" for port, t in info.ports)
+    return str(info.output)
 
 
 BLOCKED = NodeInfo(blocked=True)
@@ -472,9 +482,7 @@ def evaluate_block(library, node: Node, inputs: tuple[TensorInfo, ...], stack: t
     if not outs:
         return NodeInfo(error=f"block {name!r} needs a BlockOutput")
     if repeat > 1 and (len(ins) != 1 or len(outs) != 1):
-        return NodeInfo(error=f"repeat {repeat} chains copies output to input, so block "
-                              f"{name!r} needs one input port and one output (it has "
-                              f"{len(ins)} and {len(outs)})")
+        return NodeInfo(error=repeat_refusal(name, repeat, ins, outs))
     # the quick first pass leaves inner FLOPs uncounted: its results are kept apart
     key = ("block", name, library.deep_key(name), repeat, inputs, stack, QUICK["on"])
     hit = _CACHE.get(key)

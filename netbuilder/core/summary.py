@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .blocks import BLOCK, PORT_IN, PORT_OUT, SEP
 from .graph import Graph
-from .shapes import NodeInfo, ShapeInference, topo_order
+from .shapes import NodeInfo, ShapeInference, outputs_text, topo_order
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,7 @@ def _rows(graph: Graph, infos: dict, depth: int | None, level: int, prefix: str,
         kind = f"block {node.params['block']}" if node.type == BLOCK else node.type
         if node.type == BLOCK and node.params["repeat"] > 1:
             kind += f" ×{node.params['repeat']}"
-        shape = str(info.output) if info.output else "?"
-        if info.ports:  # a block with several outputs: each port's shape
-            shape = ", ".join(f"{port} {t}" for port, t in info.ports)
+        shape = outputs_text(info) or "?"  # a block with several outputs: each port's
         out.append(SummaryRow(top, name, kind, shape, info.params, info.flops, here, level))
     return out
 

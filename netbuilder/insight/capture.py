@@ -26,14 +26,23 @@ class Record:
     type: str  # layer type, "Block" for an instance
     value: object  # the output tensor (grads retained when capture(retain=True))
     module: str | None  # qualified module name: the state_dict prefix of its parameters
+    copies: tuple = ()  # the repeat copy at each block on the way (one per path[:-1])
+    ports: tuple = ("out",)  # output port names; a block with several gives a tuple value
+
+    def port_values(self) -> dict:
+        """port name -> the tensor leaving that port (a multi-output block has one each)."""
+        if isinstance(self.value, (tuple, list)):
+            return dict(zip(self.ports, self.value))
+        return {self.ports[0]: self.value}
 
 
 class _Capture(fx.Interpreter):
     def __init__(self, gm, graph, retain: bool, place: str = "", path: tuple = (),
-                 name: str = "", qual: str = ""):
+                 name: str = "", qual: str = "", copies: tuple = ()):
         super().__init__(gm)
         self.net, self.retain = graph, retain  # (fx keeps self.graph)
         self.place, self.path, self.name, self.qual = place, path, name, qual
+        self.copies = copies
         node_values = getattr(gm, "node_values", None)
         if node_values is None:
             raise ValueError("the model was not compiled by netbuilder (no node map)")
@@ -46,9 +55,10 @@ class _Capture(fx.Interpreter):
     def run_node(self, n):
         out = super().run_node(n)
         if n.name in self.wanted:
-            if (self.retain and isinstance(out, torch.Tensor) and out.requires_grad
-                    and out.grad_fn is not None):
-                out.retain_grad()
+            for t in out if isinstance(out, tuple) else (out,):  # a block's several outputs
+                if (self.retain and isinstance(t, torch.Tensor) and t.requires_grad
+                        and t.grad_fn is not None):
+                    t.retain_grad()
             self.values[n.name] = out
         return out
 
@@ -67,7 +77,7 @@ class _Capture(fx.Interpreter):
             label = f"{self.name}{node.name}{SEP}" + (f"{k}{SEP}" if len(copies) > 1 else "")
             qual = f"{self.qual}{target}." + (f"{k}." if seq else "")
             inner = _Capture(sub, definition, self.retain, f"{self.place}{nid}/{k}/",
-                             (*self.path, nid), label, qual)
+                             (*self.path, nid), label, qual, (*self.copies, k))
             out = inner.run(*(out if isinstance(out, tuple) else (out,)), **kwargs)
             kwargs = {}
             records.extend(inner.records())
@@ -90,7 +100,8 @@ class _Capture(fx.Interpreter):
             qual = gm.node_modules.get(nid)
             out.append(Record(self.place + nid, (*self.path, nid), self.name + node.name,
                               node.type, self.values[fx_name],
-                              self.qual + qual if qual else None))
+                              self.qual + qual if qual else None, self.copies,
+                              node.output_ports() or ("out",)))
         return out
 
 

@@ -77,9 +77,16 @@ def as_json(stepper, trace, step) -> dict:
         return arr.tolist() if np.isfinite(arr).all() else \
             np.where(np.isfinite(arr), arr, None).tolist()
 
-    nodes = [{"name": r.name, "type": r.type, "place": r.place,
-              "shape": list(trace.output_of(r).shape), "output": plain(trace.output_of(r)),
-              "grad": plain(trace.grad_of(r))} for r in trace.records]
+    nodes = []
+    for r in trace.records:
+        node = {"name": r.name, "type": r.type, "place": r.place,
+                "shape": list(trace.output_of(r).shape), "output": plain(trace.output_of(r)),
+                "grad": plain(trace.grad_of(r))}
+        outs, grads = trace.port_outputs(r), trace.port_grads(r)
+        if len(outs) > 1:  # a block with several outputs: each port's own (the first above)
+            node["ports"] = {port: {"shape": list(v.shape), "output": plain(v),
+                                    "grad": plain(grads[port])} for port, v in outs.items()}
+        nodes.append(node)
     params = {}
     for key, value in trace.params.items():
         grad = trace.grads.get(key)
@@ -111,10 +118,14 @@ def print_text(stepper, trace, step, out=None) -> None:
     w = max(len(r.name) for r in trace.records)
     print("forward (each node's output), then backward (d loss / d output):", file=out)
     for r in trace.records:
-        shape = "×".join(str(d) for d in trace.output_of(r).shape) or "scalar"
-        print(f"  {r.name:<{w}}  {r.type:<12} {shape:<10} out {_short(trace.output_of(r))}",
-              file=out)
-        print(f"  {'':<{w}}  {'':<12} {'':<10} grad {_short(trace.grad_of(r))}", file=out)
+        outs, grads = trace.port_outputs(r), trace.port_grads(r)
+        for i, (port, v) in enumerate(outs.items()):  # a line pair per output port
+            shape = "×".join(str(d) for d in v.shape) or "scalar"
+            if len(outs) > 1:
+                shape = f"{port} {shape}"
+            name, kind = (r.name, r.type) if i == 0 else ("", "")
+            print(f"  {name:<{w}}  {kind:<12} {shape:<10} out {_short(v)}", file=out)
+            print(f"  {'':<{w}}  {'':<12} {'':<10} grad {_short(grads[port])}", file=out)
     print(f"loss ({stepper.settings.loss}): {trace.loss:.6g}", file=out)
     print(f"one step — {step.rule}:", file=out)
     kw = max((len(k) for k in step.deltas), default=0)

@@ -46,13 +46,26 @@ class Trace:
     def grad_of(self, record: Record) -> np.ndarray | None:
         """d loss / d (this node's output), or None (integer outputs, or no path to the
         loss)."""
-        v = record.value
-        g = v.grad if isinstance(v, torch.Tensor) and v.requires_grad else None
-        return None if g is None else _array(g)
+        return _grad(record.value)
+
+    def port_outputs(self, record: Record) -> dict:
+        """port -> this node's output there (a block with several outputs has one each)."""
+        return {port: _array(v) for port, v in record.port_values().items()}
+
+    def port_grads(self, record: Record) -> dict:
+        """port -> d loss / d (the output at that port), or None there."""
+        return {port: _grad(v) for port, v in record.port_values().items()}
 
     def layer_grads(self, model, record: Record) -> dict:
         """The gradients of the weights this node's layer owns, by state_dict key."""
         return {k: self.grads.get(k) for k in own_parameters(model, record)}
+
+
+def _grad(v) -> np.ndarray | None:
+    if isinstance(v, (tuple, list)):
+        v = v[0]
+    g = v.grad if isinstance(v, torch.Tensor) and v.requires_grad else None
+    return None if g is None else _array(g)
 
 
 def _array(t) -> np.ndarray:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from ...core.analysis import Problem
 from ...core.blocks import BLOCK
 from ...core.graph import Graph
+from ...core.shapes import output_of
 
 TOP_NAME = "Model"
 
@@ -91,8 +92,7 @@ class Levels(QObject):
         out = []
         for port in graph.node(node_id).input_ports():
             e = graph.edge_into(node_id, port)
-            info = infos.get(e.src) if e else None
-            out.append(info.output if info else None)
+            out.append(output_of(infos.get(e.src), e.src_port) if e else None)
         return out
 
     def crumbs(self) -> list[str]:

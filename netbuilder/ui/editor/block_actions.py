@@ -161,14 +161,15 @@ class BlockActions(QObject):
         if len(ids) == 1:
             self.open_instance(ids[0])
 
-    def show_path(self, path) -> None:
+    def show_path(self, path, copies=()) -> None:
         """Open the blocks along `path` (node ids from the top level down, as the summary
-        gives them) and select its last node."""
+        gives them) and select its last node. `copies` picks the repeat copy opened at each
+        block on the way (copy 0 where it is not given), so its shapes are shown."""
         path = list(path)
         moved = self.levels.depth != 0 or len(path) > 1
         self.levels.go(0)
-        for nid in path[:-1]:
-            if not self.levels.enter(nid):
+        for depth, nid in enumerate(path[:-1]):
+            if not self.levels.enter(nid, copies[depth] if depth < len(copies) else 0):
                 return
         if moved:
             self._fit()

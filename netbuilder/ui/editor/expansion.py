@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 from ...core.blocks import PORT_IN, PORT_OUT
 from ...core.layout import auto_layout
+from ...core.shapes import output_of, outputs_text
 from ..widgets.text import short_int
 from ..widgets.theme import category_colour, is_dark
 from .items import GRID, LOD_TEXT, NODE_W, EdgeItem, NodeItem
@@ -185,8 +186,8 @@ class Expansion:
         for nid, inner in self.nodes.items():
             inner.set_status(infos.get(nid), [])
         for edge in self.edges:
-            src = infos.get(edge.edge.src)
-            edge.set_status(str(src.output) if src is not None and src.output else "", None)
+            out = output_of(infos.get(edge.edge.src), edge.edge.src_port)
+            edge.set_status(str(out) if out is not None else "", None)
         self.item.update()
 
     # ---- drawing the frame ---------------------------------------------------------------
@@ -202,7 +203,7 @@ class Expansion:
                 "double-click a layer to edit the block"]
         info = self.info
         if info is not None and info.output is not None:
-            bits.append(f"{info.output}, {short_int(info.params)} params")
+            bits.append(f"{outputs_text(info)}, {short_int(info.params)} params")
         return " · ".join(bits)
 
     def paint(self, painter: QPainter, option) -> None:

@@ -328,13 +328,13 @@ class Inspector(QWidget):
             label = "Input" if len(ports) == 1 else f"Input {port}"
             self._info_row(label, str(t) if t else "not known yet")
         if info.output is not None:
-            out = str(info.output)
-            if info.output.dtype != "float32":
-                out += f"  ({info.output.dtype})"
-        else:
-            out = "not known (see problems)" if info.error or info.blocked else "—"
-        if node.spec.outputs:
-            self._info_row("Output", out)
+            outs = [(f"Output {port}", t) for port, t in info.ports] or [("Output", info.output)]
+            for label, t in outs:  # a block with several outputs: one row per port
+                self._info_row(label, str(t) + (f"  ({t.dtype})" if t.dtype != "float32"
+                                                else ""))
+        elif node.spec.outputs:
+            self._info_row("Output", "not known (see problems)" if info.error or info.blocked
+                           else "—")
         self._info_row("Parameters", fmt_count(info.params))
         self._info_row("FLOPs", fmt_count(info.flops))
         for p in [p for p in self.doc.levels.problems() if p.node_id == node.id]:

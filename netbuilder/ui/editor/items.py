@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsObject,
                                QGraphicsPathItem, QStyleOptionGraphicsItem)
 
 from ...core.graph import Edge, Node
+from ...core.shapes import outputs_text
 from ..widgets.text import short_int
 from .block_items import paint_block_marks, repeat_badge
 from .tuning_marks import paint_tuning_marks, tuning_tip
@@ -215,13 +216,14 @@ class NodeItem(QGraphicsObject):
         # footer: output shape and parameter count
         info = self.info
         if info is not None and info.output is not None:
-            shape = str(info.output)
+            shape = outputs_text(info)  # a block with several outputs: each port's
             cost = f"{short_int(info.params)} params" if info.params else ""
-            painter.setPen(text)
-            painter.drawText(QPointF(x0, self._h - 12), fm.elidedText(shape, Qt.ElideRight, w))
+            cw = fm.horizontalAdvance(cost) if cost else 0
+            painter.setPen(text)  # elided before the cost (several ports make it long)
+            painter.drawText(QPointF(x0, self._h - 12),
+                             fm.elidedText(shape, Qt.ElideRight, w - (cw + 8 if cw else 0)))
             if cost:
                 painter.setPen(faint)
-                cw = fm.horizontalAdvance(cost)
                 painter.drawText(QPointF(NODE_W - 12 - cw, self._h - 12), cost)
         elif self.severity == "error":
             painter.setPen(severity_colour("error"))
@@ -275,7 +277,7 @@ class NodeItem(QGraphicsObject):
         tip = [f"<b>{self.node.name}</b> ({self.node.type})", self.node.spec.doc]
         tip += tuning_tip(self.node)
         if info is not None and info.output is not None:
-            tip.append(f"output {info.output}, {info.params:,} parameters, "
+            tip.append(f"output {outputs_text(info)}, {info.params:,} parameters, "
                        f"{info.flops:,} FLOPs per sample")
         for p in problems:
             color = severity_colour(p.severity).name()

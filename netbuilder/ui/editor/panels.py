@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTex
 
 from ...core.analysis import ERROR, WARNING
 from ...core.blocks import BLOCK, PORT_IN, PORT_OUT, SEP
-from ...core.shapes import port_output, topo_order
+from ...core.shapes import outputs_text, port_output, topo_order
 from ..widgets import theme
 from ...core.tuning import split_counts
 from ..document.document import Document
@@ -26,6 +26,7 @@ from ..document.document import Document
 NODE_ROLE = Qt.ItemDataRole.UserRole
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # summary rows: node ids from the top level down
 PLACE_ROLE = Qt.ItemDataRole.UserRole + 2  # summary rows: "layer1 › 0 › conv1"
+COPIES_ROLE = Qt.ItemDataRole.UserRole + 3  # the repeat copy at each block on the path
 
 
 def _fmt(n: int) -> str:
@@ -57,7 +58,8 @@ class ProblemsPanel(QWidget):
 
     nodeActivated = Signal(str)
     blockNodeActivated = Signal(str, str)  # a node inside a block definition: (name, id)
-    pathActivated = Signal(tuple)  # a layer deep inside an instance: node ids down to it
+    # a layer deep inside an instance: node ids down to it, and the copy at each block
+    pathActivated = Signal(tuple, tuple)
     countsChanged = Signal(int, int)  # errors, warnings (e.g. for the dock title)
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
@@ -113,6 +115,7 @@ class ProblemsPanel(QWidget):
                 item.setData(0, PATH_ROLE, ["block", p.block, p.node_id])
             elif len(p.path) > 2:
                 item.setData(0, PATH_ROLE, ["path", p.path[0], *p.path[2::2]])
+                item.setData(0, COPIES_ROLE, list(p.path[1::2]))
             self.tree.addTopLevelItem(item)
         self.stack.setCurrentWidget(self.tree if self.doc.problems else self.empty)
         self.countsChanged.emit(*self.counts())
@@ -140,7 +143,7 @@ class ProblemsPanel(QWidget):
         if where and where[0] == "block":
             self.blockNodeActivated.emit(where[1], where[2])
         elif where and where[0] == "path":
-            self.pathActivated.emit(tuple(where[1:]))
+            self.pathActivated.emit(tuple(where[1:]), tuple(item.data(0, COPIES_ROLE) or ()))
         elif item.data(0, NODE_ROLE):
             self.nodeActivated.emit(item.data(0, NODE_ROLE))
 
@@ -151,7 +154,8 @@ class SummaryPanel(QWidget):
     first), level by level like `netbuilder summary --depth N`; totals cover every layer."""
 
     nodeActivated = Signal(str)  # a top-level row: its node id
-    pathActivated = Signal(tuple)  # any row: node ids from the top-level node down to it
+    # any row: node ids from the top-level node down to it, and the copy at each block
+    pathActivated = Signal(tuple, tuple)
     COLUMNS = ["Layer", "Type", "Output", "Params", "FLOPs"]
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
@@ -224,16 +228,17 @@ class SummaryPanel(QWidget):
             t.setColumnWidth(col, t.columnWidth(col) + 12)
 
     def _fill(self, parent: QTreeWidgetItem, graph, infos: dict, prefix: str,
-              path: tuple) -> tuple[int, int]:
+              path: tuple, copies: tuple = ()) -> tuple[int, int]:
         """Rows for `graph`'s nodes under `parent`; blocks get their layers as children.
-        Returns the (params, flops) of the rows added."""
+        `copies`: the repeat copy at each block on `path`. Returns the (params, flops) of
+        the rows added."""
         order, stuck = topo_order(graph)
         total = [0, 0]
         for nid in order + [n for n in graph.nodes if n in stuck]:
             node, info = graph.nodes[nid], infos.get(nid)
             if info is None or node.type in (PORT_IN, PORT_OUT):
                 continue
-            output = str(info.output) if info.output else ("—" if not node.spec.outputs else "?")
+            output = outputs_text(info) or ("—" if not node.spec.outputs else "?")
             kind = node.type
             if node.type == BLOCK:
                 kind = f"block {node.params['block']}"
@@ -241,7 +246,7 @@ class SummaryPanel(QWidget):
                     kind += f" ×{node.params['repeat']}"
             place = f"{prefix}{node.name}"
             item = self._row(parent, [node.name, kind, output, _fmt(info.params),
-                                      _fmt(info.flops)], (*path, nid), place)
+                                      _fmt(info.flops)], (*path, nid), place, copies)
             if info.output is None and node.spec.outputs:
                 item.setForeground(2, theme.severity_colour(ERROR))
                 item.setToolTip(2, info.error or "unknown until the problems upstream are fixed")
@@ -249,28 +254,32 @@ class SummaryPanel(QWidget):
             total[1] += info.flops
             if node.type == BLOCK and info.inner and node.params["block"] in graph.blocks:
                 definition = graph.blocks[node.params["block"]]
-                copies = info.inner
-                if len(copies) == 1:
-                    self._fill(item, definition, copies[0], place + SEP, (*path, nid))
+                inner_infos = info.inner
+                if len(inner_infos) == 1:
+                    self._fill(item, definition, inner_infos[0], place + SEP, (*path, nid),
+                               (*copies, 0))
                     continue
-                for k, inner in enumerate(copies):  # a repeat: one row per copy
+                for k, inner in enumerate(inner_infos):  # a repeat: one row per copy
                     out = port_output(definition, inner)
-                    copy = self._row(item, [str(k), f"copy {k + 1} of {len(copies)}",
+                    copy = self._row(item, [str(k), f"copy {k + 1} of {len(inner_infos)}",
                                             str(out.output) if out and out.output else "?",
-                                            "", ""], (*path, nid), f"{place}{SEP}{k}")
+                                            "", ""], (*path, nid), f"{place}{SEP}{k}",
+                                     copies)
                     p, f = self._fill(copy, definition, inner, f"{place}{SEP}{k}{SEP}",
-                                      (*path, nid))
+                                      (*path, nid), (*copies, k))
                     copy.setText(3, _fmt(p))
                     copy.setText(4, _fmt(f))
         return total[0], total[1]
 
-    def _row(self, parent, cells: list[str], path: tuple, place: str) -> QTreeWidgetItem:
+    def _row(self, parent, cells: list[str], path: tuple, place: str,
+             copies: tuple = ()) -> QTreeWidgetItem:
         item = QTreeWidgetItem(parent, cells)
         for col in (3, 4):
             item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         item.setData(0, NODE_ROLE, path[0] if path else None)
         item.setData(0, PATH_ROLE, list(path))
         item.setData(0, PLACE_ROLE, place)
+        item.setData(0, COPIES_ROLE, list(copies))
         return item
 
     def _restore(self, parent: QTreeWidgetItem) -> None:
@@ -320,7 +329,7 @@ class SummaryPanel(QWidget):
         if len(path) == 1 and item.parent() is None:
             self.nodeActivated.emit(path[0])
         else:
-            self.pathActivated.emit(path)
+            self.pathActivated.emit(path, tuple(item.data(0, COPIES_ROLE) or ()))
 
 
 class _PythonHighlighter(QSyntaxHighlighter):

@@ -15,6 +15,7 @@ from ...core import registry
 from ...core.blocks import BLOCK
 from ...core.graph import Edge, Node
 from ...core.layout import auto_layout
+from ...core.shapes import output_of
 from ..document import commands
 from ..document.document import Document
 from .expansion import Expansion, ExpandToggle, make_room
@@ -202,8 +203,8 @@ class Canvas(QGraphicsScene):
                 item.expansion.set_status(infos.get(nid))
                 self._room_timer.start()
         for item in (self.edges.values() if self._stale is None else touched):
-            src = infos.get(item.edge.src)
-            shape = str(src.output) if src is not None and src.output is not None else ""
+            out = output_of(infos.get(item.edge.src), item.edge.src_port)  # its own port's
+            shape = str(out) if out is not None else ""
             if keep_problems:
                 error = item.error_text
             else:
@@ -339,10 +340,11 @@ class Canvas(QGraphicsScene):
 
     def set_wire_notes(self, notes: dict) -> None:
         """Text over the wires out of these node ids of the shown level (the values the
-        Insight step-through carries); {} gives back the shapes."""
+        Insight step-through carries), keyed (node id, port) for a block with several
+        outputs; {} gives back the shapes."""
         self._notes = notes
         for edge, item in self.edges.items():
-            item.set_note(notes.get(edge.src, ""))
+            item.set_note(notes.get((edge.src, edge.src_port), notes.get(edge.src, "")))
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]

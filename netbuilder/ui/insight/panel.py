@@ -26,8 +26,8 @@ TEST, TRY_IT, TYPED = "Test sample", "Try-it box", "Typed values"
 
 
 class InsightPanel(QWidget):
-    nodeHighlighted = Signal(tuple)  # node ids from the top level down to the node shown
-    wiresChanged = Signal(dict)  # node id -> the value on its output wires (for the canvas)
+    nodeHighlighted = Signal(tuple, tuple)  # node ids from the top down; copy per block
+    wiresChanged = Signal(object)  # node id (or (id, port)) -> the value on its output wires
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)

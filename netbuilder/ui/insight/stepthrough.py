@@ -40,8 +40,12 @@ def shape_text(a) -> str:
 
 
 class StepThrough(QWidget):
-    nodeHighlighted = Signal(tuple)  # node ids from the top level down to the node shown
-    wiresChanged = Signal(dict)  # node id -> the value its output wires carry (that level)
+    # node ids from the top level down to the node shown, and the repeat copy at each block
+    # on the way (the canvas opens that copy, so its shapes are the ones shown)
+    nodeHighlighted = Signal(tuple, tuple)
+    # node id, or (node id, port) for a block with several outputs -> the value its output
+    # wires carry (that level)
+    wiresChanged = Signal(object)
     changed = Signal()  # a step was shown (tests wait for it)
 
     def __init__(self, parent: QWidget | None = None):
@@ -136,12 +140,15 @@ class StepThrough(QWidget):
             r = self.records[self.pos]
             out = self.trace.output_of(r)
             self._mark(self.pos, 1, short(out, 3))
+            ports = self.trace.port_outputs(r)
+            shapes = shape_text(out) if len(ports) == 1 else ", ".join(  # one per port
+                f"{port} {shape_text(v)}" for port, v in ports.items())
             self.title.setText(f"Forward {self.pos + 1}/{len(self.records)}: {r.name} "
-                               f"({r.type}) outputs {shape_text(out)}")
+                               f"({r.type}) outputs {shapes}")
             self.view.show_array(out)
             self._weight_rows(r, grads=False)
-            self.nodeHighlighted.emit(tuple(r.path))
-            self._wires(r, range(self.pos + 1), self.trace.output_of)
+            self.nodeHighlighted.emit(tuple(r.path), tuple(r.copies))
+            self._wires(r, range(self.pos + 1), self.trace.port_outputs)
         self._enable()
         self.changed.emit()
 
@@ -170,8 +177,8 @@ class StepThrough(QWidget):
                                                        "loss does not depend on it)"))
         self.view.show_array(g, "no gradient")
         self._weight_rows(r, grads=True)
-        self.nodeHighlighted.emit(tuple(r.path))
-        self._wires(r, range(self.pos, len(self.records)), self.trace.grad_of, "∇ ")
+        self.nodeHighlighted.emit(tuple(r.path), tuple(r.copies))
+        self._wires(r, range(self.pos, len(self.records)), self.trace.port_grads, "∇ ")
         self._enable()
         self.changed.emit()
 
@@ -193,15 +200,21 @@ class StepThrough(QWidget):
 
     # ---- display -------------------------------------------------------------------------
 
-    def _wires(self, record, rows, value_of, prefix: str = "") -> None:
-        """The values seen so far on the wires of the level `record` is on (after the
-        canvas has opened that level: nodeHighlighted comes first)."""
+    def _wires(self, record, rows, values_of, prefix: str = "") -> None:
+        """The values seen so far on the wires of the level (and repeat copy) `record` is
+        on, after the canvas has opened it (nodeHighlighted comes first). `values_of` gives
+        a record's {port: array}; a block with several outputs gets a note per port."""
         level = record.place.rpartition("/")[0]
-        notes = {}
+        notes: dict = {}
         for i in rows:
             r = self.records[i]
-            if r.place.rpartition("/")[0] == level:
-                notes[r.path[-1]] = prefix + short(value_of(r), 3)
+            if r.place.rpartition("/")[0] != level:
+                continue
+            nid, values = r.path[-1], values_of(r)
+            if len(values) == 1:
+                notes[nid] = prefix + short(next(iter(values.values())), 3)
+            else:
+                notes.update({(nid, port): prefix + short(v, 3) for port, v in values.items()})
         self.wiresChanged.emit(notes)
 
     def _mark(self, row: int, column: int, text: str) -> None:
