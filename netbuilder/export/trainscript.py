@@ -12,8 +12,8 @@ from __future__ import annotations
 from string import Template
 
 from ..core.project import Project
-from .trainscript_builtin import MAKE_DATASETS, UNSUPPORTED, builtin_data_source
-from .trainscript_data import SPLIT, user_data_source
+from .trainscript_builtin import builtin_data_source, placeholder_data_source
+from .trainscript_data import user_data_source
 
 LOSSES = {
     "mse": "nn.MSELoss()", "l1": "nn.L1Loss()", "huber": "nn.HuberLoss()",
@@ -272,10 +272,7 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
         data, packages, more, options = builtin
         notes += more
     else:
-        data = (Template(SPLIT).substitute(class_targets=class_targets) +
-                UNSUPPORTED.format(name=ds or "(none)") +
-                Template(MAKE_DATASETS).substitute(image=False, ordered=False, num_classes=0))
-        packages = ["scikit-learn"]
+        data, packages = placeholder_data_source(project, class_targets)
         notes.append(f"train.py cannot generate dataset {ds!r} without netbuilder; edit its "
                      f"load_data()")
     inputs = [n for n in project.graph.nodes.values() if n.type == "Input"]

@@ -195,3 +195,24 @@ def builtin_data_source(project, class_targets: bool
               Template(MAKE_DATASETS).substitute(image=raw.image, ordered=raw.ordered,
                                                  num_classes=raw.info.num_classes))
     return source, ["scikit-learn", *packages], notes, options
+
+
+def placeholder_data_source(project, class_targets: bool) -> tuple[str, list[str]]:
+    """(data source, packages) for a dataset train.py cannot make (the torchvision sets
+    need their downloaded files): a load_data() to fill in, prepared as netbuilder
+    prepares that dataset (images normalized per channel)."""
+    from ..data import DataError, get
+
+    ds = project.dataset
+    name = ds.name if ds else "(none)"
+    try:
+        spec = get(name)
+        info = spec.info(spec.fill(ds.options)) if spec.info else None
+    except DataError:
+        info = None
+    image = info is not None and len(info.input_shape) == 3
+    source = (Template(SPLIT).substitute(class_targets=class_targets) +
+              UNSUPPORTED.format(name=name) +
+              Template(MAKE_DATASETS).substitute(image=image, ordered=False,
+                                                 num_classes=info.num_classes if info else 0))
+    return source, ["scikit-learn"]
