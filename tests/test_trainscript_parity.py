@@ -296,10 +296,31 @@ def test_builtin_dataset_splits_match_netbuilder(tmp_path, monkeypatch, name, op
 def test_builtin_train_py_without_netbuilder_reports_netbuilders_split(tmp_path,
                                                                       bare_python):
     p = project(["Flatten", ("Linear", {"out_features": 10})], (1, 8, 8), "digits",
-                epochs=1, batch_size=64)
+                {"augment": True}, epochs=1, batch_size=64)
     export_project(p, "python", tmp_path / "src")
     out = run(bare_python, ["train.py"], tmp_path / "src")
     assert out.returncode == 0, out.stderr[-2000:]
-    data = load("digits", {}, seed=0)
+    data = load("digits", {"augment": True}, seed=0)
     assert f"{len(data.train)} training and {len(data.val)} validation samples" in out.stdout
     assert f"({len(data.test)} test samples)" in out.stdout and "test_acc" in out.stdout
+
+
+def test_augmented_digits_are_netbuilders_random_shifts(tmp_path, monkeypatch):
+    """augment on: validation and test as netbuilder's; each training image is changed by
+    netbuilder's own transform (same random draw), then normalized."""
+    opts = {"augment": True}
+    p = project(*net((1, 8, 8), 10), "digits", opts, seed=1)
+    train, val, test, _ = exported_train_py(tmp_path, p, monkeypatch).make_datasets()
+    data = load("digits", opts, seed=1)
+    assert data.augmenting
+    assert_same_splits((val, test), SimpleNamespace(train=data.val, val=data.test, test=None))
+    changed = 0
+    for i in range(0, len(train), 97):
+        torch.manual_seed(i)
+        got_x, got_y = train[i]
+        torch.manual_seed(i)
+        want_x, want_y = data.batch(data.train, torch.tensor([i]), train=True)
+        assert got_y == want_y[0]
+        assert torch.allclose(got_x, want_x[0], rtol=1e-6, atol=1e-6)
+        changed += not torch.allclose(got_x, data._normalize(data.train.x[i]))
+    assert changed >= 5  # really augmented

@@ -137,17 +137,48 @@ ORDERED = $ordered  # a time series: split in time order
 NUM_CLASSES = $num_classes
 
 
+def augmentation():
+    """netbuilder's random change of each training image (torchvision), or None."""
+    from torchvision.transforms import v2  # noqa: F401 (only when augmenting)
+
+    return $augment
+
+
+class Augmented(torch.utils.data.Dataset):
+    """Training images changed at random (augmentation()), then normalized, one sample
+    at a time: netbuilder's training batches."""
+
+    def __init__(self, x, y, mean, std, transform):
+        self.x, self.y, self.mean, self.std = x, y, mean, std
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        x = self.transform(self.x[i])
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return x.reshape(INPUT_SHAPE), self.y[i]
+
+
 def make_datasets():
     """(train, validation, test, classification) as netbuilder prepares this dataset."""
     X, y, classification = load_data()
     parts = split_indices(y, classification, ORDERED)
-    X = torch.from_numpy(X)
+    X = raw = torch.from_numpy(X)
+    mean = std = None
     if NORMALIZE and X.dtype == torch.float32:
-        mean, std = train_statistics(X[parts[0]].numpy(), 1 if IMAGE_DATA else -1)
-        X = (X - torch.from_numpy(mean)) / torch.from_numpy(std)
+        mean, std = (torch.from_numpy(v) for v in
+                     train_statistics(X[parts[0]].numpy(), 1 if IMAGE_DATA else -1))
+        X = (X - mean) / std
     X = X.reshape(len(X), *INPUT_SHAPE)
     targets = as_targets(y, classification, NUM_CLASSES)
-    return (*(TensorDataset(X[p], targets[p]) for p in parts), classification)
+    sets = [TensorDataset(X[p], targets[p]) for p in parts]
+    transform = augmentation() if OPTIONS.get("augment") else None
+    if transform is not None:
+        sets[0] = Augmented(raw[parts[0]], targets[parts[0]], mean, std, transform)
+    return (*sets, classification)
 '''
 
 UNSUPPORTED = '''
@@ -188,13 +219,30 @@ def builtin_data_source(project, class_targets: bool
         load, packages = _text_module_source() + REVIEWS, []
     else:
         load, packages = DATASETS[ds.name]
+    augment = _augment_code(raw.augment() if raw.augment else None)
     if options.get("augment"):
-        notes.append(f"train.py does not augment {ds.name!r} (netbuilder shifts and rotates "
-                     f"training images with torchvision); its splits are netbuilder's")
+        packages = [*packages, "torchvision"]
+        if augment == "None":
+            notes.append(f"train.py does not augment {ds.name!r} as netbuilder does")
     source = (Template(SPLIT).substitute(class_targets=class_targets) + load +
               Template(MAKE_DATASETS).substitute(image=raw.image, ordered=raw.ordered,
-                                                 num_classes=raw.info.num_classes))
+                                                 num_classes=raw.info.num_classes,
+                                                 augment=augment))
     return source, ["scikit-learn", *packages], notes, options
+
+
+def _augment_code(transform) -> str:
+    """Python for netbuilder's augmentation of a built-in set (digits: a RandomAffine),
+    from the transform itself so the two stay the same; "None" for another kind."""
+    from torchvision.transforms import v2
+
+    if not isinstance(transform, v2.RandomAffine):
+        return "None"
+    t = transform
+    mode = v2.InterpolationMode(getattr(t.interpolation, "value", t.interpolation))
+    return (f"v2.RandomAffine(degrees={list(t.degrees)}, translate={t.translate}, "
+            f"scale={t.scale}, shear={t.shear}, interpolation=v2.InterpolationMode."
+            f"{mode.name}, fill={t.fill!r}, center={t.center})")
 
 
 def placeholder_data_source(project, class_targets: bool) -> tuple[str, list[str]]:
@@ -213,6 +261,6 @@ def placeholder_data_source(project, class_targets: bool) -> tuple[str, list[str
     image = info is not None and len(info.input_shape) == 3
     source = (Template(SPLIT).substitute(class_targets=class_targets) +
               UNSUPPORTED.format(name=name) +
-              Template(MAKE_DATASETS).substitute(image=image, ordered=False,
+              Template(MAKE_DATASETS).substitute(image=image, ordered=False, augment="None",
                                                  num_classes=info.num_classes if info else 0))
     return source, ["scikit-learn"]
