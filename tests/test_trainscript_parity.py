@@ -1,8 +1,9 @@
 """The exported train.py prepares the user's data exactly as netbuilder's own loaders do:
 the same samples in the same train / validation / test split, and the same tensors
 (resize and centre crop, fixed or computed normalization, grayscale, augmentation of
-training images; CSV column roles and each missing-cell rule), and it still runs where
-netbuilder is not installed."""
+training images; CSV column roles and each missing-cell rule), generates netbuilder's
+built-in datasets and splits, normalizes and augments them as netbuilder does, and it
+still runs where netbuilder is not installed."""
 import importlib.util
 import sys
 from functools import partial
@@ -293,16 +294,20 @@ def test_builtin_dataset_splits_match_netbuilder(tmp_path, monkeypatch, name, op
     assert (data.mean is None) == (opts.get("normalize") is False or name == "tiny_reviews")
 
 
-def test_builtin_train_py_without_netbuilder_reports_netbuilders_split(tmp_path,
-                                                                      bare_python):
-    p = project(["Flatten", ("Linear", {"out_features": 10})], (1, 8, 8), "digits",
-                {"augment": True}, epochs=1, batch_size=64)
+@pytest.mark.parametrize("name, opts, shape, width", [
+    ("digits", {"augment": True}, (1, 8, 8), 10),
+    ("sine_series", {"samples": 200, "window": 8}, (8, 1), 1)])
+def test_builtin_train_py_without_netbuilder_reports_netbuilders_split(
+        tmp_path, bare_python, name, opts, shape, width):
+    p = project(["Flatten", ("Linear", {"out_features": width})], shape, name, opts,
+                epochs=1, batch_size=64, loss="mse" if width == 1 else "cross_entropy")
     export_project(p, "python", tmp_path / "src")
     out = run(bare_python, ["train.py"], tmp_path / "src")
     assert out.returncode == 0, out.stderr[-2000:]
-    data = load("digits", {"augment": True}, seed=0)
+    data = load(name, opts, seed=0)
     assert f"{len(data.train)} training and {len(data.val)} validation samples" in out.stdout
-    assert f"({len(data.test)} test samples)" in out.stdout and "test_acc" in out.stdout
+    assert f"({len(data.test)} test samples)" in out.stdout
+    assert ("test_acc" in out.stdout) == (name == "digits")
 
 
 def test_augmented_digits_are_netbuilders_random_shifts(tmp_path, monkeypatch):

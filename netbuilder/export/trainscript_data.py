@@ -31,9 +31,9 @@ def split_indices(y, classification, ordered=False):
         raise SystemExit(f"only {n} samples; at least 10 are needed to split into train, "
                          f"validation and test")
     n_test, n_val = int(round(n * TEST_FRACTION)), int(round(n * VAL_FRACTION))
-    from sklearn.model_selection import train_test_split
-
     def cut(ids, k, seed):
+        from sklearn.model_selection import train_test_split  # not for a time series
+
         if k == 0:
             return ids, ids[:0]
         strata = y[ids] if classification and np.bincount(y[ids]).min(initial=2) >= 2 and \\
