@@ -6,6 +6,7 @@ only extra path is a .pth line pointing at this venv's site-packages. Python pro
 files only in site directories, so the editable-install hook that makes netbuilder
 importable here is not run there; the fixture checks that `import netbuilder` fails.
 """
+import dataclasses
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import torch
 
 from netbuilder.api import compile, example
+from netbuilder.core.project import DatasetChoice
 from netbuilder.export import export_project, probe_inputs
 
 
@@ -84,12 +86,24 @@ def test_train_py_square_regression_uses_mse(tmp_path, bare_python):
     assert "epoch 2/2" in out.stdout and "val_acc" not in out.stdout
 
 
-def test_dataset_train_py_cannot_generate_says_so(tmp_path, bare_python):
+def test_train_py_generates_the_review_corpus_standalone(tmp_path, bare_python):
+    """tiny_reviews is made by netbuilder's text module, which train.py carries along."""
     report = export_project(example("text_gru"), "python", tmp_path / "src")
-    assert any("tiny_reviews" in n for n in report.notes)
+    assert not any("cannot generate" in n for n in report.notes)
+    out = run(bare_python, ["train.py", "--epochs", "1"], tmp_path / "src")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "420 training and 90 validation samples" in out.stdout  # 600 reviews, 70/15/15
+    assert "(90 test samples)" in out.stdout
+
+
+def test_dataset_train_py_cannot_generate_says_so(tmp_path, bare_python):
+    """The torchvision sets need their downloaded files: train.py says what to edit."""
+    p = dataclasses.replace(example("digits_cnn"), dataset=DatasetChoice(name="mnist"))
+    report = export_project(p, "python", tmp_path / "src")
+    assert any("mnist" in n for n in report.notes)
     out = run(bare_python, ["train.py", "--epochs", "1"], tmp_path / "src")
     assert out.returncode == 1 and "NotImplementedError" in out.stderr
-    assert "tiny_reviews" in out.stderr and "load_data()" in out.stderr
+    assert "mnist" in out.stderr and "load_data()" in out.stderr
 
 
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path, bare_python):

@@ -1,8 +1,9 @@
 """The exported train.py prepares the user's data exactly as netbuilder's own loaders do:
 the same samples in the same train / validation / test split, and the same tensors
 (resize and centre crop, fixed or computed normalization, grayscale, augmentation of
-training images; CSV column roles and each missing-cell rule), and it still runs where
-netbuilder is not installed."""
+training images; CSV column roles and each missing-cell rule), generates netbuilder's
+built-in datasets and splits, normalizes and augments them as netbuilder does, and it
+still runs where netbuilder is not installed."""
 import importlib.util
 import sys
 from functools import partial
@@ -243,3 +244,88 @@ def test_exported_train_py_runs_without_netbuilder_on_pretrained_options(tmp_pat
     assert "skipped 1 unusable image file(s): class1/broken.png" in out.stderr
     weights = torch.load(tmp_path / "src" / "checkpoints" / "weights.pt", weights_only=True)
     assert weights["linear.weight"].shape == (3, 768)
+
+
+# ---- the built-in datasets: generated, split and normalized as netbuilder does ------------
+
+BUILTIN_CASES = [  # (dataset, options, input shape, loss, seed)
+    ("digits", {"digits": "5-9"}, (1, 8, 8), "cross_entropy", 4),
+    ("digits", {"val_fraction": 0.2, "test_fraction": 0.1}, (1, 8, 8), "mse", 0),  # one-hot
+    ("spirals", {"samples": 301, "noise": 0.2}, (2,), "cross_entropy", 9),
+    ("moons", {"samples": 120, "normalize": False}, (2,), "cross_entropy", 2),
+    ("circles", {"samples": 90}, (2,), "cross_entropy", 1),
+    ("xor", {"samples": 80}, (2,), "cross_entropy", 3),
+    ("blobs", {"samples": 90, "features": 3, "classes": 4}, (3,), "cross_entropy", 5),
+    ("iris", {}, (4,), "cross_entropy", 6),
+    ("wine", {"test_fraction": 0.0}, (13,), "cross_entropy", 0),
+    ("square", {"samples": 100, "noise": 0.1}, (1,), "mse", 7),
+    ("sine", {"samples": 100}, (1,), "mse", 8),
+    ("sine_series", {"samples": 150, "window": 12, "val_fraction": 0.2}, (12, 1), "mse", 5),
+    ("tiny_reviews", {"max_len": 10, "vocab_size": 64}, (10,), "cross_entropy", 2),
+]
+
+
+@pytest.mark.parametrize("name, opts, shape, loss, seed", BUILTIN_CASES,
+                         ids=[f"{c[0]}-{c[3]}" for c in BUILTIN_CASES])
+def test_builtin_dataset_splits_match_netbuilder(tmp_path, monkeypatch, name, opts, shape,
+                                                 loss, seed):
+    """Same samples in the same seeded train / validation / test split, standardized with
+    the training split's statistics, and the same targets (class ids, one-hot rows for a
+    regression loss, float values)."""
+    width = 1 if loss == "mse" and name in ("square", "sine", "sine_series") else 64
+    layers = ["Flatten", ("Linear", {"out_features": width})]
+    if name == "tiny_reviews":
+        layers = [("Embedding", {"num_embeddings": 64, "embedding_dim": 4}), *layers]
+    p = project(layers, shape, name, opts, dtype="int64" if name == "tiny_reviews" else None,
+                seed=seed, loss=loss)
+    *sets, classification = exported_train_py(tmp_path, p, monkeypatch).make_datasets()
+    data = load(name, opts, seed=seed)
+    assert classification == data.info.is_classification
+    assert [len(s) for s in sets] == [len(data.train), len(data.val), len(data.test)]
+    for dataset, split in zip(sets, (data.train, data.val, data.test)):
+        x, y = dataset.tensors
+        want_y = split.y
+        if classification and loss == "mse":
+            want_y = torch.nn.functional.one_hot(split.y, data.info.num_classes).float()
+        assert torch.equal(y, want_y) and y.dtype == want_y.dtype
+        assert x.shape == split.x.shape and x.dtype == split.x.dtype
+        assert torch.allclose(x.double(), split.x.double(), rtol=1e-6, atol=1e-6), \
+            (x.double() - split.x.double()).abs().max()
+    assert (data.mean is None) == (opts.get("normalize") is False or name == "tiny_reviews")
+
+
+@pytest.mark.parametrize("name, opts, shape, width", [
+    ("digits", {"augment": True}, (1, 8, 8), 10),
+    ("sine_series", {"samples": 200, "window": 8}, (8, 1), 1)])
+def test_builtin_train_py_without_netbuilder_reports_netbuilders_split(
+        tmp_path, bare_python, name, opts, shape, width):
+    p = project(["Flatten", ("Linear", {"out_features": width})], shape, name, opts,
+                epochs=1, batch_size=64, loss="mse" if width == 1 else "cross_entropy")
+    export_project(p, "python", tmp_path / "src")
+    out = run(bare_python, ["train.py"], tmp_path / "src")
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = load(name, opts, seed=0)
+    assert f"{len(data.train)} training and {len(data.val)} validation samples" in out.stdout
+    assert f"({len(data.test)} test samples)" in out.stdout
+    assert ("test_acc" in out.stdout) == (name == "digits")
+
+
+def test_augmented_digits_are_netbuilders_random_shifts(tmp_path, monkeypatch):
+    """augment on: validation and test as netbuilder's; each training image is changed by
+    netbuilder's own transform (same random draw), then normalized."""
+    opts = {"augment": True}
+    p = project(*net((1, 8, 8), 10), "digits", opts, seed=1)
+    train, val, test, _ = exported_train_py(tmp_path, p, monkeypatch).make_datasets()
+    data = load("digits", opts, seed=1)
+    assert data.augmenting
+    assert_same_splits((val, test), SimpleNamespace(train=data.val, val=data.test, test=None))
+    changed = 0
+    for i in range(0, len(train), 97):
+        torch.manual_seed(i)
+        got_x, got_y = train[i]
+        torch.manual_seed(i)
+        want_x, want_y = data.batch(data.train, torch.tensor([i]), train=True)
+        assert got_y == want_y[0]
+        assert torch.allclose(got_x, want_x[0], rtol=1e-6, atol=1e-6)
+        changed += not torch.allclose(got_x, data._normalize(data.train.x[i]))
+    assert changed >= 5  # really augmented

@@ -2,117 +2,18 @@
 
 It runs standalone (`python train.py`) and distributed (`torchrun --nproc_per_node=N
 train.py`: DistributedDataParallel, DistributedSampler, logging and checkpoints on rank 0).
-It never imports netbuilder: the built-in datasets are generated inline (numpy, or
-scikit-learn for digits/moons/circles/blobs); an image folder is read with PIL and a CSV
-with polars, then split and normalized exactly as netbuilder does (trainscript_data.py).
+It never imports netbuilder: the built-in datasets are generated inline as netbuilder
+generates them (numpy or scikit-learn; trainscript_builtin.py); an image folder is read with
+PIL and a CSV with polars (trainscript_data.py); all are then split and normalized exactly
+as netbuilder does.
 """
 from __future__ import annotations
 
 from string import Template
 
 from ..core.project import Project
+from .trainscript_builtin import builtin_data_source, placeholder_data_source
 from .trainscript_data import user_data_source
-
-# name -> (python source of load_data(), packages it needs). load_data returns
-# (X float32 array, y array, is_classification).
-DATASETS = {
-    "digits": ('''
-def load_data():
-    """scikit-learn's 8x8 handwritten digits (1797 images, 10 classes), scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    keep = {"all": range(10), "0-4": range(5), "5-9": range(5, 10)}[OPTIONS.get("digits", "all")]
-    mask = np.isin(digits.target, list(keep))
-    return digits.images[mask].astype(np.float32) / 16.0, digits.target[mask] - min(keep), True
-''', ["scikit-learn"]),
-    "spirals": ('''
-def load_data():
-    """Two interleaved spirals (2 classes)."""
-    rng = np.random.default_rng(SEED)
-    n = OPTIONS.get("samples", 1000) // 2
-    noise = OPTIONS.get("noise", 0.1)
-    theta = np.sqrt(rng.random(n)) * 3 * np.pi
-    arm = np.stack([theta * np.cos(theta), theta * np.sin(theta)], axis=1) / (3 * np.pi)
-    X = np.concatenate([arm, -arm]) + rng.normal(0, noise, (2 * n, 2)) * 0.1
-    y = np.concatenate([np.zeros(n), np.ones(n)]).astype(np.int64)
-    return X.astype(np.float32), y, True
-''', []),
-    "square": ('''
-def load_data():
-    """y = x² on [-1, 1] (regression)."""
-    rng = np.random.default_rng(SEED)
-    n = OPTIONS.get("samples", 256)
-    x = rng.uniform(-1, 1, (n, 1))
-    y = x ** 2 + rng.normal(0, OPTIONS.get("noise", 0.0), (n, 1))
-    return x.astype(np.float32), y.astype(np.float32), False
-''', []),
-    "moons": ('''
-def load_data():
-    """Two interleaving half circles (scikit-learn make_moons)."""
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(OPTIONS.get("samples", 1000), noise=OPTIONS.get("noise", 0.1),
-                      random_state=SEED)
-    return X.astype(np.float32), y, True
-''', ["scikit-learn"]),
-    "circles": ('''
-def load_data():
-    """A circle inside a circle (scikit-learn make_circles)."""
-    from sklearn.datasets import make_circles
-
-    X, y = make_circles(OPTIONS.get("samples", 1000), noise=OPTIONS.get("noise", 0.05),
-                        factor=0.5, random_state=SEED)
-    return X.astype(np.float32), y, True
-''', ["scikit-learn"]),
-    "blobs": ('''
-def load_data():
-    """Gaussian clusters, one per class (scikit-learn make_blobs)."""
-    from sklearn.datasets import make_blobs
-
-    X, y = make_blobs(OPTIONS.get("samples", 500), n_features=OPTIONS.get("features", 2),
-                      centers=OPTIONS.get("classes", 2), random_state=SEED)
-    return X.astype(np.float32), y, True
-''', ["scikit-learn"]),
-    "sine_series": ('''
-def load_data():
-    """Windows of a noisy sine wave; the target is the next value (regression)."""
-    rng = np.random.default_rng(SEED)
-    window = OPTIONS.get("window", 20)
-    t = np.arange(OPTIONS.get("samples", 1000) + window) * 0.1
-    wave = np.sin(t) + rng.normal(0, OPTIONS.get("noise", 0.05), t.shape)
-    X = np.stack([wave[i:i + window] for i in range(len(t) - window)])
-    y = wave[window:, None]
-    return X.astype(np.float32), y.astype(np.float32), False
-''', []),
-}
-
-# make_datasets() for the built-in datasets: a seeded 80/20 split, no test split.
-BUILTIN_SPLIT = '''
-
-def make_datasets():
-    X, y, classification = load_data()
-    X = torch.as_tensor(X).reshape(len(X), *INPUT_SHAPE)
-    y = torch.as_tensor(y)
-    if classification and $class_targets:
-        y = y.long()
-    elif classification:  # class ids as one-hot rows for a regression-style loss
-        y = nn.functional.one_hot(y.long()).float()
-    else:
-        y = y.float()
-    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(SEED))
-    n_val = max(1, len(X) // 5)  # the same 80/20 split on every rank
-    val, train = order[:n_val], order[n_val:]
-    return TensorDataset(X[train], y[train]), TensorDataset(X[val], y[val]), None, classification
-'''
-
-UNSUPPORTED = '''
-def load_data():
-    raise NotImplementedError(
-        "train.py cannot generate the dataset {name!r} by itself; replace load_data() with "
-        "code that returns (X, y, is_classification): X a float32 array shaped like the "
-        "model input, y the targets")
-'''
 
 LOSSES = {
     "mse": "nn.MSELoss()", "l1": "nn.L1Loss()", "huber": "nn.HuberLoss()",
@@ -362,16 +263,16 @@ def train_script(project: Project, cls: str) -> tuple[str, list[str]]:
     ds = project.dataset.name if project.dataset else None
     options = dict(project.dataset.options) if project.dataset else {}
     class_targets = t.loss in CLASS_TARGET_LOSSES
-    builtin_split = Template(BUILTIN_SPLIT).substitute(class_targets=class_targets)
     user = user_data_source(project, class_targets)
+    builtin = builtin_data_source(project, class_targets)
     if user is not None:  # the user's image folder or CSV: read with PIL / polars
         data, packages, more = user
         notes += more
-    elif ds in DATASETS:
-        data, packages = DATASETS[ds]
-        data += builtin_split
+    elif builtin is not None:  # generated as netbuilder generates it
+        data, packages, more, options = builtin
+        notes += more
     else:
-        data, packages = UNSUPPORTED.format(name=ds or "(none)") + builtin_split, []
+        data, packages = placeholder_data_source(project, class_targets)
         notes.append(f"train.py cannot generate dataset {ds!r} without netbuilder; edit its "
                      f"load_data()")
     inputs = [n for n in project.graph.nodes.values() if n.type == "Input"]

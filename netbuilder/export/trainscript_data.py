@@ -20,20 +20,20 @@ TEST_FRACTION = OPTIONS.get("test_fraction", 0.15)
 NORMALIZE = OPTIONS.get("normalize", True)
 
 
-def split_indices(y, classification):
+def split_indices(y, classification, ordered=False):
     """(train, validation, test) sample numbers, each in sample order: round(n ×
     test_fraction) samples held out for the test, then round(n × val_fraction) for
     validation, stratified by class when every class can be (scikit-learn, seeded by SEED
-    and SEED + 1), as netbuilder splits."""
-    from sklearn.model_selection import train_test_split
-
+    and SEED + 1), as netbuilder splits; a time series (ordered) is cut in time order:
+    train on the past, validate and test on the future."""
     n = len(y)
     if n < 10:
         raise SystemExit(f"only {n} samples; at least 10 are needed to split into train, "
                          f"validation and test")
     n_test, n_val = int(round(n * TEST_FRACTION)), int(round(n * VAL_FRACTION))
-
     def cut(ids, k, seed):
+        from sklearn.model_selection import train_test_split  # not for a time series
+
         if k == 0:
             return ids, ids[:0]
         strata = y[ids] if classification and np.bincount(y[ids]).min(initial=2) >= 2 and \\
@@ -42,11 +42,27 @@ def split_indices(y, classification):
             return train_test_split(ids, test_size=k, random_state=seed, stratify=strata)
         except ValueError:  # a class too rare to stratify
             return train_test_split(ids, test_size=k, random_state=seed)
-    rest, test = cut(np.arange(n), n_test, SEED)
-    train, val = cut(rest, n_val, SEED + 1)
+    if ordered:
+        train, val, test = np.split(np.arange(n), [n - n_val - n_test, n - n_test])
+    else:
+        rest, test = cut(np.arange(n), n_test, SEED)
+        train, val = cut(rest, n_val, SEED + 1)
     if len(train) < 2:
         raise SystemExit("the training split is empty; lower val_fraction or test_fraction")
     return np.sort(train), np.sort(val), np.sort(test)
+
+
+def train_statistics(x, channel_axis, scale=1.0):
+    """netbuilder's normalization statistics: the mean and standard deviation of the
+    training samples x (times scale) over every axis but channel_axis, two-pass in
+    float64, kept as float32; a constant feature gets std 1 (left as it is)."""
+    channel_axis %= x.ndim
+    axes = tuple(i for i in range(x.ndim) if i != channel_axis)
+    x = x.astype(np.float64) * scale
+    mean = x.mean(axis=axes, keepdims=True)[0].astype(np.float32)
+    std = x.std(axis=axes, keepdims=True)[0].astype(np.float32)
+    std[std < 1e-8] = 1.0
+    return mean, std
 
 
 def as_targets(y, classification, num_classes):
@@ -190,15 +206,13 @@ def fixed_norm(channels):
 def channel_stats(x, sampled):
     """Per-channel mean and std on the 0..1 scale, computed as netbuilder does: over the
     whole training split (two-pass, float64), or over a streamed folder's sample."""
-    if sampled:
-        x = x.astype(np.float32) / np.float32(255)
-        count = x.size // x.shape[1]
-        mean = x.sum((0, 2, 3), dtype=np.float64) / count
-        squares = (x * x).sum((0, 2, 3), dtype=np.float64) / count
-        std = np.sqrt(np.maximum(squares - mean * mean, 0))
-    else:
-        x = x.astype(np.float64) * (1 / 255)
-        mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
+    if not sampled:
+        return train_statistics(x, 1, 1 / 255)
+    x = x.astype(np.float32) / np.float32(255)
+    count = x.size // x.shape[1]
+    mean = x.sum((0, 2, 3), dtype=np.float64) / count
+    squares = (x * x).sum((0, 2, 3), dtype=np.float64) / count
+    std = np.sqrt(np.maximum(squares - mean * mean, 0))
     mean, std = (v.astype(np.float32).reshape(-1, 1, 1) for v in (mean, std))
     std[std < 1e-8] = 1.0  # a constant channel: leave it, don't divide by zero
     return mean, std
@@ -341,9 +355,7 @@ def make_datasets():
     X, y, classification = load_data()
     parts = split_indices(y, classification)
     if NORMALIZE:
-        train = X[parts[0]].astype(np.float64)
-        mean, std = train.mean(0).astype(np.float32), train.std(0).astype(np.float32)
-        std[std < 1e-8] = 1.0  # a constant feature: leave it, don't divide by zero
+        mean, std = train_statistics(X[parts[0]], 1)
         X = (torch.from_numpy(X) - torch.from_numpy(mean)) / torch.from_numpy(std)
     X = torch.as_tensor(X).reshape(len(X), *INPUT_SHAPE)
     targets = as_targets(y, classification, len(CLASSES or ()))
