@@ -230,6 +230,12 @@ class MainWindow(ProjectFiles, QMainWindow):
         w, h = self.width(), self.height()
         left = int(min(max(0.15 * w, 180), 280))
         right = int(min(max(0.2 * w, 240), 360))
+        # ...but wide enough that the training settings show whole in the font in use
+        style = self.style()
+        need = (self.training.panel.minimumSizeHint().width()
+                + style.pixelMetric(style.PixelMetric.PM_ScrollBarExtent)
+                + 2 * style.pixelMetric(style.PixelMetric.PM_DockWidgetFrameWidth) + 4)
+        right = min(max(right, need), int(0.3 * w))
         bottom = int(min(max(0.22 * h, 140), 300))
         self.resizeDocks([self.layers_dock, self.inspector_dock], [left, right], Qt.Horizontal)
         self.resizeDocks([self.details_dock], [bottom], Qt.Vertical)

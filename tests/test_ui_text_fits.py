@@ -1,0 +1,75 @@
+"""Text that must show whole at common screen sizes and in a larger desktop font: a number
+cut to "0.003" reads as another number. Widths are measured with the widgets' own font
+metrics, never as pixel constants."""
+import pytest
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from netbuilder.ui.mainwindow import MainWindow
+
+
+@pytest.fixture
+def larger_font():
+    """A desktop font a third larger than Qt's default here (as on many Linux desktops)."""
+    app = QApplication.instance()
+    old = QFont(app.font())
+    big = QFont(old)
+    big.setPointSizeF(old.pointSizeF() * 4 / 3)
+    app.setFont(big)
+    yield
+    app.setFont(old)
+
+
+def open_window(qtbot, tmp_path, monkeypatch, size):
+    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))
+    w = MainWindow()
+    w.ask = lambda *a, **k: QMessageBox.Discard
+    qtbot.addWidget(w)
+    w.load_example("digits_cnn")
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.size().toTuple() == size)
+    settle_layout()
+    return w
+
+
+def settle_layout() -> None:
+    """Run the layout passes Qt has queued (the window's dock sizes, then the docks'
+    contents), as the event loop would before the next paint."""
+    for _ in range(4):
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QApplication.processEvents()
+
+
+def shown_text_room(spin) -> tuple[int, int]:
+    """(width the spin box's text needs, width its line edit has for text)."""
+    edit = spin.lineEdit()
+    margins = edit.textMargins()
+    room = edit.contentsRect().width() - margins.left() - margins.right() - 4  # Qt's 2 px a side
+    return edit.fontMetrics().horizontalAdvance(edit.text()), room
+
+
+@pytest.mark.parametrize("font", ["default", "larger"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_the_training_settings_show_whole(qtbot, tmp_path, monkeypatch, request, font, size):
+    if font == "larger":
+        request.getfixturevalue("larger_font")
+    w = open_window(qtbot, tmp_path, monkeypatch, size)
+    panel = w.training.panel
+    area = w.training_dock.widget()
+    qtbot.waitUntil(lambda: panel.lr.lineEdit().contentsRect().width() > 0
+                    and area.viewport().width() > 0)
+    # the learning rate beside its Find… button, and every other number
+    for name in ("lr", "weight_decay", "batch_size", "epochs", "seed"):
+        need, room = shown_text_room(panel.fields[name])
+        assert need <= room, (name, panel.fields[name].text(), need, room)
+    assert panel.find_lr.width() >= panel.find_lr.minimumSizeHint().width()
+    # the run buttons say their names, and nothing of the panel is off to the side
+    for button in panel.buttons.values():
+        assert button.width() >= button.minimumSizeHint().width(), button.text()
+    assert panel.width() <= area.viewport().width()
+    # the canvas keeps the larger part of the window
+    assert w.centralWidget().width() >= w.width() // 2
+    w.training.shutdown()
