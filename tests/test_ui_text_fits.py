@@ -2,9 +2,9 @@
 cut to "0.003" reads as another number. Widths are measured with the widgets' own font
 metrics, never as pixel constants."""
 import pytest
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from netbuilder.ui.mainwindow import MainWindow
 
@@ -72,4 +72,24 @@ def test_the_training_settings_show_whole(qtbot, tmp_path, monkeypatch, request,
     assert panel.width() <= area.viewport().width()
     # the canvas keeps the larger part of the window
     assert w.centralWidget().width() >= w.width() // 2
+    w.training.shutdown()
+
+
+def test_the_shortcut_list_fits_the_screen_with_its_ok_button(qtbot, tmp_path, monkeypatch):
+    w = open_window(qtbot, tmp_path, monkeypatch, (1366, 768))
+    w.show_shortcuts()
+    box = w.shortcuts_box
+    qtbot.waitExposed(box)
+    settle_layout()
+    screen = box.screen().availableGeometry()
+    assert box.frameGeometry().height() <= screen.height()
+    ok = box.findChild(QDialogButtonBox)
+    assert ok is not None and ok.isVisible()
+    assert box.rect().contains(ok.geometry())
+    # every command is there, the ones below the fold a scroll away
+    assert "Ctrl+Shift+Return" in box.view.toPlainText() and "Ctrl+E" in box.text()
+    if box.view.document().size().height() > box.view.viewport().height():
+        assert box.view.verticalScrollBar().isVisible()
+    qtbot.mouseClick(ok.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())
     w.training.shutdown()
