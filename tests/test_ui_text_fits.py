@@ -4,7 +4,8 @@ metrics, never as pixel constants."""
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import (QApplication, QDialogButtonBox, QMessageBox, QStyle,
+                               QStyleOptionComboBox)
 
 from netbuilder.ui.mainwindow import MainWindow
 
@@ -92,4 +93,41 @@ def test_the_shortcut_list_fits_the_screen_with_its_ok_button(qtbot, tmp_path, m
         assert box.view.verticalScrollBar().isVisible()
     qtbot.mouseClick(ok.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not box.isVisible())
+    w.training.shutdown()
+
+
+def combo_text_room(combo) -> tuple[int, int]:
+    """(width the current choice needs, width of the box's text field), by the style."""
+    opt = QStyleOptionComboBox()
+    combo.initStyleOption(opt)
+    field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                         QStyle.SubControl.SC_ComboBoxEditField, combo)
+    return combo.fontMetrics().horizontalAdvance(combo.currentText()), field.width()
+
+
+def test_the_live_views_show_layer_names_and_whole_plots(qtbot, tmp_path, monkeypatch):
+    import pyqtgraph as pg
+
+    w = open_window(qtbot, tmp_path, monkeypatch, (1366, 768))
+    w.load_example("small_resnet")  # layer names with their types: "conv1 (Conv2d)"
+    panel = w.training.panel
+    panel.fields["epochs"].setValue(2)
+    panel.fields["epochs"].editingFinished.emit()
+    qtbot.mouseClick(panel.buttons["Train"], Qt.MouseButton.LeftButton)
+    views = w.training.views
+    qtbot.waitUntil(lambda: views._built and views.histograms.image.image is not None
+                    and views.feature_maps.image.image is not None and views.norms.series
+                    and not w.training.bridge.active, timeout=60_000)
+    settle_layout()
+    for picker in (views.feature_maps, views.histograms):
+        assert picker.combo.currentText()
+        need, room = combo_text_room(picker.combo)
+        assert need <= room, (picker.combo.currentText(), need, room)
+    # no plot is drawn wider than its widget (a cut-off right side)
+    plots = [p for p in views.findChildren(pg.PlotWidget) if p.isVisible()]
+    assert len(plots) >= 6
+    for p in plots:
+        assert p.getPlotItem().size().width() <= p.width() + 0.5, p.getPlotItem().titleLabel.text
+    area = w.live_dock.widget()
+    assert views.width() <= area.viewport().width()
     w.training.shutdown()

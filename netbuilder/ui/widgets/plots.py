@@ -15,7 +15,7 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
     import pyqtgraph as pg
 
     pal = pal or theme.palette()
-    plot = pg.PlotWidget(background=pal.color(QPalette.ColorRole.Base))
+    plot = _fitting_plot_class()(background=pal.color(QPalette.ColorRole.Base))
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.showGrid(x=True, y=True, alpha=0.2)
@@ -34,8 +34,36 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
         plot.setLabel("left", left, color=text.name())
     if bottom:
         plot.setLabel("bottom", bottom, color=text.name())
-    plot.setMinimumSize(120, 90)  # docks share small screens; the dock scrolls below this
+    # docks share small screens; the dock scrolls below this (the width: FittingPlot's hint)
+    plot.setMinimumHeight(90)
     return plot
+
+
+_FITTING_PLOT = None
+
+
+def _fitting_plot_class():
+    """A PlotWidget as wide at least as its plot's own minimum (title, axes): pyqtgraph
+    does not tell the widget's layout, so a title wider than the widget ("Gradient norm
+    per layer" in a quarter of a 1366-pixel window) widened the drawing past the widget's
+    edge and its right side was cut off. After changing a title, call updateGeometry()."""
+    global _FITTING_PLOT
+    if _FITTING_PLOT is None:
+        import math
+
+        import pyqtgraph as pg
+        from PySide6.QtCore import QSize, Qt
+
+        class FittingPlot(pg.PlotWidget):
+            MIN_WIDTH = 120
+
+            def minimumSizeHint(self):  # noqa: N802 (Qt's name)
+                hint = super().minimumSizeHint()
+                item = self.getPlotItem().effectiveSizeHint(Qt.SizeHint.MinimumSize)
+                return QSize(max(self.MIN_WIDTH, math.ceil(item.width())), hint.height())
+
+        _FITTING_PLOT = FittingPlot
+    return _FITTING_PLOT
 
 
 def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
