@@ -4,7 +4,7 @@ metrics, never as pixel constants."""
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QApplication, QDialogButtonBox, QMessageBox, QStyle,
+from PySide6.QtWidgets import (QApplication, QDialogButtonBox, QMessageBox, QScrollArea, QStyle,
                                QStyleOptionComboBox)
 
 from netbuilder.ui.mainwindow import MainWindow
@@ -130,4 +130,25 @@ def test_the_live_views_show_layer_names_and_whole_plots(qtbot, tmp_path, monkey
         assert p.getPlotItem().size().width() <= p.width() + 0.5, p.getPlotItem().titleLabel.text
     area = w.live_dock.widget()
     assert views.width() <= area.viewport().width()
+    w.training.shutdown()
+
+
+@pytest.mark.parametrize("font", ["default", "larger"])
+def test_the_data_settings_column_is_never_cut_at_its_right_edge(qtbot, tmp_path, monkeypatch,
+                                                                 request, font):
+    """It scrolls only vertically, so whatever it holds must fit its width."""
+    if font == "larger":
+        request.getfixturevalue("larger_font")
+    w = open_window(qtbot, tmp_path, monkeypatch, (1366, 768))
+    w.details_dock.raise_()
+    w.bottom.setCurrentWidget(w.data_panel)
+    column = next(a for a in w.data_panel.findChildren(QScrollArea)
+                  if a.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    for example in ("digits_cnn", "spirals_mlp"):
+        w.load_example(example)
+        settle_layout()
+        qtbot.waitUntil(lambda: column.viewport().width() > 0)
+        content = column.widget()
+        assert content.minimumSizeHint().width() <= column.viewport().width(), example
+        assert content.width() <= column.viewport().width(), example
     w.training.shutdown()

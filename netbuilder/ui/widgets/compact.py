@@ -93,6 +93,30 @@ class FittingCombo(QComboBox):
                                              Qt.TextElideMode.ElideRight, field.width() - 2)
 
 
+class WidthFittingScroll(QScrollArea):
+    """A vertically scrolling column (no horizontal scroll bar) at least as wide as its
+    content's minimum plus the scroll bar: a fixed minimum cut the content's right edge off
+    when a form or table needed more in the font in use."""
+
+    def __init__(self, widget: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(widget)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        inner = self.widget().minimumSizeHint().width() if self.widget() else 0
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return QSize(inner + bar + 2 * self.frameWidth(), hint.height())
+
+    def viewportEvent(self, e) -> bool:  # noqa: N802
+        if e.type() == e.Type.LayoutRequest:  # the content's minimum may have changed
+            self.updateGeometry()
+        return super().viewportEvent(e)
+
+
 def scrollable(widget: QWidget) -> QScrollArea:
     """`widget` in a frameless scroll area: it fills the area when there is room and
     scrolls when there is not, instead of pushing the window's minimum size up."""
