@@ -152,3 +152,31 @@ def test_the_data_settings_column_is_never_cut_at_its_right_edge(qtbot, tmp_path
         assert content.minimumSizeHint().width() <= column.viewport().width(), example
         assert content.width() <= column.viewport().width(), example
     w.training.shutdown()
+
+
+@pytest.mark.parametrize("height", [110, 400])
+def test_log_axis_labels_stay_apart_on_a_short_plot(qtbot, height):
+    """The weight-norm plot of a 768-pixel window is ~50 px tall inside: its log labels
+    2, 3, 4, 5 were drawn on top of each other."""
+    from PySide6.QtGui import QFontMetrics
+
+    from netbuilder.ui.widgets.plots import StickyRange, make_plot
+
+    plot = make_plot("Weight norm per layer")
+    plot.setLogMode(y=True)
+    qtbot.addWidget(plot)
+    plot.resize(240, height)
+    plot.show()
+    qtbot.waitExposed(plot)
+    rng = StickyRange(plot, log_y=True)
+    rng.update(0, 100, 2.0, 5.0)
+    settle_layout()
+    vb = plot.plotItem.vb
+    axis = plot.getAxis("left")
+    qtbot.waitUntil(lambda: axis._tickLevels is not None and vb.height() > 0)
+    ticks = [v for v, _ in axis._tickLevels[0]]
+    assert len(ticks) >= 2
+    y0, y1 = rng.y
+    pixels = sorted(vb.height() * (v - y0) / (y1 - y0) for v in ticks)
+    line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
+    assert min(b - a for a, b in zip(pixels, pixels[1:])) >= line, (ticks, vb.height())

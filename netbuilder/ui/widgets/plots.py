@@ -172,6 +172,20 @@ class StickyRange:
         self.fixed_x: tuple[float, float] | None = None
         self.fixed_y: tuple[float, float] | None = None
         plot.plotItem.vb.disableAutoRange()
+        if log_y:  # a shorter plot has room for fewer labels
+            plot.plotItem.vb.sigResized.connect(lambda *_: self._log_ticks())
+
+    def _log_ticks(self) -> None:
+        """Label the log axis with the ticks its height holds apart (a line and a half at
+        least: a 50-pixel-tall plot had four labels on top of each other)."""
+        if self.y is None:
+            return
+        from PySide6.QtGui import QFontMetrics
+
+        axis = self.plot.getAxis("left")
+        line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
+        height = max(1.0, self.plot.plotItem.vb.height())
+        axis.setTicks([log_ticks(*self.y, min_gap=min(1.0, 1.5 * line / height))])
 
     def reset(self, fixed_x=None, fixed_y=None) -> None:
         self.x = self.y = None
@@ -209,12 +223,15 @@ class StickyRange:
         self.x, self.y = x, y
         self.plot.plotItem.vb.setRange(xRange=x, yRange=y, padding=0)
         if self.log_y:
-            self.plot.getAxis("left").setTicks([log_ticks(*y)])
+            self._log_ticks()
 
 
-def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+def log_ticks(lo: float, hi: float, most: int = 6,
+              min_gap: float = 0.0) -> list[tuple[float, str]]:
     """Labelled ticks for a log axis spanning 10**lo..10**hi: decades, or 1-2-5 steps when
-    the span is short (pyqtgraph labels every minor value then, and they overlap)."""
+    the span is short (pyqtgraph labels every minor value then, and they overlap).
+    `min_gap`: the least distance between two labels, as a share of the span (a short
+    plot); then one label may be all there is room for."""
     import math
 
     for steps in ((1,), (1, 3), (1, 2, 5), tuple(range(1, 10))):
@@ -227,6 +244,12 @@ def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
         if len(ticks) >= 3 or steps[-1] == 9:
             thin = -(-len(ticks) // most)  # keep at most `most` labels
             ticks = ticks[::thin] if len(ticks) > most else ticks
+            if min_gap > 0 and len(ticks) > 1:  # ...and labels min_gap of the span apart
+                kept = [ticks[0]]
+                for t in ticks[1:]:
+                    if t[0] - kept[-1][0] >= min_gap * (hi - lo):
+                        kept.append(t)
+                return kept
             break
     if len(ticks) < 2:  # less than a step between two labels: label both ends
         ticks = [(lo, f"{10.0 ** lo:.3g}"), (hi, f"{10.0 ** hi:.3g}")]
