@@ -180,3 +180,29 @@ def test_log_axis_labels_stay_apart_on_a_short_plot(qtbot, height):
     pixels = sorted(vb.height() * (v - y0) / (y1 - y0) for v in ticks)
     line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
     assert min(b - a for a, b in zip(pixels, pixels[1:])) >= line, (ticks, vb.height())
+
+
+def shown_label_text(label) -> str:
+    """What a label paints: elided labels paint their elided text."""
+    return label.elided_text() if hasattr(label, "elided_text") else label.text()
+
+
+@pytest.mark.parametrize("font", ["default", "larger"])
+def test_the_breadcrumb_hint_is_elided_not_cut(qtbot, tmp_path, monkeypatch, request, font):
+    if font == "larger":
+        request.getfixturevalue("larger_font")
+    w = open_window(qtbot, tmp_path, monkeypatch, (1366, 768))
+    w.load_example("small_resnet")
+    settle_layout()
+    layer1 = w.doc.graph.by_name("layer1").id
+    assert w.blocks.open_instance(layer1)
+    crumb = w.breadcrumb
+    qtbot.waitUntil(lambda: crumb.isVisible() and crumb.hint.width() > 0)
+    settle_layout()
+    hint = crumb.hint
+    shown = shown_label_text(hint)
+    assert shown and hint.fontMetrics().horizontalAdvance(shown) <= hint.contentsRect().width()
+    assert hint.geometry().right() <= crumb.contentsRect().right()
+    assert shown == hint.text() or shown.endswith("…")
+    assert hint.toolTip() == hint.text()  # the whole hint, when it is cut
+    w.training.shutdown()
