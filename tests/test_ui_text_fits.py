@@ -206,3 +206,25 @@ def test_the_breadcrumb_hint_is_elided_not_cut(qtbot, tmp_path, monkeypatch, req
     assert shown == hint.text() or shown.endswith("…")
     assert hint.toolTip() == hint.text()  # the whole hint, when it is cut
     w.training.shutdown()
+
+
+def test_linear_axis_labels_stay_apart_on_a_short_plot(qtbot, larger_font):
+    """The accuracy plot (0..1) of a 768-pixel window in a larger font: 0.2, 0.4, 0.6 and
+    0.8 were drawn on top of each other."""
+    from PySide6.QtGui import QFontMetrics
+
+    from netbuilder.ui.widgets.plots import make_plot
+
+    plot = make_plot("Accuracy", bottom="epoch")
+    qtbot.addWidget(plot)
+    plot.resize(240, 130)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.plotItem.vb.setRange(xRange=(0, 10), yRange=(0, 1.02), padding=0)
+    settle_layout()
+    axis, vb = plot.getAxis("left"), plot.plotItem.vb
+    qtbot.waitUntil(lambda: vb.height() > 0)
+    values = [v for v in axis.tickValues(0, 1.02, vb.height())[0][1] if 0 <= v <= 1.02]
+    assert len(values) >= 2
+    step_px = vb.height() * (values[1] - values[0]) / 1.02
+    assert step_px >= QFontMetrics(axis.style.get("tickFont") or axis.font()).height()

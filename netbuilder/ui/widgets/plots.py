@@ -15,7 +15,8 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
     import pyqtgraph as pg
 
     pal = pal or theme.palette()
-    plot = _fitting_plot_class()(background=pal.color(QPalette.ColorRole.Base))
+    plot = _fitting_plot_class()(background=pal.color(QPalette.ColorRole.Base),
+                                 axisItems={"left": _readable_axis_class()("left")})
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.showGrid(x=True, y=True, alpha=0.2)
@@ -64,6 +65,38 @@ def _fitting_plot_class():
 
         _FITTING_PLOT = FittingPlot
     return _FITTING_PLOT
+
+
+_READABLE_AXIS = None
+
+
+def _readable_axis_class():
+    """A vertical axis with no more labels than its height holds 1.2 lines apart:
+    pyqtgraph counts ticks by length alone, and on a short plot (or in a larger font)
+    0.8, 0.6, 0.4 and 0.2 were drawn on top of each other."""
+    global _READABLE_AXIS
+    if _READABLE_AXIS is None:
+        import math
+
+        import pyqtgraph as pg
+        from PySide6.QtGui import QFontMetrics
+
+        class ReadableAxis(pg.AxisItem):
+            def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's)
+                levels = super().tickSpacing(minVal, maxVal, size)
+                if not levels or self.orientation not in ("left", "right"):
+                    return levels
+                line = QFontMetrics(self.style.get("tickFont") or self.font()).height()
+                fit = max(2, int(size // (1.2 * line)) + 1)  # labels that fit apart
+                major, offset = levels[0]
+                span = abs(maxVal - minVal)
+                while major > 0 and math.floor(span / major) + 1 > fit:
+                    mantissa = round(major / 10 ** math.floor(math.log10(major)))
+                    major *= 2.5 if mantissa == 2 else 2  # 1, 2, 5, 10, 20, 50 …
+                return [(major, offset), *levels[1:]]
+
+        _READABLE_AXIS = ReadableAxis
+    return _READABLE_AXIS
 
 
 def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
@@ -176,7 +209,7 @@ class StickyRange:
             plot.plotItem.vb.sigResized.connect(lambda *_: self._log_ticks())
 
     def _log_ticks(self) -> None:
-        """Label the log axis with the ticks its height holds apart (a line and a half at
+        """Label the log axis with the ticks its height holds apart (1.2 lines at
         least: a 50-pixel-tall plot had four labels on top of each other)."""
         if self.y is None:
             return
@@ -185,7 +218,7 @@ class StickyRange:
         axis = self.plot.getAxis("left")
         line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
         height = max(1.0, self.plot.plotItem.vb.height())
-        axis.setTicks([log_ticks(*self.y, min_gap=min(1.0, 1.5 * line / height))])
+        axis.setTicks([log_ticks(*self.y, min_gap=min(1.0, 1.2 * line / height))])
 
     def reset(self, fixed_x=None, fixed_y=None) -> None:
         self.x = self.y = None
