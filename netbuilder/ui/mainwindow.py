@@ -230,7 +230,15 @@ class MainWindow(ProjectFiles, QMainWindow):
         w, h = self.width(), self.height()
         left = int(min(max(0.15 * w, 180), 280))
         right = int(min(max(0.2 * w, 240), 360))
-        bottom = int(min(max(0.22 * h, 140), 300))
+        # ...but wide enough that the training settings show whole in the font in use
+        style = self.style()
+        need = (self.training.panel.minimumSizeHint().width()
+                + style.pixelMetric(style.PixelMetric.PM_ScrollBarExtent)
+                + 2 * style.pixelMetric(style.PixelMetric.PM_DockWidgetFrameWidth) + 4)
+        right = min(max(right, need), int(0.3 * w))
+        # the details take a larger share of a taller window (the canvas needs less of it):
+        # ~22 % at 768 px, 27 % at 1080, 25 % (360) at 1440
+        bottom = int(min(max(0.4 * h - 140, 140), 360))
         self.resizeDocks([self.layers_dock, self.inspector_dock], [left, right], Qt.Horizontal)
         self.resizeDocks([self.details_dock], [bottom], Qt.Vertical)
 

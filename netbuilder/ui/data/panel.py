@@ -24,8 +24,8 @@ import threading
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
 from ...core.project import DatasetChoice
@@ -37,6 +37,7 @@ from ..document.dataset import SetDataset, change_dataset, input_mismatch, match
 from ..document.document import Document
 from ..widgets import theme
 from ..widgets.background import Background
+from ..widgets.compact import WidthFittingScroll
 from ..widgets.forms import ParamField, plain, rule, section, tidy_form
 from ..widgets.text import html, info_text
 from .preview import Preview
@@ -117,10 +118,7 @@ class DataPanel(QWidget):
         body.addWidget(self.counts_label)
         body.addWidget(self.notes_label)
         body.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
-        scroll.setWidget(side)
-        scroll.setMinimumWidth(300)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = WidthFittingScroll(side)  # never cuts the column's right edge off
 
         self.preview = Preview()
         self.preview_title = section("Preview")

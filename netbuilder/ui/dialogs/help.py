@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMenuBar, QMessageBox, QWidget
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFrame, QMenuBar, QMessageBox,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 from ..widgets.text import html
 
@@ -58,10 +59,47 @@ def shortcuts_html(rows) -> str:
             f"Command</th><th align='left'>Keys</th></tr>{body}</table>")
 
 
-def show_shortcuts(parent: QWidget, menubar: QMenuBar) -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
-                      shortcuts_html(shortcut_rows(menubar)), QMessageBox.StandardButton.Ok,
-                      parent)
-    box.setTextFormat(Qt.TextFormat.RichText)
+class ShortcutsDialog(QDialog):
+    """The shortcut table in a scrolling view: as a message box it grew taller than a
+    768-pixel screen and its OK button was off the bottom. It opens as tall as the table,
+    at most most of the screen's height, and as wide as the table."""
+
+    SCREEN_SHARE = 0.8
+
+    def __init__(self, parent: QWidget | None, html_text: str):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self._html = html_text
+        lay = QVBoxLayout(self)
+        self.view = QTextBrowser()
+        self.view.setHtml(html_text)
+        self.view.setFrameShape(QFrame.Shape.NoFrame)
+        lay.addWidget(self.view, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.accepted.connect(self.accept)
+        lay.addWidget(buttons)
+        self._fit()
+
+    def text(self) -> str:
+        return self._html
+
+    def _fit(self) -> None:
+        doc = self.view.document()
+        doc.setTextWidth(-1)  # the table's natural width, no wrapping
+        margins = 2 * self.view.frameWidth() + 2 * int(doc.documentMargin())
+        bar = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        width = int(doc.idealWidth()) + margins + bar
+        height = int(doc.size().height()) + margins
+        screen = (self.parentWidget() or self).screen().availableGeometry()
+        room = self.layout().contentsMargins()
+        extra_h = room.top() + room.bottom() + self.layout().spacing() + \
+            QDialogButtonBox(QDialogButtonBox.StandardButton.Ok).sizeHint().height()
+        extra_w = room.left() + room.right()
+        self.resize(min(width + extra_w, int(screen.width() * self.SCREEN_SHARE)),
+                    min(height + extra_h, int(screen.height() * self.SCREEN_SHARE)))
+
+
+def show_shortcuts(parent: QWidget, menubar: QMenuBar) -> ShortcutsDialog:
+    box = ShortcutsDialog(parent, shortcuts_html(shortcut_rows(menubar)))
     box.open()
     return box

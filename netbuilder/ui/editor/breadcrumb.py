@@ -10,6 +10,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QToolButton
 
 from ..widgets import theme
+from ..widgets.compact import ElidedLabel
 
 SEPARATOR = "›"
 
@@ -26,8 +27,9 @@ class Breadcrumb(QFrame):
         self.row.setSpacing(2)
         self.buttons: list[QToolButton] = []
         self._shown = None  # what the buttons say, to skip rebuilding them unchanged
-        self.hint = QLabel("Esc or Backspace: up a level · edits change every copy and "
-                           "instance")
+        # elided when the canvas is narrow (the whole text is its tooltip)
+        self.hint = ElidedLabel("Esc or Backspace: up a level · edits change every copy and "
+                                "instance")
         self.hint.setStyleSheet(f"color: {theme.css(theme.muted_colour())};")
         levels.changed.connect(self.refresh)
         levels.doc.analysisChanged.connect(self.refresh)  # instance names may change
@@ -78,8 +80,7 @@ class Breadcrumb(QFrame):
             self.row.addWidget(b)
             self.buttons.append(b)
         self.row.addSpacing(16)
-        self.row.addWidget(self.hint)
-        self.row.addStretch(1)
+        self.row.addWidget(self.hint, 1)
         self.setVisible(bool(crumbs))
         self._place()
 

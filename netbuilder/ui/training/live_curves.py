@@ -115,6 +115,7 @@ class Curves(QWidget):
                                           else "Mean absolute error (validation)",
                                           color=theme.palette().color(
                                               QPalette.ColorRole.Text).name(), size="9pt")
+                self.metric_plot.updateGeometry()  # a longer title needs a wider plot
             m = self.metric_name
             if m in e.train:
                 self.s_train_m.append(x, e.train[m])

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ...training.extras import Boundary, Predictions
 from ..widgets import theme
+from ..widgets.compact import ElidedLabel, FittingCombo
 from ..widgets.plots import StickyRange, add_legend, make_plot
 
 CLASS_COLOURS = theme.CLASS_COLOURS
@@ -55,20 +56,33 @@ def rebin(edges: np.ndarray, counts: np.ndarray, lo: float, hi: float,
     return np.diff(np.interp(fixed, edges.astype(np.float64), cdf))
 
 
-class LayerPicker(QWidget):
-    """A title and a layer combo above a plot."""
+def layer_label(lp) -> str:
+    """"conv1 (Conv2d)"; just "Conv2d 1" when the name already says the type."""
+    return lp.name if lp.name.startswith(lp.type) else f"{lp.name} ({lp.type})"
 
-    def __init__(self, title: str, plot, parent=None):
+
+class LayerPicker(QWidget):
+    """A title and a layer combo above a plot. In a narrow column the combo keeps the
+    layer's name whole and the title gives way (elided; the tooltip says it all)."""
+
+    def __init__(self, title: str, tip: str, plot, parent=None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         row = QHBoxLayout()
-        self.title = QLabel(f"<b>{title}</b>")
-        row.addWidget(self.title)
-        self.combo = QComboBox()
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        row.addWidget(self.combo, 1)
+        self.title = ElidedLabel(title)
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.title.setToolTip(tip)
+        # elided, but never below its first word
+        self.title.setMinimumWidth(self.title.fontMetrics().horizontalAdvance(
+            title.split()[0] + "…"))
+        row.addWidget(self.title, 1)
+        self.combo = FittingCombo()
+        self.combo.setToolTip(tip)
+        row.addWidget(self.combo)
         lay.addLayout(row)
         lay.addWidget(plot, 1)
         self.plot = plot
@@ -86,6 +100,7 @@ class LayerPicker(QWidget):
         i = self.combo.findData(current)
         self.combo.setCurrentIndex(max(0, i))
         self.combo.blockSignals(False)
+        self.combo.updateGeometry()  # (signals were blocked) its width follows the choice
 
     def select(self, node_id: str) -> bool:
         i = self.combo.findData(node_id)
@@ -106,7 +121,8 @@ class FeatureMaps(LayerPicker):
         plot.hideAxis("left")
         plot.hideAxis("bottom")
         plot.invertY(True)
-        super().__init__("Feature maps (probe sample)", plot, parent)
+        super().__init__("Feature maps", "The chosen layer's feature maps on the probe "
+                         "sample, one square per channel", plot, parent)
         self.image = image_view(plot)
         self.image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
         self.maps: dict[str, np.ndarray] = {}
@@ -119,7 +135,7 @@ class FeatureMaps(LayerPicker):
         self.set_layers([])
 
     def add(self, snap) -> None:
-        layers = [(lp.node_id, f"{lp.name} ({lp.type})") for lp in snap.layers
+        layers = [(lp.node_id, layer_label(lp)) for lp in snap.layers
                   if lp.feature_maps is not None]
         for lp in snap.layers:
             if lp.feature_maps is not None:
@@ -238,7 +254,8 @@ class Histograms(LayerPicker):
         import pyqtgraph as pg
 
         plot = make_plot(left="activation", bottom="probe snapshot")
-        super().__init__("Activations over time", plot, parent)
+        super().__init__("Activations over time", "The chosen layer's activation "
+                         "histogram, one column per probe snapshot", plot, parent)
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)
         self.image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
@@ -263,7 +280,7 @@ class Histograms(LayerPicker):
             h.append((snap.step, lp.hist_edges, lp.hist_counts))
             if len(h) > 2 * HIST_COLUMNS:
                 del h[:HIST_COLUMNS]
-        self.set_layers([(lp.node_id, f"{lp.name} ({lp.type})") for lp in snap.layers])
+        self.set_layers([(lp.node_id, layer_label(lp)) for lp in snap.layers])
         self._dirty = True
 
     def image_for(self, node_id: str):

@@ -135,13 +135,14 @@ class TrainingPanel(QWidget):
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Seed", self.seed), ("Device", self.device)):
             form.addRow(self._sweep_label(label, self.lr if w is lr_row else w), w)
-        for w in self.fields.values():  # a narrow column: fields shrink, text elides
+        for w in self.fields.values():  # a narrow column: combo texts elide
             if isinstance(w, QComboBox):
                 w.setSizeAdjustPolicy(
                     QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
                 w.setMinimumContentsLength(6)
-            else:
-                w.setMinimumWidth(64)
+            # a spin box keeps Qt's minimum width: it fits its longest value in the font in
+            # use, so a number is never cut (a fixed pixel minimum cut "0.003000" to
+            # "0.003" beside Find… with a larger font); the dock scrolls instead
         self.form = form
         self.settings_box = QWidget()
         self.settings_box.setLayout(form)
@@ -170,7 +171,6 @@ class TrainingPanel(QWidget):
             b.setDefaultAction(act)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(36)
             row.addWidget(b)
             self.buttons[act.text()] = b
         lay.addLayout(row)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QTabWidget, QWidget
+from PySide6.QtWidgets import (QComboBox, QFrame, QLabel, QScrollArea, QSizePolicy, QStyle,
+                               QStyleOptionComboBox, QStylePainter, QTabWidget, QWidget)
 
 
 class ElidedLabel(QLabel):
@@ -43,6 +44,77 @@ class ElidedLabel(QLabel):
         p.drawText(self.contentsRect(), int(self.alignment()) | Qt.AlignmentFlag.AlignVCenter,
                    self.elided_text())
         p.end()
+
+
+class FittingCombo(QComboBox):
+    """A combo box as wide as its current choice, up to `max_chars` average characters; a
+    longer choice is elided with "…" (a plain QComboBox cuts it, and with AdjustToContents
+    its minimum stays what it was while the list was empty). The list opens wider."""
+
+    def __init__(self, max_chars: int = 24, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.max_chars = max_chars
+        self.currentIndexChanged.connect(lambda *_: self.updateGeometry())
+
+    def _width_for(self, text: str) -> int:
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        fm = self.fontMetrics()
+        cap = fm.averageCharWidth() * self.max_chars
+        size = QSize(min(fm.horizontalAdvance(text), cap) + 2, fm.height())
+        return self.style().sizeFromContents(QStyle.ContentsType.CT_ComboBox, opt, size,
+                                             self).width()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        return QSize(max(hint.width(), self._width_for(self.currentText())), hint.height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (the choice shown, not the longest one)
+        return QSize(self.minimumSizeHint().width(), super().sizeHint().height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        opt.currentText = self.fontMetrics().elidedText(
+            opt.currentText, Qt.TextElideMode.ElideRight, field.width() - 2)
+        p.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        p.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+    def shown_text(self) -> str:
+        """The text as painted (elided when the box is narrower than its choice)."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        return self.fontMetrics().elidedText(self.currentText(),
+                                             Qt.TextElideMode.ElideRight, field.width() - 2)
+
+
+class WidthFittingScroll(QScrollArea):
+    """A vertically scrolling column (no horizontal scroll bar) at least as wide as its
+    content's minimum plus the scroll bar: a fixed minimum cut the content's right edge off
+    when a form or table needed more in the font in use."""
+
+    def __init__(self, widget: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(widget)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        inner = self.widget().minimumSizeHint().width() if self.widget() else 0
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return QSize(inner + bar + 2 * self.frameWidth(), hint.height())
+
+    def viewportEvent(self, e) -> bool:  # noqa: N802
+        if e.type() == e.Type.LayoutRequest:  # the content's minimum may have changed
+            self.updateGeometry()
+        return super().viewportEvent(e)
 
 
 def scrollable(widget: QWidget) -> QScrollArea:

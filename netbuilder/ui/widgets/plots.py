@@ -15,7 +15,8 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
     import pyqtgraph as pg
 
     pal = pal or theme.palette()
-    plot = pg.PlotWidget(background=pal.color(QPalette.ColorRole.Base))
+    plot = _fitting_plot_class()(background=pal.color(QPalette.ColorRole.Base),
+                                 axisItems={"left": _readable_axis_class()("left")})
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.showGrid(x=True, y=True, alpha=0.2)
@@ -34,8 +35,68 @@ def make_plot(title: str = "", left: str = "", bottom: str = "",
         plot.setLabel("left", left, color=text.name())
     if bottom:
         plot.setLabel("bottom", bottom, color=text.name())
-    plot.setMinimumSize(120, 90)  # docks share small screens; the dock scrolls below this
+    # docks share small screens; the dock scrolls below this (the width: FittingPlot's hint)
+    plot.setMinimumHeight(90)
     return plot
+
+
+_FITTING_PLOT = None
+
+
+def _fitting_plot_class():
+    """A PlotWidget as wide at least as its plot's own minimum (title, axes): pyqtgraph
+    does not tell the widget's layout, so a title wider than the widget ("Gradient norm
+    per layer" in a quarter of a 1366-pixel window) widened the drawing past the widget's
+    edge and its right side was cut off. After changing a title, call updateGeometry()."""
+    global _FITTING_PLOT
+    if _FITTING_PLOT is None:
+        import math
+
+        import pyqtgraph as pg
+        from PySide6.QtCore import QSize, Qt
+
+        class FittingPlot(pg.PlotWidget):
+            MIN_WIDTH = 120
+
+            def minimumSizeHint(self):  # noqa: N802 (Qt's name)
+                hint = super().minimumSizeHint()
+                item = self.getPlotItem().effectiveSizeHint(Qt.SizeHint.MinimumSize)
+                return QSize(max(self.MIN_WIDTH, math.ceil(item.width())), hint.height())
+
+        _FITTING_PLOT = FittingPlot
+    return _FITTING_PLOT
+
+
+_READABLE_AXIS = None
+
+
+def _readable_axis_class():
+    """A vertical axis with no more labels than its height holds 1.2 lines apart:
+    pyqtgraph counts ticks by length alone, and on a short plot (or in a larger font)
+    0.8, 0.6, 0.4 and 0.2 were drawn on top of each other."""
+    global _READABLE_AXIS
+    if _READABLE_AXIS is None:
+        import math
+
+        import pyqtgraph as pg
+        from PySide6.QtGui import QFontMetrics
+
+        class ReadableAxis(pg.AxisItem):
+            def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's)
+                levels = super().tickSpacing(minVal, maxVal, size)
+                if not levels or self.orientation not in ("left", "right"):
+                    return levels
+                line = QFontMetrics(self.style.get("tickFont") or self.font()).height()
+                fit = max(2, int(size // (1.2 * line)) + 1)  # labels that fit apart
+                major, offset = levels[0]
+                span = abs(maxVal - minVal)
+                while major > 0 and math.floor(span / major) + 1 > fit:
+                    mantissa = round(major / 10 ** math.floor(math.log10(major)))
+                    major *= 2.5 if mantissa == 2 else 2  # 1, 2, 5, 10, 20, 50 …
+                return [(major, offset), *levels[1:]]
+
+        _READABLE_AXIS = ReadableAxis
+    return _READABLE_AXIS
 
 
 def add_legend(plot, pal: QPalette | None = None, offset=None, alpha: int = 0,
@@ -144,6 +205,20 @@ class StickyRange:
         self.fixed_x: tuple[float, float] | None = None
         self.fixed_y: tuple[float, float] | None = None
         plot.plotItem.vb.disableAutoRange()
+        if log_y:  # a shorter plot has room for fewer labels
+            plot.plotItem.vb.sigResized.connect(lambda *_: self._log_ticks())
+
+    def _log_ticks(self) -> None:
+        """Label the log axis with the ticks its height holds apart (1.2 lines at
+        least: a 50-pixel-tall plot had four labels on top of each other)."""
+        if self.y is None:
+            return
+        from PySide6.QtGui import QFontMetrics
+
+        axis = self.plot.getAxis("left")
+        line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
+        height = max(1.0, self.plot.plotItem.vb.height())
+        axis.setTicks([log_ticks(*self.y, min_gap=min(1.0, 1.2 * line / height))])
 
     def reset(self, fixed_x=None, fixed_y=None) -> None:
         self.x = self.y = None
@@ -181,12 +256,15 @@ class StickyRange:
         self.x, self.y = x, y
         self.plot.plotItem.vb.setRange(xRange=x, yRange=y, padding=0)
         if self.log_y:
-            self.plot.getAxis("left").setTicks([log_ticks(*y)])
+            self._log_ticks()
 
 
-def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+def log_ticks(lo: float, hi: float, most: int = 6,
+              min_gap: float = 0.0) -> list[tuple[float, str]]:
     """Labelled ticks for a log axis spanning 10**lo..10**hi: decades, or 1-2-5 steps when
-    the span is short (pyqtgraph labels every minor value then, and they overlap)."""
+    the span is short (pyqtgraph labels every minor value then, and they overlap).
+    `min_gap`: the least distance between two labels, as a share of the span (a short
+    plot); then one label may be all there is room for."""
     import math
 
     for steps in ((1,), (1, 3), (1, 2, 5), tuple(range(1, 10))):
@@ -199,6 +277,12 @@ def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
         if len(ticks) >= 3 or steps[-1] == 9:
             thin = -(-len(ticks) // most)  # keep at most `most` labels
             ticks = ticks[::thin] if len(ticks) > most else ticks
+            if min_gap > 0 and len(ticks) > 1:  # ...and labels min_gap of the span apart
+                kept = [ticks[0]]
+                for t in ticks[1:]:
+                    if t[0] - kept[-1][0] >= min_gap * (hi - lo):
+                        kept.append(t)
+                return kept
             break
     if len(ticks) < 2:  # less than a step between two labels: label both ends
         ticks = [(lo, f"{10.0 ** lo:.3g}"), (hi, f"{10.0 ** hi:.3g}")]
