@@ -85,17 +85,23 @@ def _label(n: fx.Node, names: dict) -> str:
     return f"{n.op} {target!r}{where}"
 
 
+def _seeded_call(model: nn.Module, xs):
+    """model(*xs) from seed 0, without gradients; its Python state before and after."""
+    before = _python_state(model)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        out = model(*xs)
+    return out, before, _python_state(model)
+
+
 def check_deterministic(model: nn.Module, gm: fx.GraphModule, xs, node_names: dict):
     """The output of `model` on `xs`; raises VerificationError when `model` gives
     different outputs for the same input. Two calls when it is deterministic (the usual
     case: a large model's forward costs seconds), a third to tell state from randomness."""
     rng = torch.get_rng_state()
     try:
-        s0 = _python_state(model)
+        a, s0, s1 = _seeded_call(model, xs)
         with torch.no_grad():
-            torch.manual_seed(0)
-            a = model(*xs)
-            s1 = _python_state(model)
             c = model(*xs)  # not reseeded: random numbers differ now
             s2 = _python_state(model)
             tol = tolerance(a)
@@ -177,11 +183,8 @@ def verify(model: nn.Module, traced: fx.GraphModule, compiled: fx.GraphModule, x
     # other outcome takes the full check below, which says why.
     rng = torch.get_rng_state()
     try:
-        s0 = _python_state(model)
+        ref, s0, s1 = _seeded_call(model, xs)
         with torch.no_grad():
-            torch.manual_seed(0)
-            ref = model(*xs)
-            s1 = _python_state(model)
             got = compiled(*xs)
     finally:
         torch.set_rng_state(rng)
