@@ -61,6 +61,8 @@ def test_compare_with_a_file_marks_added_changed_and_removed_nodes(qtbot, tmp_pa
     qtbot.waitUntil(lambda: w.canvas.selected_node_ids() == ["n3"])
     banner = w.compare.banner
     assert banner.isVisible() and "Comparing with old.json" in banner.text.text()
+    # the canvas makes room for the banner: it covers no card
+    assert not banner.geometry().intersects(view.viewport().geometry())
 
     # editing goes on under the comparison, which follows: n3 back to 128 is unchanged
     w.doc.undo_stack.push(SetParams(w.doc.graph, "n3", {"out_features": 128}))
@@ -69,6 +71,7 @@ def test_compare_with_a_file_marks_added_changed_and_removed_nodes(qtbot, tmp_pa
 
     qtbot.mouseClick(banner.close_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not w.compare.marks and not banner.isVisible())
+    assert view.viewport().geometry().top() <= view.frameWidth()  # the room is given back
     assert not [i for i in w.canvas.items() if i.zValue() == 50]
     w.training.shutdown()
 

@@ -72,7 +72,7 @@ class CompareOverlay:
     def clear(self) -> None:
         self.other, self.diff = None, None
         self._remove_marks()
-        self.banner.hide()
+        self.banner.dismiss()
 
     def _listen(self) -> None:
         graph = self.doc.project.graph
@@ -163,6 +163,9 @@ class CompareOverlay:
         return "\n".join(lines)
 
 
+GAP = 6  # px between the banner and the canvas edges
+
+
 class _Banner(QWidget):
     """A strip at the top of the canvas view: what is compared, and a Close button."""
 
@@ -185,13 +188,19 @@ class _Banner(QWidget):
 
     def show_text(self, text: str) -> None:
         self.text.setText(text)
-        parent = self.parentWidget()
-        width = max(240, min(parent.width() - 24, 560))
+        view = self.parentWidget()
+        width = max(240, min(view.width() - 24, 560))
         self.setFixedWidth(width)
         self.adjustSize()
-        self.move(parent.width() - width - 24, 8)  # top right, clear of the scroll bar
+        # the canvas moves down to make room: the banner never covers a card
+        view.setViewportMargins(0, self.height() + 2 * GAP, 0, 0)
+        self.move(view.width() - width - 24, GAP)  # top right, clear of the scroll bar
         self.show()
         self.raise_()
+
+    def dismiss(self) -> None:
+        self.hide()
+        self.parentWidget().setViewportMargins(0, 0, 0, 0)
 
 
 def choose_version(parent, runs) -> tuple[object, str] | None:
