@@ -4,23 +4,17 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 
 from netbuilder.export import export_project
-from netbuilder.ui.mainwindow import MainWindow
+from window_util import open_window
 
 WAIT = 40_000  # ms; the machine may be busy
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETBUILDER_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    w = MainWindow()
-    w.ask = lambda *a, **k: QMessageBox.Discard
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = open_window(qtbot, tmp_path, monkeypatch)
     yield w
     w.training.shutdown()
 
