@@ -27,7 +27,6 @@ import torch.fx as fx
 import torch.nn as nn
 
 from ..core.blocks import BLOCK, PORT_IN, PORT_OUT, BlockError
-from ..core.compiler import layer_places
 from ..core.graph import Graph
 from ..core.layout import apply_layout
 from .errors import ModelImportError

@@ -30,7 +30,6 @@ import math
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -44,7 +43,7 @@ from . import checkpoint_slots as slots
 from .config import PER_BATCH, TrainingConfigError, adapt_target, check, make_loss, \
     make_optimizer, make_scheduler
 from .events import (BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
-                     ProbeSnapshot, Result, Resumed, Started)
+                     Result, Resumed, Started)
 from .history import HistoryWriter, row
 from .metrics import evaluate, predict_classes
 from .probes import DEFAULT_EVERY, Prober, first_nonfinite
